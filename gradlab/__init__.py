@@ -1,0 +1,30 @@
+"""gradlab: bias, variance and gradient gap of gradient estimators for discrete random variables.
+
+See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
+"""
+
+from __future__ import annotations
+
+from . import distributions, random
+from .estimators import (
+    Estimator,
+    PathwiseEstimator,
+    available_estimators,
+    estimator,
+    register_estimator,
+    straight_through,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Estimator",
+    "PathwiseEstimator",
+    "available_estimators",
+    "estimator",
+    "register_estimator",
+    "straight_through",
+    "distributions",
+    "random",
+]

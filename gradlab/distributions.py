@@ -1,0 +1,161 @@
+"""Discrete distributions and embeddings used by the problems.
+
+* Bernoulli <-> categorical logits (ESTIMATORS.md "Binary": logit ``a`` is the categorical ``(0, a)``).
+* ``{-1, +1}^b`` bit embedding of a ``K = 2^b`` categorical (ZGR App. B.3).
+* Stochastic quantization unit (ZGR Sec. 4.3, App. B.5): ``x = round_K(eta + z)`` with injected noise
+  ``z``; ``P(x = k) = F(b_{k+1} - eta) - F(b_k - eta)`` where ``b`` are the mid-points between levels and
+  the end levels take the tails. Computed in log space, differentiable in ``eta``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from . import _checks
+
+__all__ = [
+    "binary_to_categorical",
+    "categorical_to_binary",
+    "bit_codes",
+    "quantization_levels",
+    "quantization_log_probs",
+    "NOISES",
+    "noise_cdf",
+    "noise_pdf",
+    "default_noise_std",
+]
+
+NOISES = ("triangular", "logistic", "uniform")
+
+
+def binary_to_categorical(logit: torch.Tensor) -> torch.Tensor:
+    """Bernoulli logit ``a`` (shape ``(...)``) -> categorical logits ``(0, a)`` of shape ``(..., 2)``."""
+    if not isinstance(logit, torch.Tensor) or not logit.is_floating_point():
+        raise TypeError(f"binary_to_categorical: logit must be a floating-point tensor, got {logit!r}")
+    return torch.stack([torch.zeros_like(logit), logit], dim=-1)
+
+
+def categorical_to_binary(logits: torch.Tensor) -> torch.Tensor:
+    """Categorical logits of shape ``(..., 2)`` -> Bernoulli logit ``l_1 - l_0`` of shape ``(...)``."""
+    _checks.logits_tensor("categorical_to_binary", logits)
+    if logits.shape[-1] != 2:
+        raise ValueError(f"categorical_to_binary: logits must have K = 2 on the last axis, got {tuple(logits.shape)}")
+    return logits[..., 1] - logits[..., 0]
+
+
+def bit_codes(num_classes: int, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
+    """The ``(K, b)`` matrix of ``{-1, +1}`` codes of ``K = 2^b`` categories: row ``k`` holds the bits
+    of ``k``, least significant first (``+1`` for a set bit). ``one_hot @ codes`` embeds a sample."""
+    k = _checks.integer("bit_codes", "num_classes", num_classes, 2)
+    b = k.bit_length() - 1
+    if 1 << b != k:
+        raise ValueError(f"bit_codes: num_classes must be a power of two (K = 2^b), got {k}")
+    idx = torch.arange(k, device=device).unsqueeze(-1)
+    bits = (idx >> torch.arange(b, device=device)) & 1
+    return (2 * bits - 1).to(dtype)
+
+
+def quantization_levels(
+    levels: int | Sequence[float] | torch.Tensor, dtype: torch.dtype = torch.float64, device=None
+) -> torch.Tensor:
+    """Level values: ``0..K-1`` for an integer ``K``, else the given strictly increasing values."""
+    if isinstance(levels, bool):
+        raise TypeError("levels: expected an integer K >= 2 or a sequence of >= 2 increasing values, got bool")
+    if isinstance(levels, int):
+        k = _checks.integer("quantization", "levels", levels, 2)
+        return torch.arange(k, dtype=dtype, device=device)
+    values = torch.as_tensor(levels, dtype=dtype, device=device)
+    if values.ndim != 1 or values.numel() < 2:
+        raise ValueError(f"levels: expected a 1-D sequence of >= 2 values, got shape {tuple(values.shape)}")
+    if not bool(torch.all(values[1:] > values[:-1])):
+        raise ValueError(f"levels: values must be strictly increasing, got {values.tolist()}")
+    return values
+
+
+def default_noise_std(noise: str) -> float:
+    """Default noise std: unit triangle ``max(0, 1-|z|)`` (1/sqrt 6), unit-width uniform (1/sqrt 12),
+    logistic with std 1/3 (Louizos et al. 2019, as in ZGR App. B.5)."""
+    return {"triangular": 1 / math.sqrt(6), "uniform": 1 / math.sqrt(12), "logistic": 1 / 3}[noise]
+
+
+def _noise_scale(noise: str, std: float) -> float:
+    """Scale ``s`` such that ``z = s * z0`` with ``z0`` the unit-scale density below."""
+    unit_std = {"triangular": 1 / math.sqrt(6), "uniform": 1 / math.sqrt(12), "logistic": math.pi / math.sqrt(3)}
+    return std / unit_std[noise]
+
+
+def noise_cdf(u: torch.Tensor, noise: str, std: float | None = None) -> torch.Tensor:
+    """CDF of the injected noise at ``u`` (unit-scale shapes: triangle on [-1, 1], uniform on
+    [-1/2, 1/2], standard logistic; scaled to the given std)."""
+    _checks.choice("noise_cdf", "noise", noise, NOISES)
+    std = default_noise_std(noise) if std is None else _checks.positive_real("noise_cdf", "std", std)
+    v = u / _noise_scale(noise, std)
+    if noise == "logistic":
+        return torch.sigmoid(v)
+    if noise == "uniform":
+        return (v + 0.5).clamp(0.0, 1.0)
+    w = v.clamp(-1.0, 1.0)
+    return torch.where(w <= 0, 0.5 * (1 + w) ** 2, 1 - 0.5 * (1 - w) ** 2)
+
+
+def noise_pdf(u: torch.Tensor, noise: str, std: float | None = None) -> torch.Tensor:
+    """Density of the injected noise at ``u``."""
+    _checks.choice("noise_pdf", "noise", noise, NOISES)
+    std = default_noise_std(noise) if std is None else _checks.positive_real("noise_pdf", "std", std)
+    s = _noise_scale(noise, std)
+    v = u / s
+    if noise == "logistic":
+        d = torch.sigmoid(v) * torch.sigmoid(-v)
+    elif noise == "uniform":
+        d = ((v >= -0.5) & (v <= 0.5)).to(u.dtype)
+    else:
+        d = (1 - v.abs()).clamp(min=0.0)
+    return d / s
+
+
+def _log1mexp(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 - exp(x))`` for ``x <= 0``, accurate everywhere (Maechler 2012)."""
+    return torch.where(x > -math.log(2.0), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
+
+
+def quantization_log_probs(
+    eta: torch.Tensor,
+    levels: int | Sequence[float] | torch.Tensor = 4,
+    noise: str = "triangular",
+    std: float | None = None,
+) -> torch.Tensor:
+    """``log P(x = k; eta)`` of the stochastic quantizer ``x = round(eta + z)`` over the levels.
+
+    Returns a tensor of shape ``(*eta.shape, K)``; these are the logits fed to every estimator. Impossible
+    levels (compact noise) get ``-inf`` with a zero (not NaN) gradient.
+    """
+    if not isinstance(eta, torch.Tensor) or not eta.is_floating_point():
+        raise TypeError(f"quantization_log_probs: eta must be a floating-point tensor, got {type(eta).__name__}")
+    _checks.choice("quantization_log_probs", "noise", noise, NOISES)
+    std = default_noise_std(noise) if std is None else _checks.positive_real("quantization_log_probs", "std", std)
+    lv = quantization_levels(levels, dtype=eta.dtype, device=eta.device)
+    inf = torch.tensor([math.inf], dtype=eta.dtype, device=eta.device)
+    mids = 0.5 * (lv[1:] + lv[:-1])
+    lower = torch.cat([-inf, mids])  # (K,)
+    upper = torch.cat([mids, inf])
+    lo = lower - eta.unsqueeze(-1)  # (..., K)
+    hi = upper - eta.unsqueeze(-1)
+    s = _noise_scale(noise, std)
+    if noise == "logistic":
+        # log(sigma(b) - sigma(a)) = log sigma(b) + log sigma(-a) + log(1 - e^(a - b))
+        a, b = lo / s, hi / s
+        width = (lower - upper) / s  # a - b, independent of eta; -inf at the end levels
+        return torch.nn.functional.logsigmoid(b) + torch.nn.functional.logsigmoid(-a) + _log1mexp(width)
+    # compact noise: difference of CDFs, from the nearer tail to avoid cancellation
+    right = (lo + hi) > 0
+    prob = torch.where(
+        right,
+        noise_cdf(-lo, noise, std) - noise_cdf(-hi, noise, std),
+        noise_cdf(hi, noise, std) - noise_cdf(lo, noise, std),
+    )
+    positive = prob > 0
+    safe = torch.where(positive, prob, torch.ones_like(prob))
+    return torch.where(positive, torch.log(safe), torch.full_like(prob, -math.inf))

@@ -1,0 +1,240 @@
+"""The estimator protocol shared by every estimator.
+
+An estimator is a small frozen dataclass holding validated hyper-parameters; all its methods are pure
+functions of tensors. Randomness enters only as a tensor of ``U(0, 1)`` draws (``uniforms``), or through an
+explicit ``torch.Generator`` that produces them, so a sampler can draw the noise of many samples at once,
+reproducibly, and feed it to the same code the drop-in layer uses.
+
+Shapes. ``logits`` has shape ``(*sample, *event)`` where ``event = (*S, K)`` is the shape of the logits of
+one draw (``S`` independent categorical variables with ``K`` categories) and ``sample`` are leading
+replica dimensions (independent draws of the whole estimator). ``uniforms`` has shape
+``(*sample, n)`` with ``n = est.num_uniforms(event)``; its number of dimensions tells the estimator how
+many leading dimensions are replicas.
+
+Every estimator implements :meth:`Estimator.surrogate`: given logits, a loss and uniforms it returns a
+tensor whose value is the (mean) loss at the forward sample and whose gradient, with respect to the logits
+and to anything the loss depends on, is the estimate. This is how a sampler drives every estimator the
+same way, pathwise or score-function. Pathwise estimators also implement :meth:`relax` (one-hot forward,
+estimator backward) and so work as drop-in layers through :meth:`sample`.
+
+Notation follows ESTIMATORS.md: ``eta`` logits, ``p = softmax(eta)``, ``theta = log p``,
+``J = dL/d(one-hot)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from ..random import as_generator, gumbel_from_uniform, open_uniform
+
+Loss = Callable[[torch.Tensor], torch.Tensor]
+
+__all__ = ["Estimator", "PathwiseEstimator", "straight_through", "one_hot", "Loss"]
+
+
+def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """Value of ``hard``, gradient of ``soft``: ``hard + (soft - soft.detach())``.
+
+    The bracket is exactly zero in floating point, so the forward value is ``hard`` to the last bit.
+    """
+    return hard + (soft - soft.detach())
+
+
+def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot vectors of ``index`` on a new last axis."""
+    return torch.nn.functional.one_hot(index, num_classes).to(dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimator:
+    """Base class: an estimator of ``d/d eta E_{x ~ p(eta)}[L(e_x)]``.
+
+    Subclasses set ``name`` (registry key), ``summary`` (one line for ``gradlab list``) and ``pathwise``,
+    declare hyper-parameters as dataclass fields with defaults, validate them in ``__post_init__`` and
+    implement :meth:`surrogate` (and :meth:`relax` when pathwise).
+    """
+
+    name: ClassVar[str] = "estimator"
+    summary: ClassVar[str] = ""
+    pathwise: ClassVar[bool] = True
+
+    # ----------------------------------------------------------------- metadata
+    def hparams(self) -> dict[str, object]:
+        """Hyper-parameters by name, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @property
+    def label(self) -> str:
+        """A readable unique label, e.g. ``gs_st(t=0.5)``; bare name when there are no hyper-parameters."""
+        hp = self.hparams()
+        if not hp:
+            return self.name
+        return f"{self.name}(" + ",".join(f"{k}={_fmt(v)}" for k, v in hp.items()) + ")"
+
+    def __str__(self) -> str:
+        return self.label
+
+    # ----------------------------------------------------------------- noise
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        """Number of ``U(0,1)`` draws one estimate needs for logits of shape ``event_shape``.
+
+        Default: one Gumbel per logit.
+        """
+        return math.prod(event_shape)
+
+    def draw_uniforms(
+        self,
+        logits: torch.Tensor,
+        generator: torch.Generator | int,
+        sample_ndim: int = 0,
+    ) -> torch.Tensor:
+        """Uniforms for ``logits`` whose first ``sample_ndim`` dimensions are replicas."""
+        _checks.logits_tensor(self.name, logits)
+        if not 0 <= sample_ndim < logits.ndim:
+            raise ValueError(
+                f"{self.name}: sample_ndim must be in [0, {logits.ndim - 1}] for logits of shape "
+                f"{tuple(logits.shape)}, got {sample_ndim}"
+            )
+        g = as_generator(generator, logits.device)
+        sample_shape = tuple(logits.shape[:sample_ndim])
+        n = self.num_uniforms(tuple(logits.shape[sample_ndim:]))
+        return torch.rand((*sample_shape, n), generator=g, dtype=logits.dtype, device=logits.device)
+
+    def _split(self, logits: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+        """Validate shapes; return (number of replica dims, event shape)."""
+        _checks.logits_tensor(self.name, logits)
+        if not isinstance(uniforms, torch.Tensor):
+            raise TypeError(f"{self.name}: uniforms must be a torch.Tensor, got {type(uniforms).__name__}")
+        sample_ndim = uniforms.ndim - 1
+        if sample_ndim < 0 or sample_ndim >= logits.ndim:
+            raise ValueError(
+                f"{self.name}: uniforms must have shape (*sample, n) with fewer leading dims than logits "
+                f"{tuple(logits.shape)}; got shape {tuple(uniforms.shape)}"
+            )
+        event = tuple(logits.shape[sample_ndim:])
+        want = (*logits.shape[:sample_ndim], self.num_uniforms(event))
+        if tuple(uniforms.shape) != want:
+            raise ValueError(
+                f"{self.name}: uniforms must have shape {want} for logits of shape {tuple(logits.shape)}, "
+                f"got {tuple(uniforms.shape)}"
+            )
+        return sample_ndim, event
+
+    # ----------------------------------------------------------------- estimator
+    def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits of the distribution the forward samples follow (the target of the estimate).
+
+        ``logits`` for every estimator except ``decoupled_st`` (``logits / tau_f``).
+        """
+        return logits
+
+    def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
+        """Value: the loss at the forward sample; gradient: the estimate.
+
+        ``loss`` maps a one-hot (or relaxed) tensor of shape ``(*lead, *S, K)`` to per-element losses of
+        shape ``(*lead, *S')`` with ``S'`` a prefix of ``S`` (element ``s`` may depend only on the
+        variables under ``s``); the objective is their sum. Returns shape ``(*sample, *S')``.
+        """
+        raise NotImplementedError
+
+    def estimate(self, logits: torch.Tensor, loss: Loss, *, generator: torch.Generator | int) -> torch.Tensor:
+        """:meth:`surrogate` with fresh noise from ``generator`` (no replica dimensions)."""
+        return self.surrogate(logits, loss, self.draw_uniforms(logits, generator))
+
+    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        """One-hot forward sample whose gradient is the estimator (pathwise estimators only)."""
+        raise TypeError(
+            f"{self.name} is a score-function estimator, not a drop-in layer: it needs the loss at several "
+            f"samples. Use est.estimate(logits, loss, generator=g) or gradlab.sample_gradients(problem, est, ...)."
+        )
+
+    def sample(self, logits: torch.Tensor, *, generator: torch.Generator | int) -> torch.Tensor:
+        """Drop-in layer: ``logits (..., K) -> one-hot (..., K)`` with this estimator in the backward."""
+        return self.relax(logits, self.draw_uniforms(logits, generator))
+
+
+@dataclasses.dataclass(frozen=True)
+class PathwiseEstimator(Estimator):
+    """An estimator linear in ``J``: hard (or relaxed) forward sample, surrogate backward."""
+
+    pathwise: ClassVar[bool] = True
+
+    def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
+        return loss(self.relax(logits, uniforms))
+
+    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        self._split(logits, uniforms)
+        gumbel = gumbel_from_uniform(uniforms).reshape(logits.shape)
+        return self._relax(logits, gumbel)
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        """Subclasses: the forward/backward from logits and standard Gumbel noise of the same shape."""
+        raise NotImplementedError
+
+
+def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Index ``x ~ Cat(probs)`` by inversion: the number of cumulative sums ``<= u * total``.
+
+    ``probs`` (no gradient) has shape ``(..., K)``, ``uniform`` shape ``(..., 1)``; returns ``(..., 1)``.
+    Scaling by the total keeps the index below ``K`` and never selects a zero-probability category.
+    """
+    cdf = probs.cumsum(-1)
+    return torch.searchsorted(cdf, open_uniform(uniform) * cdf[..., -1:], right=True)
+
+
+def scatter_one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """One-hot of ``index`` (shape ``(..., 1)``) in the dtype and shape of ``like``."""
+    return torch.zeros_like(like).scatter_(-1, index, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class CategoricalForward(PathwiseEstimator):
+    """Pathwise estimators whose forward is a plain draw ``x ~ Cat(softmax(eta))``.
+
+    The draw uses one uniform per variable (inverse CDF), ``K`` times less noise than Gumbel-max; the
+    backward depends on ``x`` only. Subclasses implement :meth:`_backward`.
+    """
+
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        return math.prod(event_shape[:-1])
+
+    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        self._split(logits, uniforms)
+        probs = torch.softmax(logits, dim=-1)
+        index = inverse_cdf_index(probs.detach(), uniforms.reshape(*logits.shape[:-1], 1))
+        hard = scatter_one_hot(index, probs)
+        return self._backward(logits, probs, index, hard)
+
+    def _backward(
+        self, logits: torch.Tensor, probs: torch.Tensor, index: torch.Tensor, hard: torch.Tensor
+    ) -> torch.Tensor:
+        """Return ``straight_through(hard, soft)``; ``probs = softmax(logits)`` carries gradient,
+        ``index`` has shape ``(..., 1)``."""
+        raise NotImplementedError
+
+
+def categorical_sample(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    """Gumbel-max: one-hot ``argmax(logits + G)`` (no gradient), a draw from ``softmax(logits)``."""
+    return one_hot(categorical_index(logits, gumbel), logits.shape[-1], logits.dtype)
+
+
+def categorical_index(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    """Gumbel-max index ``argmax(logits + G)`` over the last axis."""
+    return torch.argmax(logits.detach() + gumbel, dim=-1)
+
+
+def log_prob_at(log_p: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``log p(x)`` gathered at ``index``, keeping a singleton last axis (no ``-inf * 0``)."""
+    return log_p.gather(-1, index.unsqueeze(-1))
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)

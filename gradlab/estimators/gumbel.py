@@ -1,0 +1,159 @@
+"""Gumbel-Softmax family: GS, GS-ST, Decoupled ST-GS and Gumbel-Rao (GR-MC).
+
+References (equations as numbered in ``papers/zgr-cold-analysis.md``):
+
+* ``gs`` — Jang et al. (2017), eq. (7): relaxed ``y = softmax_t(theta + G)``, exact derivative of ``L(y)``.
+* ``gs_st`` — eq. (8): hard ``x = argmax(theta + G)``, backward through ``softmax_t(theta + G)``.
+* ``decoupled_st`` — Shah et al., eqs. (12)-(16) and footnote 1: forward ``argmax(eta / tau_f + G)``,
+  backward through a relaxation with temperature ``tau_b`` (three placements, see the class).
+* ``gr_mc`` — Paulus et al. (2021), eq. (9): mean over ``m`` conditional draws ``G' ~ G | x`` of the
+  GS-ST backward, conditional Gumbels by the top-down construction of Maddison et al. (2014).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from ..random import gumbel_from_uniform
+from .base import PathwiseEstimator, categorical_index, one_hot, straight_through
+
+
+@dataclasses.dataclass(frozen=True)
+class GumbelSoftmax(PathwiseEstimator):
+    """GS(t): the relaxed sample ``softmax_t(theta + G)`` itself (NOT discrete), ZGR eq. (7)."""
+
+    t: float = 1.0
+
+    name: ClassVar[str] = "gs"
+    summary: ClassVar[str] = "Gumbel-Softmax: relaxed y = softmax_t(theta+G), loss at y (ZGR eq. 7)"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        theta = torch.log_softmax(logits, dim=-1)
+        return torch.softmax((theta + gumbel) / self.t, dim=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class GumbelSoftmaxST(PathwiseEstimator):
+    """GS-ST(t): ``x = argmax(theta + G)``, backward through ``softmax_t(theta + G)``, ZGR eq. (8)."""
+
+    t: float = 1.0
+
+    name: ClassVar[str] = "gs_st"
+    summary: ClassVar[str] = "Straight-through Gumbel-Softmax: x = argmax(theta+G), backward softmax_t(theta+G) (eq. 8)"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        theta = torch.log_softmax(logits, dim=-1)
+        perturbed = theta + gumbel
+        hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
+        return straight_through(hard, torch.softmax(perturbed / self.t, dim=-1))
+
+
+DECOUPLED_BACKWARDS = ("gumbel_logits", "gumbel_sum", "softmax")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoupledST(PathwiseEstimator):
+    """Decoupled ST-GS (Shah et al.): separate forward and backward temperatures.
+
+    Forward: ``x = argmax(eta / tau_f + G)``, i.e. ``x ~ Cat(softmax(eta / tau_f))`` (temperature on the
+    logits, Shah et al. footnote 1). The estimate targets the objective under that forward distribution
+    (:meth:`forward_logits`). Backward, by ``backward``:
+
+    * ``"gumbel_logits"`` (default, Shah et al. eq. 14): through ``softmax(eta / tau_b + G)``, same ``G``;
+    * ``"gumbel_sum"``: through ``softmax_{tau_b}(eta / tau_f + G)`` (Jang et al.'s placement applied to
+      the forward's perturbed logits); with ``tau_f = 1`` this is exactly ``gs_st(t=tau_b)``;
+    * ``"softmax"``: through ``softmax(eta / tau_b)`` (no noise); with ``tau_f = 1`` this is ``st(t=tau_b)``.
+    """
+
+    tau_f: float = 1.0
+    tau_b: float = 1.0
+    backward: str = "gumbel_logits"
+
+    name: ClassVar[str] = "decoupled_st"
+    summary: ClassVar[str] = (
+        "Decoupled ST-GS (Shah et al.): x = argmax(eta/tau_f+G); backward softmax(eta/tau_b+G) | "
+        "softmax_tau_b(eta/tau_f+G) | softmax(eta/tau_b)"
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tau_f", _checks.positive_real(self.name, "tau_f", self.tau_f))
+        object.__setattr__(self, "tau_b", _checks.positive_real(self.name, "tau_b", self.tau_b))
+        _checks.choice(self.name, "backward", self.backward, DECOUPLED_BACKWARDS)
+
+    def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits / self.tau_f
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        perturbed = logits / self.tau_f + gumbel
+        hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
+        if self.backward == "gumbel_logits":
+            soft = torch.softmax(logits / self.tau_b + gumbel, dim=-1)
+        elif self.backward == "gumbel_sum":
+            soft = torch.softmax(perturbed / self.tau_b, dim=-1)
+        else:
+            soft = torch.softmax(logits / self.tau_b, dim=-1)
+        return straight_through(hard, soft)
+
+
+@dataclasses.dataclass(frozen=True)
+class GumbelRao(PathwiseEstimator):
+    """GR-MC(t, m): Gumbel-Rao with ``m`` Monte Carlo conditional draws (Paulus et al. 2021; ZGR eq. 9).
+
+    Forward ``x = argmax(theta + G)``; backward through ``mean_j softmax_t(theta + G'_j)`` with
+    ``G'_j ~ G | x`` drawn top-down (Maddison et al. 2014): with ``Z = logsumexp(theta)``,
+    ``T = Z + Gumbel``, ``theta_x + G'_x = T`` and, for ``k != x``,
+    ``theta_k + G'_k = -logaddexp(-T, -(theta_k + Ghat_k))``. ``G'`` is a constant for differentiation,
+    which keeps ``E[GR-MC] = E[GS-ST]`` (Paulus et al. Prop. 2). All ``m`` draws are one batched tensor.
+
+    Uniforms layout for event shape ``(*S, K)``: ``[G (S,K) | Ghat (m,S,K) | T (m,S)]``.
+    """
+
+    t: float = 0.1
+    m: int = 10
+
+    name: ClassVar[str] = "gr_mc"
+    summary: ClassVar[str] = "Gumbel-Rao MC: GS-ST backward averaged over m conditional draws G'|x (eq. 9)"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+        object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, 1))
+
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        n = math.prod(event_shape)
+        return n * (1 + self.m) + (n // event_shape[-1]) * self.m
+
+    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        sample_ndim, event = self._split(logits, uniforms)
+        sample = tuple(logits.shape[:sample_ndim])
+        n = math.prod(event)
+        n_vars = n // event[-1]
+        u_hard, u_cond, u_top = torch.split(uniforms, [n, n * self.m, n_vars * self.m], dim=-1)
+        gumbel = gumbel_from_uniform(u_hard).reshape(logits.shape)
+        gumbel_cond = gumbel_from_uniform(u_cond).reshape(*sample, self.m, *event)
+        gumbel_top = gumbel_from_uniform(u_top).reshape(*sample, self.m, *event[:-1], 1)
+
+        theta = torch.log_softmax(logits, dim=-1)
+        index = categorical_index(theta, gumbel)
+        hard = one_hot(index, event[-1], logits.dtype)
+
+        # conditional perturbed logits theta + G' given the argmax x (top-down construction)
+        th = theta.detach().unsqueeze(sample_ndim)  # (*sample, 1, *S, K)
+        top = torch.logsumexp(th, dim=-1, keepdim=True) + gumbel_top  # T: (*sample, m, *S, 1)
+        below = -torch.logaddexp(-top, -(th + gumbel_cond))
+        is_x = hard.unsqueeze(sample_ndim).bool()
+        perturbed = torch.where(is_x, top, below)
+        finite = torch.isfinite(th)  # masked categories (-inf logits) keep G' = 0
+        cond_noise = torch.where(finite, perturbed - th, torch.zeros_like(perturbed))
+        soft = torch.softmax((theta.unsqueeze(sample_ndim) + cond_noise) / self.t, dim=-1)
+        return straight_through(hard, soft.mean(dim=sample_ndim))

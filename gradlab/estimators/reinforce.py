@@ -1,0 +1,63 @@
+"""REINFORCE with the leave-one-out baseline, RF(m) (Kool et al. 2019, eq. 8).
+
+``1/(m-1) sum_i (L_i - mean_j L_j) grad log p(x_i)`` plus the mean pathwise gradient of ``L`` in the
+parameters ``L`` depends on directly. Unbiased; needs the loss at ``m`` samples, so it is not a layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from .base import Estimator, Loss, inverse_cdf_index, scatter_one_hot
+
+
+@dataclasses.dataclass(frozen=True)
+class Reinforce(Estimator):
+    """RF(m): score function with the leave-one-out baseline (Kool et al. 2019, eq. 8).
+
+    The loss is evaluated once on all ``m`` samples stacked on a new axis right after the replica axes.
+    When the loss returns per-element values (``S'`` a prefix of the variables' shape ``S``), the
+    baseline is formed per element, which is valid because element ``s`` depends only on its own
+    variables; ``log p(x_i)`` is summed over the variables of each element.
+    """
+
+    m: int = 2
+
+    name: ClassVar[str] = "reinforce"
+    summary: ClassVar[str] = "RF(m): REINFORCE with leave-one-out baseline (Kool et al. 2019 eq. 8); unbiased"
+    pathwise: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, 2))
+
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        return self.m * math.prod(event_shape[:-1])  # one uniform per variable and sample (inversion)
+
+    def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
+        sample_ndim, event = self._split(logits, uniforms)
+        sample = tuple(logits.shape[:sample_ndim])
+        lead = (*sample, self.m)
+        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(sample_ndim).expand(*lead, *event)
+        index = inverse_cdf_index(log_p.detach().exp(), uniforms.reshape(*lead, *event[:-1], 1))
+        x = scatter_one_hot(index, log_p.detach())  # (*sample, m, *S, K), no gradient
+        values = loss(x)
+        if (
+            not isinstance(values, torch.Tensor)
+            or tuple(values.shape[: len(lead)]) != lead
+            or (tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)]))
+        ):
+            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+            raise ValueError(
+                f"{self.name}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
+                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
+            )
+        log_px = log_p.gather(-1, index).squeeze(-1)  # (*sample, m, *S)
+        log_px = log_px.sum(dim=tuple(range(values.ndim, log_px.ndim))) if log_px.ndim > values.ndim else log_px
+        centred = (values - values.mean(dim=sample_ndim, keepdim=True)).detach() / (self.m - 1)
+        score = (centred * log_px).sum(dim=sample_ndim)
+        return values.mean(dim=sample_ndim) + (score - score.detach())

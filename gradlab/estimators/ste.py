@@ -1,0 +1,48 @@
+"""Straight-through estimators: ST(t) and the identity STE.
+
+* ``st`` — ZGR paper eq. (4) with a temperature (Sec. 4.2): ``J_eta = J d softmax(eta / t) / d eta``;
+  ``t = 1`` is the Softmax STE of Shah et al.
+* ``identity_st`` — Bengio et al. (2013): ``d e_x / d eta := I``, i.e. ``J_eta = J``.
+
+Both draw the forward sample ``x ~ Cat(softmax(eta))`` by inversion (one uniform per variable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from .base import CategoricalForward, straight_through
+
+
+@dataclasses.dataclass(frozen=True)
+class StraightThrough(CategoricalForward):
+    """ST(t): forward ``x ~ Cat(p)``, backward through ``softmax(eta / t)`` (ZGR eq. 4, Sec. 4.2)."""
+
+    t: float = 1.0
+
+    name: ClassVar[str] = "st"
+    summary: ClassVar[str] = "ST(t): x ~ Cat(p), backward through softmax(eta/t) (ZGR eq. 4); t=1: Softmax STE"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+
+    def _backward(self, logits, probs, index, hard):
+        soft = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
+        return straight_through(hard, soft)
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityStraightThrough(CategoricalForward):
+    """Identity STE (Bengio et al., 2013): forward ``x ~ Cat(p)``, backward ``d e_x / d eta := I``."""
+
+    name: ClassVar[str] = "identity_st"
+    summary: ClassVar[str] = "Identity STE: x ~ Cat(p), backward d e_x/d eta := I (Bengio et al. 2013)"
+
+    def _backward(self, logits, probs, index, hard):
+        # masked (-inf) logits get a zero gradient instead of inf - inf = nan
+        soft = torch.where(torch.isfinite(logits), logits, torch.zeros_like(logits))
+        return straight_through(hard, soft)

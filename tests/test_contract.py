@@ -1,0 +1,130 @@
+"""Contract test over every registered estimator (built-in or registered by a user)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import pytest
+import torch
+
+import gradlab as gl
+from gradlab.estimators import REGISTRY
+
+from .contract import check_contract
+
+
+@pytest.mark.parametrize("name", gl.available_estimators())
+def test_contract_default_hparams(name):
+    check_contract(gl.estimator(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "hp"),
+    [
+        ("gr_mc", {"t": 0.5, "m": 1}),
+        ("decoupled_st", {"tau_f": 0.3, "tau_b": 2.0, "backward": "gumbel_sum"}),
+        ("decoupled_st", {"tau_f": 3.0, "tau_b": 0.5, "backward": "softmax"}),
+        ("darn", {"phi_bar": "uniform"}),
+        ("reinforce", {"m": 4}),
+        ("st_zgr", {"t": 2.0, "alpha": 0.0}),
+    ],
+)
+def test_contract_other_hparams(name, hp):
+    check_contract(gl.estimator(name, **hp))
+
+
+def test_every_builtin_is_registered_and_listed():
+    names = gl.available_estimators()
+    for want in [
+        "st",
+        "identity_st",
+        "gs",
+        "gs_st",
+        "decoupled_st",
+        "gr_mc",
+        "darn",
+        "zgr",
+        "st_zgr",
+        "reinmax",
+        "reinforce",
+    ]:
+        assert want in names
+    assert names == sorted(names)
+
+
+def test_unknown_name_lists_known_ones():
+    with pytest.raises(ValueError, match="known estimators: darn, decoupled_st"):
+        gl.estimator("gumbel")
+
+
+@pytest.mark.parametrize(
+    ("name", "hp", "pattern"),
+    [
+        ("st", {"t": 0.0}, r"st: t must be a finite real number > 0, got 0.0"),
+        ("gs", {"t": -1}, r"gs: t must be a finite real number > 0, got -1"),
+        ("gs_st", {"t": float("nan")}, r"gs_st: t must be a finite real number > 0"),
+        ("gr_mc", {"m": 0}, r"gr_mc: m must be an integer >= 1, got 0"),
+        ("gr_mc", {"m": 2.5}, r"gr_mc: m must be an integer >= 1, got float 2.5"),
+        ("reinforce", {"m": 1}, r"reinforce: m must be an integer >= 2, got 1"),
+        ("st_zgr", {"alpha": 1.5}, r"st_zgr: alpha must be a real number in \[0, 1\], got 1.5"),
+        ("decoupled_st", {"tau_b": 0}, r"decoupled_st: tau_b must be a finite real number > 0, got 0"),
+        ("decoupled_st", {"backward": "gumbel"}, r"decoupled_st: backward must be one of 'gumbel_logits'"),
+        ("darn", {"phi_bar": "half"}, r"darn: phi_bar must be one of 'mean', 'uniform'; got 'half'"),
+        ("zgr", {"t": 1.0}, r"zgr: unknown hyper-parameter\(s\) t; accepted: none"),
+    ],
+)
+def test_hparams_validated_at_construction(name, hp, pattern):
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        gl.estimator(name, **hp)
+
+
+def test_bad_logits_and_generator_errors():
+    est = gl.estimator("zgr")
+    with pytest.raises(ValueError, match=r"zgr: logits must have shape \(..., K\) with K >= 2"):
+        est.sample(torch.zeros(3, 1), generator=torch.Generator())
+    with pytest.raises(TypeError, match="zgr: logits must be a floating-point tensor"):
+        est.sample(torch.zeros(3, 2, dtype=torch.long), generator=torch.Generator())
+    with pytest.raises(TypeError, match="generator: expected a torch.Generator or an integer seed; got None"):
+        est.sample(torch.zeros(3, 2), generator=None)
+    msg = r"zgr: uniforms must have shape \(2, 3\) for logits of shape \(2, 3, 2\), got \(2, 5\)"
+    with pytest.raises(ValueError, match=msg):
+        est.relax(torch.zeros(2, 3, 2), torch.rand(2, 5))
+    with pytest.raises(TypeError, match="reinforce is a score-function estimator, not a drop-in layer"):
+        gl.estimator("reinforce").sample(torch.zeros(3, 2), generator=torch.Generator())
+
+
+def test_labels_and_hparams():
+    est = gl.estimator("gr_mc", t=0.1, m=100)
+    assert est.label == "gr_mc(t=0.1,m=100)"
+    assert est.hparams() == {"t": 0.1, "m": 100}
+    assert gl.estimator("zgr").label == "zgr"
+    assert gl.estimator("gr_mc", t=0.1, m=100) == gl.estimator("gr_mc", m=100, t=0.1)  # hashable value objects
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        est.t = 2.0  # type: ignore[misc]
+
+
+def test_user_registered_estimator_is_covered_by_the_contract():
+    """The README example: a user estimator registered in a few lines satisfies the contract."""
+
+    @gl.register_estimator
+    @dataclasses.dataclass(frozen=True)
+    class HalfST(gl.PathwiseEstimator):
+        """ST with the backward halved (a toy)."""
+
+        scale: float = 0.5
+        name: ClassVar[str] = "half_st"
+        summary: ClassVar[str] = "toy: ST backward times scale"
+
+        def _relax(self, logits, gumbel):
+            hard = gl.estimators.categorical_sample(logits, gumbel)
+            return gl.straight_through(hard, self.scale * torch.softmax(logits, -1))
+
+    try:
+        assert "half_st" in gl.available_estimators()
+        est = gl.estimator("half_st", scale=0.25)
+        check_contract(est)
+        with pytest.raises(ValueError, match="already registered"):
+            gl.register_estimator(HalfST, name="st")
+    finally:
+        REGISTRY.pop("half_st", None)
