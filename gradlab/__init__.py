@@ -5,7 +5,7 @@ See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
 
 from __future__ import annotations
 
-from . import distributions, random
+from . import distributions, problems, random
 from .estimators import (
     Estimator,
     PathwiseEstimator,
@@ -14,6 +14,7 @@ from .estimators import (
     register_estimator,
     straight_through,
 )
+from .exact import exact_expectation, exact_gradient
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,7 @@ __all__ = [
     "straight_through",
     "distributions",
     "random",
+    "problems",
+    "exact_expectation",
+    "exact_gradient",
 ]

@@ -75,6 +75,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_hparams(items: Sequence[str]) -> dict[str, object]:
+    """``["t=0.5", "m=10", "backward=softmax"]`` -> typed dict (int, then float, else string)."""
+    out: dict[str, object] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise SystemExit(f"gradlab: --hp expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()] if text else []
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a categorical VAE and save snapshots."""
+    from . import estimator
+    from .problems.data import load_dataset
+    from .train import train_vae
+
+    est = estimator(args.estimator, **parse_hparams(args.hp))
+    dataset = load_dataset(args.data, args.data_path, args.binarize, seed=args.data_seed)
+    snaps = _int_list(args.snapshot_epochs) or [args.epochs]
+    result = train_vae(
+        dataset,
+        est,
+        num_vars=args.num_vars,
+        num_classes=args.num_classes,
+        embedding=args.embedding,
+        encoder=args.encoder,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        snapshot_epochs=snaps,
+        out_dir=args.out,
+        progress=not args.no_progress,
+    )
+    for rec in result.history[-3:]:
+        print(f"epoch {rec['epoch']:>4}: train negative ELBO {rec['train_neg_elbo']:.4f}")
+    for p in result.snapshots:
+        print(f"snapshot: {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradlab",
@@ -88,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=20_000, help="estimates per estimator (default 20000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train a categorical VAE with any estimator; save snapshots")
+    p.add_argument("--estimator", default="reinforce", help="estimator name (default reinforce)")
+    p.add_argument("--hp", nargs="*", default=["m=4"], metavar="KEY=VALUE", help="hyper-parameters (default m=4)")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot-epochs", default="", help="comma-separated epochs to save (default: the last)")
+    p.add_argument("--out", default="snapshots", help="directory for epoch_NNNN.pt/.json (default snapshots/)")
+    p.add_argument("--data", default="digits", help="digits (embedded), mnist, fashion_mnist, omniglot")
+    p.add_argument("--data-path", default=None, help="file or directory for non-embedded data")
+    p.add_argument("--binarize", default=None, help="static | threshold | dynamic (default per dataset)")
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--num-vars", type=int, default=4)
+    p.add_argument("--num-classes", type=int, default=8)
+    p.add_argument("--embedding", default="bits", choices=["bits", "onehot"])
+    p.add_argument("--encoder", default="nonlinear", choices=["linear", "nonlinear"])
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -63,6 +63,7 @@ class Estimator:
     name: ClassVar[str] = "estimator"
     summary: ClassVar[str] = ""
     pathwise: ClassVar[bool] = True
+    relaxed_forward: ClassVar[bool] = False  # True when the forward value is not a one-hot sample (gs)
 
     # ----------------------------------------------------------------- metadata
     def hparams(self) -> dict[str, object]:

@@ -31,6 +31,7 @@ class GumbelSoftmax(PathwiseEstimator):
 
     name: ClassVar[str] = "gs"
     summary: ClassVar[str] = "Gumbel-Softmax: relaxed y = softmax_t(theta+G), loss at y (ZGR eq. 7)"
+    relaxed_forward: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))

@@ -1,0 +1,124 @@
+"""Exact expectations and gradients by enumerating every latent configuration.
+
+``exact_expectation(problem)`` is differentiable; ``exact_gradient(problem, wrt)`` returns the float64 flat
+gradient (``problem.layout(wrt)`` maps entries back to named parameters) with peak memory bounded by the
+chunk size: each chunk of configurations is differentiated on its own into the latent logits (held as a
+leaf) and the parameters the loss uses directly; one final backward pass carries the accumulated logits
+gradient through the encoder.
+
+With ``estimator=est`` the target is the estimator's own: the objective under ``est.forward_logits``
+(``softmax(logits / tau_f)`` for ``decoupled_st``; the plain objective for every other estimator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from . import _checks
+from .estimators import Estimator
+from .problems.base import Problem
+
+__all__ = ["exact_expectation", "exact_gradient", "check_enumerable", "DEFAULT_MAX_CONFIGURATIONS", "chunk_size_for"]
+
+DEFAULT_MAX_CONFIGURATIONS = 1 << 22  # 4,194,304
+DEFAULT_MEMORY_BUDGET = 1 << 29  # 512 MiB for one chunk of configurations
+
+
+def check_enumerable(problem: Problem, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS) -> int:
+    """Number of configurations, or a clear error when it exceeds ``max_configurations``."""
+    _checks.integer("exact", "max_configurations", max_configurations, 1)
+    v, k = problem.event_shape
+    n = problem.num_configurations()
+    if n > max_configurations:
+        raise ValueError(
+            f"exact enumeration of {problem.name}: the support has {n:,} configurations (K^V = {k}^{v}), above "
+            f"max_configurations={max_configurations:,}. Raise max_configurations, or measure bias against a "
+            "reference unbiased estimator (e.g. reinforce) with sample_gradients."
+        )
+    return n
+
+
+def chunk_size_for(problem: Problem, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """Configurations per chunk so that one chunk needs about ``memory_budget`` bytes."""
+    per = getattr(problem, "bytes_per_configuration", None)
+    if per is None:
+        v, k = problem.event_shape
+        per_config = 8 * v * k * 4
+    else:
+        per_config = per()
+    return max(1, min(problem.num_configurations(), memory_budget // max(per_config, 1)))
+
+
+def _forward(logits: torch.Tensor, estimator: Estimator | None) -> torch.Tensor:
+    return estimator.forward_logits(logits) if estimator is not None else logits
+
+
+def exact_expectation(
+    problem: Problem,
+    params: Mapping[str, torch.Tensor] | None = None,
+    *,
+    estimator: Estimator | None = None,
+    chunk_size: int | None = None,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+) -> torch.Tensor:
+    """``E[L]`` by enumeration (a 0-dim tensor, differentiable in ``params``; default: stored values).
+
+    The autograd graph of every chunk is kept; for gradients of large problems use :func:`exact_gradient`.
+    """
+    n = check_enumerable(problem, max_configurations)
+    chunk = chunk_size or chunk_size_for(problem)
+    full = problem.full_params(params or {})
+    logits = _forward(problem.latent_logits(full), estimator)
+    total = problem.constant_terms(full, logits)
+    total = torch.zeros((), dtype=logits.dtype, device=logits.device) if total is None else total
+    for start in range(0, n, chunk):
+        total = total + problem.enumerated_terms(full, logits, start, min(n, start + chunk))
+    return total
+
+
+def exact_gradient(
+    problem: Problem,
+    wrt: str = "all",
+    *,
+    estimator: Estimator | None = None,
+    chunk_size: int | None = None,
+    max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> torch.Tensor:
+    """``d E[L] / d theta`` for the parameters selected by ``wrt``, as a float64 flat tensor.
+
+    Map entries back with ``problem.layout(wrt).unflatten(g)``.
+    """
+    n = check_enumerable(problem, max_configurations)
+    chunk = chunk_size or chunk_size_for(problem, memory_budget)
+    _checks.integer("exact_gradient", "chunk_size", chunk, 1)
+    layout = problem.layout(wrt)
+    leaves = {k: v.detach().clone().requires_grad_() for k, v in problem.params(wrt).items()}
+    full = problem.full_params(leaves)
+    names = list(leaves)
+    with torch.enable_grad():
+        logits = _forward(problem.latent_logits(full), estimator)
+        logits_leaf = logits.detach().requires_grad_()
+        acc_logits = torch.zeros(logits.shape, dtype=torch.float64, device=logits.device)
+        acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
+        for start in range(0, n, chunk):
+            term = problem.enumerated_terms(full, logits_leaf, start, min(n, start + chunk))
+            grads = torch.autograd.grad(term, [logits_leaf, *leaves.values()], allow_unused=True)
+            acc_logits += grads[0].to(torch.float64)
+            for k, g in zip(names, grads[1:], strict=True):
+                if g is not None:
+                    acc[k] += g.to(torch.float64)
+        # the logits' total gradient through the encoder (or the logits themselves), plus constant terms
+        outputs, grad_outputs = [logits], [acc_logits.to(logits.dtype)]
+        const = problem.constant_terms(full, logits)
+        if const is not None:
+            outputs.append(const)
+            grad_outputs.append(torch.ones_like(const))
+        if logits.requires_grad:
+            grads = torch.autograd.grad(outputs, list(leaves.values()), grad_outputs, allow_unused=True)
+            for k, g in zip(names, grads, strict=True):
+                if g is not None:
+                    acc[k] += g.to(torch.float64)
+    return layout.flatten(acc)

@@ -1,0 +1,30 @@
+"""Problems: stochastic objectives ``E_{x ~ p(x; theta)}[L(x; theta)]`` with named parameters."""
+
+from __future__ import annotations
+
+from .base import ParamLayout, Problem, config_indices, one_hot_configurations
+from .data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
+from .simple import QUANTIZATION_LOSSES, Binary, MultiCategorical, QuantizationUnit, SingleCategorical
+from .vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae_params
+
+__all__ = [
+    "Problem",
+    "ParamLayout",
+    "SingleCategorical",
+    "Binary",
+    "MultiCategorical",
+    "QuantizationUnit",
+    "QUANTIZATION_LOSSES",
+    "CategoricalVAE",
+    "VAEArchitecture",
+    "init_vae_params",
+    "EMBEDDINGS",
+    "ENCODERS",
+    "Dataset",
+    "digits",
+    "load_dataset",
+    "DATASETS",
+    "BINARIZATIONS",
+    "config_indices",
+    "one_hot_configurations",
+]

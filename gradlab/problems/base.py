@@ -1,0 +1,209 @@
+"""The problem protocol: a stochastic objective ``F(theta) = E_{x ~ p(x; theta)}[L(x; theta)]``.
+
+A problem holds named parameters ``theta`` and three pure functions of them:
+
+* ``logits(params)`` -> the latent logits of shape ``(*E, V, K)``: ``E`` element axes (e.g. the data points
+  of a minibatch; possibly none), ``V`` independent categorical variables per element, ``K`` categories;
+* ``loss(x, params, logits)`` -> per-element losses of shape ``(*lead, *E)`` for a one-hot (or relaxed)
+  ``x`` of shape ``(*lead, *E, V, K)``; the objective is their sum. Element ``e`` may depend only on the
+  variables of element ``e`` (this is what lets RF(m) form per-element baselines). ``logits`` is passed so
+  terms that depend on the distribution itself (an analytic KL) need not recompute it;
+* the exact engine's hooks, :meth:`Problem.enumerated_terms` and :meth:`Problem.constant_terms`.
+
+What the estimators differentiate. For every estimator the target is ``d F / d theta`` with ``x`` drawn
+from ``softmax(logits)``; for ``decoupled_st`` it is the objective under its forward distribution
+``softmax(logits / tau_f)``: every function then receives ``est.forward_logits(logits)`` as the logits of the
+latent distribution (so an analytic KL is the KL of that distribution too). ``exact_gradient(problem,
+estimator=est)`` computes that target.
+
+Parameters are addressed by group (``wrt``): ``"all"``, problem-specific groups (``"encoder"``,
+``"decoder"``) and ``"logits"``, which makes the latent logits themselves the parameter (the gradient with
+respect to the encoder output, as in Shah et al. App. C).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping
+
+import torch
+
+__all__ = ["Problem", "ParamLayout", "config_indices", "one_hot_configurations"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamLayout:
+    """Names, shapes and offsets of parameters flattened into one vector (in this order)."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(math.prod(s) for s in self.shapes)
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes)
+
+    def slices(self) -> dict[str, slice]:
+        out, start = {}, 0
+        for name, n in zip(self.names, self.sizes, strict=True):
+            out[name] = slice(start, start + n)
+            start += n
+        return out
+
+    def flatten(self, tensors: Mapping[str, torch.Tensor], sample_ndim: int = 0) -> torch.Tensor:
+        """Concatenate named tensors (each with ``sample_ndim`` leading sample axes) into ``(*sample, size)``."""
+        parts = []
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            t = tensors[name]
+            lead = tuple(t.shape[:sample_ndim])
+            if tuple(t.shape[sample_ndim:]) != shape:
+                raise ValueError(f"flatten: {name} has shape {tuple(t.shape)}, expected {lead + shape}")
+            parts.append(t.reshape(lead + (-1,)))
+        return torch.cat(parts, dim=-1)
+
+    def unflatten(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Inverse of :meth:`flatten` on the last axis."""
+        if flat.shape[-1] != self.size:
+            raise ValueError(f"unflatten: expected a last axis of {self.size} entries, got {flat.shape[-1]}")
+        lead = tuple(flat.shape[:-1])
+        return {
+            n: flat[..., s].reshape(lead + shape)
+            for (n, s), shape in zip(self.slices().items(), self.shapes, strict=True)
+        }
+
+    def labels(self) -> list[str]:
+        """A label per flat entry, e.g. ``decoder.0.weight[3,7]`` (for ``param`` coordinates)."""
+        out = []
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            for idx in (torch.arange(math.prod(shape)).reshape(shape) if shape else torch.tensor(0)).flatten():
+                sub = torch.unravel_index(idx, shape) if shape else ()
+                out.append(f"{name}[{','.join(str(int(i)) for i in sub)}]" if shape else name)
+        return out
+
+
+def config_indices(start: int, stop: int, num_vars: int, num_classes: int, device=None) -> torch.Tensor:
+    """Configurations ``start..stop-1`` of ``V`` variables with ``K`` categories as an index tensor
+    ``(C, V)``; configuration ``c`` has ``x_v = (c // K^v) % K``."""
+    c = torch.arange(start, stop, device=device, dtype=torch.int64).unsqueeze(-1)
+    powers = num_classes ** torch.arange(num_vars, device=device, dtype=torch.int64)
+    return (c // powers) % num_classes
+
+
+def one_hot_configurations(start: int, stop: int, num_vars: int, num_classes: int, dtype, device=None):
+    """One-hot ``(C, V, K)`` configurations ``start..stop-1``."""
+    idx = config_indices(start, stop, num_vars, num_classes, device)
+    return torch.nn.functional.one_hot(idx, num_classes).to(dtype)
+
+
+class Problem:
+    """Base class of problems. Subclasses set ``name`` and implement the methods below."""
+
+    name = "problem"
+    dtype: torch.dtype = torch.float64
+    device: torch.device = torch.device("cpu")
+
+    # ------------------------------------------------------------------ parameters
+    def param_groups(self) -> dict[str, tuple[str, ...]]:
+        """Group name -> parameter names (``"all"`` included). ``"logits"`` is handled by the base."""
+        raise NotImplementedError
+
+    def param_values(self) -> dict[str, torch.Tensor]:
+        """Current values of every model parameter (not ``logits``), detached."""
+        raise NotImplementedError
+
+    def check_wrt(self, wrt: str) -> tuple[str, ...]:
+        groups = {**self.param_groups(), "logits": ("logits",)}
+        if wrt not in groups:
+            raise ValueError(f"{self.name}: wrt must be one of {', '.join(map(repr, groups))}; got {wrt!r}")
+        return groups[wrt]
+
+    def params(self, wrt: str = "all") -> dict[str, torch.Tensor]:
+        """Detached copies of the parameters selected by ``wrt`` (for ``"logits"``: the latent logits)."""
+        names = self.check_wrt(wrt)
+        if names == ("logits",):
+            return {"logits": self.logits(self.param_values()).detach().clone()}
+        values = self.param_values()
+        return {n: values[n].detach().clone() for n in names}
+
+    def layout(self, wrt: str = "all") -> ParamLayout:
+        """How ``exact_gradient`` / ``sample_gradients`` flatten the parameters selected by ``wrt``."""
+        p = self.params(wrt)
+        return ParamLayout(tuple(p), tuple(tuple(v.shape) for v in p.values()))
+
+    def full_params(self, chosen: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``chosen`` completed with the stored values of the other parameters (a ``"logits"`` entry
+        overrides the logits the parameters would give)."""
+        return {**self.param_values(), **chosen}
+
+    # ------------------------------------------------------------------ the objective
+    def logits(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Latent logits ``(*E, V, K)``; ``params`` may hold ``"logits"`` directly."""
+        raise NotImplementedError
+
+    def latent_logits(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if "logits" in params:
+            return params["logits"]
+        return self.logits(params)
+
+    def loss(self, x: torch.Tensor, params: Mapping[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Per-element losses ``(*lead, *E)`` for ``x`` of shape ``(*lead, *E, V, K)``."""
+        raise NotImplementedError
+
+    @property
+    def event_shape(self) -> tuple[int, int]:
+        """``(V, K)``: variables per element and categories."""
+        raise NotImplementedError
+
+    def num_configurations(self) -> int:
+        v, k = self.event_shape
+        return k**v
+
+    # ------------------------------------------------------------------ exact engine hooks
+    def constant_terms(self, params: Mapping[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor | None:
+        """Terms of the objective that do not depend on ``x`` (e.g. an analytic KL), or ``None``."""
+        return None
+
+    def enumerated_terms(
+        self, params: Mapping[str, torch.Tensor], logits: torch.Tensor, start: int, stop: int
+    ) -> torch.Tensor:
+        """Contribution of configurations ``start..stop-1`` (of every element) to the objective:
+        ``sum_e sum_c p_e(c) L_e(c)`` minus :meth:`constant_terms`. Default: evaluate the loss on the
+        one-hot configurations, broadcast over elements."""
+        v, k = self.event_shape
+        idx = config_indices(start, stop, v, k, logits.device)  # (C, V)
+        n, e_shape = idx.shape[0], tuple(logits.shape[:-2])
+        idx_e = idx.reshape(n, *([1] * len(e_shape)), v, 1).expand(n, *e_shape, v, 1)
+        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(0).expand(n, *logits.shape)
+        log_pc = log_p.gather(-1, idx_e).squeeze(-1).sum(-1)  # (C, *E); gather: no -inf * 0
+        xe = torch.zeros_like(log_p).scatter_(-1, idx_e, 1.0)  # (C, *E, V, K)
+        values = self.loss(xe, params, logits)
+        const = self.constant_terms(params, logits)
+        if const is not None:
+            values = values - const  # per element, constant in x
+        return (torch.exp(log_pc) * values).sum()
+
+    # ------------------------------------------------------------------ description
+    def config(self) -> dict:
+        """JSON-serialisable description (recorded in results so every cell can be rerun)."""
+        raise NotImplementedError
+
+    def config_json(self) -> str:
+        return json.dumps(self.config(), sort_keys=True, default=_json_default)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config_json()})"
+
+
+def _json_default(o):
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, torch.dtype):
+        return str(o)
+    if isinstance(o, Iterable):
+        return list(o)
+    return str(o)

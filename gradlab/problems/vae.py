@@ -1,0 +1,295 @@
+"""Categorical VAE with ``V`` latent variables of ``K`` categories (ZGR Sec. 4.1, App. B.3; Shah et al. App. A.2).
+
+* Latents embedded as ``{-1, +1}^b`` bit codes (``K = 2^b``, ZGR App. B.3) or one-hot (Shah et al.).
+* Encoder ``linear`` (``D -> V K``) or ``nonlinear`` (``D -> 512 -> 256 -> V K``, LeakyReLU 0.2); the decoder
+  mirrors it (``V e -> 256 -> 512 -> D``) and gives Bernoulli logits.
+* Uniform prior; ``KL(q(z|x) || p(z))`` computed analytically.
+* The loss is the negative ELBO averaged over a fixed minibatch ``X`` of ``B`` binary images; per-element
+  losses are per image (``E = (B,)``), which RF(m) uses for per-image baselines.
+
+Exact expectation: the decoder runs once per latent configuration; the Bernoulli log-likelihoods of the
+whole minibatch come from one ``(B, D) x (D, C)`` product, and ``log q(c | x_b)`` from one
+``(B, V K) x (V K, C)`` product — never once per configuration and data point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import _checks
+from ..distributions import bit_codes
+from ..random import make_generator
+from .base import Problem, config_indices
+
+__all__ = ["VAEArchitecture", "VAEModel", "CategoricalVAE", "init_vae_params", "EMBEDDINGS", "ENCODERS"]
+
+EMBEDDINGS = ("bits", "onehot")
+ENCODERS = ("linear", "nonlinear")
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEArchitecture:
+    """Sizes of a categorical VAE. ``hidden`` are the encoder's hidden widths (decoder: reversed)."""
+
+    dim: int
+    num_vars: int
+    num_classes: int
+    embedding: str = "bits"
+    encoder: str = "nonlinear"
+    hidden: tuple[int, ...] = (512, 256)
+    slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        owner = "CategoricalVAE"
+        _checks.integer(owner, "dim", self.dim, 1)
+        _checks.integer(owner, "num_vars", self.num_vars, 1)
+        _checks.integer(owner, "num_classes", self.num_classes, 2)
+        _checks.choice(owner, "embedding", self.embedding, EMBEDDINGS)
+        _checks.choice(owner, "encoder", self.encoder, ENCODERS)
+        if self.embedding == "bits" and self.num_classes & (self.num_classes - 1):
+            raise ValueError(f"{owner}: embedding='bits' needs num_classes = 2^b, got {self.num_classes}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+    @property
+    def code_width(self) -> int:
+        """Width of one variable's embedding: ``b`` bits or ``K``."""
+        return self.num_classes.bit_length() - 1 if self.embedding == "bits" else self.num_classes
+
+    @property
+    def latent_width(self) -> int:
+        return self.num_vars * self.code_width
+
+    def widths(self, part: str) -> list[int]:
+        hidden = list(self.hidden) if self.encoder == "nonlinear" else []
+        if part == "encoder":
+            return [self.dim, *hidden, self.num_vars * self.num_classes]
+        return [self.latent_width, *reversed(hidden), self.dim]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {}
+        for part in ("encoder", "decoder"):
+            w = self.widths(part)
+            for i in range(len(w) - 1):
+                shapes[f"{part}.{i}.weight"] = (w[i + 1], w[i])
+                shapes[f"{part}.{i}.bias"] = (w[i + 1],)
+        return shapes
+
+    def n_layers(self, part: str) -> int:
+        return len(self.widths(part)) - 1
+
+
+def init_vae_params(arch: VAEArchitecture, seed: int = 0, dtype=torch.float32, device="cpu") -> dict[str, torch.Tensor]:
+    """PyTorch's default ``Linear`` initialisation, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, from an explicit seed."""
+    g = make_generator(seed)
+    params = {}
+    for name, shape in arch.param_shapes().items():
+        fan_in = shape[1] if len(shape) == 2 else arch.param_shapes()[name.replace("bias", "weight")][1]
+        bound = fan_in**-0.5
+        params[name] = ((torch.rand(shape, generator=g, dtype=torch.float64) * 2 - 1) * bound).to(dtype).to(device)
+    return params
+
+
+def mlp(params: Mapping[str, torch.Tensor], part: str, n_layers: int, h: torch.Tensor, slope: float) -> torch.Tensor:
+    for i in range(n_layers):
+        h = F.linear(h, params[f"{part}.{i}.weight"], params[f"{part}.{i}.bias"])
+        if i < n_layers - 1:
+            h = F.leaky_relu(h, slope)
+    return h
+
+
+def bernoulli_nll(data: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``-log p(data | logits)`` summed over pixels: ``sum softplus(l) - data * l``."""
+    return F.softplus(logits).sum(-1) - (data * logits).sum(-1)
+
+
+def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
+    """``KL(Cat(softmax(logits)) || Uniform(K))`` summed over the variables: ``(*E, V, K) -> (*E)``."""
+    log_q = torch.log_softmax(logits, dim=-1)
+    k = logits.shape[-1]
+    return (log_q.exp() * (log_q + torch.log(torch.tensor(float(k), dtype=logits.dtype)))).sum((-1, -2))
+
+
+class VAEModel:
+    """The model functions of a categorical VAE (pure functions of a parameter dict and data)."""
+
+    def __init__(self, arch: VAEArchitecture, dtype: torch.dtype = torch.float64, device="cpu"):
+        self.arch = arch
+        self.codes = bit_codes(arch.num_classes, dtype, device) if arch.embedding == "bits" else None
+
+    def encode(self, params: Mapping[str, torch.Tensor], data: torch.Tensor) -> torch.Tensor:
+        """``(..., D)`` binary images -> encoder logits ``(..., V, K)``."""
+        h = mlp(params, "encoder", self.arch.n_layers("encoder"), data, self.arch.slope)
+        return h.reshape(*h.shape[:-1], self.arch.num_vars, self.arch.num_classes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., V, K)`` one-hot or relaxed -> ``(..., V e)`` decoder input."""
+        z = x @ self.codes.to(x.dtype) if self.codes is not None else x
+        return z.reshape(*z.shape[:-2], -1)
+
+    def decode(self, params: Mapping[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+        """Decoder input ``(..., V e)`` -> Bernoulli logits ``(..., D)``."""
+        return mlp(params, "decoder", self.arch.n_layers("decoder"), z, self.arch.slope)
+
+    def neg_elbo(self, params, data: torch.Tensor, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """Per-image negative ELBO ``-log p(data | x) + KL(q || uniform)`` for latents ``x (*lead, B, V, K)``."""
+        return bernoulli_nll(data, self.decode(params, self.embed(x))) + kl_to_uniform(logits)
+
+
+class CategoricalVAE(Problem):
+    """Negative ELBO of a fixed minibatch ``data`` (``B, D`` binary) under a categorical VAE.
+
+    Parameters (``wrt``): ``"all"``, ``"encoder"``, ``"decoder"`` or ``"logits"`` (the encoder output,
+    ``(B, V, K)``). ``params`` defaults to a fresh initialisation from ``seed``.
+    """
+
+    name = "CategoricalVAE"
+
+    def __init__(
+        self,
+        data: torch.Tensor,
+        num_vars: int = 4,
+        num_classes: int = 8,
+        embedding: str = "bits",
+        encoder: str = "nonlinear",
+        hidden: tuple[int, ...] = (512, 256),
+        params: Mapping[str, torch.Tensor] | None = None,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        device="cpu",
+        data_config: dict | None = None,
+    ):
+        if not isinstance(data, torch.Tensor) or data.ndim != 2:
+            got = tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
+            raise ValueError(f"{self.name}: data must be a (B, D) tensor of binary pixels, got {got}")
+        self.dtype, self.device = dtype, torch.device(device)
+        self.data = data.to(dtype=dtype, device=self.device)
+        if not bool(((self.data == 0) | (self.data == 1)).all()):
+            raise ValueError(f"{self.name}: data must be binary (0/1) pixels; binarise first (gradlab.problems.data)")
+        self.arch = VAEArchitecture(data.shape[1], num_vars, num_classes, embedding, encoder, hidden)
+        shapes = self.arch.param_shapes()
+        if params is None:
+            params = init_vae_params(self.arch, seed, dtype, self.device)
+            self.params_source = {"init_seed": seed}
+        else:
+            self.params_source = {"given": True}
+        missing = set(shapes) - set(params)
+        if missing:
+            raise ValueError(f"{self.name}: params is missing {', '.join(sorted(missing))}")
+        self._params = {}
+        for n, shape in shapes.items():
+            t = params[n].detach().to(dtype=dtype, device=self.device)
+            if tuple(t.shape) != shape:
+                raise ValueError(f"{self.name}: params[{n!r}] has shape {tuple(t.shape)}, expected {shape}")
+            self._params[n] = t
+        self.model = VAEModel(self.arch, dtype, self.device)
+        self.data_config = data_config or {"custom_data": True, "batch_size": int(data.shape[0])}
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def on_dataset(cls, dataset, batch_size: int = 200, batch_seed: int = 0, **kwargs) -> CategoricalVAE:
+        """The VAE on a fixed random minibatch of ``dataset`` (a :class:`~gradlab.problems.data.Dataset`)."""
+        data = dataset.fixed_batch(batch_size, batch_seed)
+        cfg = {"dataset": dataset.config(), "batch_size": batch_size, "batch_seed": batch_seed}
+        return cls(data, data_config=cfg, **kwargs)
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        path: str | Path,
+        dataset=None,
+        batch_size: int = 200,
+        batch_seed: int = 0,
+        dtype=torch.float64,
+        device="cpu",
+    ) -> CategoricalVAE:
+        """Load a ``gradlab train`` snapshot (state dict + JSON config) on a fixed minibatch of ``dataset``
+        (default: the dataset the snapshot was trained on, if it is the embedded one)."""
+        from ..train import load_snapshot
+
+        params, cfg = load_snapshot(path)
+        arch = cfg["architecture"]
+        if dataset is None:
+            from .data import load_dataset
+
+            ds = cfg["dataset"]
+            if ds["name"] != "digits":
+                raise ValueError(
+                    f"from_snapshot: the snapshot was trained on {ds['name']!r}; pass dataset=load_dataset(...)"
+                )
+            dataset = load_dataset("digits", binarize=ds["binarize"], seed=ds["seed"])
+        prob = cls.on_dataset(
+            dataset,
+            batch_size,
+            batch_seed,
+            num_vars=arch["num_vars"],
+            num_classes=arch["num_classes"],
+            embedding=arch["embedding"],
+            encoder=arch["encoder"],
+            hidden=tuple(arch["hidden"]),
+            params=params,
+            dtype=dtype,
+            device=device,
+        )
+        prob.params_source = {"snapshot": str(path), "epoch": cfg.get("epoch"), "estimator": cfg.get("estimator")}
+        return prob
+
+    # ---------------------------------------------------------------- parameters
+    def param_groups(self):
+        names = tuple(self._params)
+        return {
+            "all": names,
+            "encoder": tuple(n for n in names if n.startswith("encoder.")),
+            "decoder": tuple(n for n in names if n.startswith("decoder.")),
+        }
+
+    def param_values(self):
+        return dict(self._params)
+
+    @property
+    def event_shape(self):
+        return (self.arch.num_vars, self.arch.num_classes)
+
+    # ---------------------------------------------------------------- model
+    def logits(self, params):
+        return self.model.encode(params, self.data)
+
+    def loss(self, x, params, logits):
+        return self.model.neg_elbo(params, self.data, x, logits) / self.data.shape[0]
+
+    # ---------------------------------------------------------------- exact engine
+    def constant_terms(self, params, logits):
+        return kl_to_uniform(logits).sum() / self.data.shape[0]
+
+    def enumerated_terms(self, params, logits, start, stop):
+        v, k = self.event_shape
+        idx = config_indices(start, stop, v, k, self.device)  # (C, V)
+        onehot = F.one_hot(idx, k).to(self.dtype)  # (C, V, K)
+        dec_logits = self.model.decode(params, self.model.embed(onehot))  # (C, D): once per configuration
+        nll = F.softplus(dec_logits).sum(-1) - self.data @ dec_logits.T  # (B, C)
+        log_q = torch.log_softmax(logits, dim=-1).reshape(logits.shape[0], v * k)
+        log_qc = log_q @ onehot.reshape(-1, v * k).T  # (B, C): sum_v log q_v(c_v | x_b)
+        return (torch.exp(log_qc) * nll).sum() / self.data.shape[0]
+
+    def bytes_per_configuration(self) -> int:
+        """Rough peak bytes of :meth:`enumerated_terms` per configuration (for the chunk size)."""
+        widths = sum(self.arch.widths("decoder")) + 4 * self.data.shape[0] + self.arch.num_vars * self.arch.num_classes
+        return 3 * widths * torch.finfo(self.dtype).bits // 8
+
+    # ---------------------------------------------------------------- description
+    def config(self):
+        return {
+            "problem": self.name,
+            "architecture": dataclasses.asdict(self.arch),
+            "data": self.data_config,
+            "params": self.params_source,
+            "dtype": str(self.dtype),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.config(), sort_keys=True)
