@@ -6,6 +6,7 @@ See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
 from __future__ import annotations
 
 from . import distributions, problems, random
+from ._version import __version__  # noqa: E402
 from .estimators import (
     Estimator,
     PathwiseEstimator,
@@ -15,8 +16,8 @@ from .estimators import (
     straight_through,
 )
 from .exact import exact_expectation, exact_gradient
-
-__version__ = "0.1.0"
+from .sampler import sample_gradients
+from .stats import GradientStats
 
 __all__ = [
     "__version__",
@@ -31,4 +32,6 @@ __all__ = [
     "problems",
     "exact_expectation",
     "exact_gradient",
+    "sample_gradients",
+    "GradientStats",
 ]

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 from .estimators import REGISTRY, available_estimators
 
 
@@ -128,6 +128,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run or resume a sweep from a TOML configuration."""
+    from .sweep import load_config, run_sweep
+
+    cfg = load_config(args.config, out=args.out)
+    ds = run_sweep(cfg, n_jobs=args.n_jobs, backend=args.backend, progress=not args.no_progress)
+    print(f"wrote {cfg.out} ({', '.join(f'{k}={v}' for k, v in ds.sizes.items())}); cells in {cfg.cells_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradlab",
@@ -161,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", default="nonlinear", choices=["linear", "nonlinear"])
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sweep", help="run (or resume) a grid of estimator settings from a TOML file; writes netCDF")
+    p.add_argument("config", help="sweep configuration (see analyses/*.toml)")
+    p.add_argument("--n-jobs", type=int, default=None, help="workers (default: the file's [run] n_jobs, else 1)")
+    p.add_argument("--backend", default=None, help="joblib backend: loky (default), threading, dask")
+    p.add_argument("--out", default=None, help="override the output netCDF path")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

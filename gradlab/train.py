@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, _checks
+from . import _checks
+from ._version import __version__
 from .estimators import Estimator
 from .io import atomic_write_text, atomic_write_with
 from .problems.data import Dataset
@@ -167,7 +168,7 @@ def save_snapshot(out_dir, epoch: int, params, arch: VAEArchitecture, dataset: D
         **settings,
         "history": list(history),
         "gradlab_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "weights": pt.name,
     }
     atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True))

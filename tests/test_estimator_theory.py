@@ -267,7 +267,7 @@ def test_reinforce_per_element_baseline_and_direct_gradient():
     assert out.shape == (s,)
     g_eta, g_w = torch.autograd.grad(out.sum(), (eta, w))
     cdf = torch.cumsum(torch.softmax(eta.detach(), -1), -1)  # (s, K)
-    uu = u.reshape(m, s)
+    uu = u.reshape(m, s)  # draw i of variable v is u[i * s + v]
     idx = (cdf.unsqueeze(0) <= (uu * cdf[:, -1]).unsqueeze(-1)).sum(-1)  # (m, s): inversion
     wd = w.detach()
     vals = wd[idx] ** 2

@@ -178,6 +178,17 @@ class PathwiseEstimator(Estimator):
         """Subclasses: the forward/backward from logits and standard Gumbel noise of the same shape."""
         raise NotImplementedError
 
+    def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        """The relaxed point whose Jacobian the backward uses (for the gradient gap), with its gradient."""
+        self._split(logits, uniforms)
+        return self._soft(logits, gumbel_from_uniform(uniforms).reshape(logits.shape))
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        raise TypeError(
+            f"{self.name}: the backward does not go through a single relaxed sample, so the gradient gap is "
+            "not defined (it is for gs, gs_st, decoupled_st and st)"
+        )
+
 
 def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
     """Index ``x ~ Cat(probs)`` by inversion: the number of cumulative sums ``<= u * total``.
@@ -186,7 +197,7 @@ def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tenso
     Scaling by the total keeps the index below ``K`` and never selects a zero-probability category.
     """
     cdf = probs.cumsum(-1)
-    return torch.searchsorted(cdf, open_uniform(uniform) * cdf[..., -1:], right=True)
+    return torch.searchsorted(cdf, (open_uniform(uniform) * cdf[..., -1:]).contiguous(), right=True)
 
 
 def scatter_one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -211,6 +222,10 @@ class CategoricalForward(PathwiseEstimator):
         index = inverse_cdf_index(probs.detach(), uniforms.reshape(*logits.shape[:-1], 1))
         hard = scatter_one_hot(index, probs)
         return self._backward(logits, probs, index, hard)
+
+    def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        self._split(logits, uniforms)
+        return self._soft(logits, None)
 
     def _backward(
         self, logits: torch.Tensor, probs: torch.Tensor, index: torch.Tensor, hard: torch.Tensor

@@ -37,6 +37,9 @@ class GumbelSoftmax(PathwiseEstimator):
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
     def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return self._soft(logits, gumbel)
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         theta = torch.log_softmax(logits, dim=-1)
         return torch.softmax((theta + gumbel) / self.t, dim=-1)
 
@@ -58,6 +61,9 @@ class GumbelSoftmaxST(PathwiseEstimator):
         perturbed = theta + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
         return straight_through(hard, torch.softmax(perturbed / self.t, dim=-1))
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
 
 
 DECOUPLED_BACKWARDS = ("gumbel_logits", "gumbel_sum", "softmax")
@@ -98,13 +104,14 @@ class DecoupledST(PathwiseEstimator):
     def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         perturbed = logits / self.tau_f + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
+        return straight_through(hard, self._soft(logits, gumbel))
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         if self.backward == "gumbel_logits":
-            soft = torch.softmax(logits / self.tau_b + gumbel, dim=-1)
-        elif self.backward == "gumbel_sum":
-            soft = torch.softmax(perturbed / self.tau_b, dim=-1)
-        else:
-            soft = torch.softmax(logits / self.tau_b, dim=-1)
-        return straight_through(hard, soft)
+            return torch.softmax(logits / self.tau_b + gumbel, dim=-1)
+        if self.backward == "gumbel_sum":
+            return torch.softmax((logits / self.tau_f + gumbel) / self.tau_b, dim=-1)
+        return torch.softmax(logits / self.tau_b, dim=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +158,9 @@ class GumbelRao(PathwiseEstimator):
         # conditional perturbed logits theta + G' given the argmax x (top-down construction)
         th = theta.detach().unsqueeze(sample_ndim)  # (*sample, 1, *S, K)
         top = torch.logsumexp(th, dim=-1, keepdim=True) + gumbel_top  # T: (*sample, m, *S, 1)
-        below = -torch.logaddexp(-top, -(th + gumbel_cond))
+        shifted = -(th + gumbel_cond)
+        # (a contiguous first argument: torch's broadcasting logaddexp is ~8x slower on the CPU)
+        below = -torch.logaddexp((-top).expand_as(shifted).contiguous(), shifted)
         is_x = hard.unsqueeze(sample_ndim).bool()
         perturbed = torch.where(is_x, top, below)
         finite = torch.isfinite(th)  # masked categories (-inf logits) keep G' = 0

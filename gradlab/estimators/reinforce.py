@@ -20,7 +20,8 @@ from .base import Estimator, Loss, inverse_cdf_index, scatter_one_hot
 class Reinforce(Estimator):
     """RF(m): score function with the leave-one-out baseline (Kool et al. 2019, eq. 8).
 
-    The loss is evaluated once on all ``m`` samples stacked on a new axis right after the replica axes.
+    The loss is evaluated once on all ``m`` samples stacked on a new leading axis (``(m, *sample, *S, K)``,
+    so terms of the loss computed from the logits broadcast against it).
     When the loss returns per-element values (``S'`` a prefix of the variables' shape ``S``), the
     baseline is formed per element, which is valid because element ``s`` depends only on its own
     variables; ``log p(x_i)`` is summed over the variables of each element.
@@ -41,10 +42,11 @@ class Reinforce(Estimator):
     def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
         sample_ndim, event = self._split(logits, uniforms)
         sample = tuple(logits.shape[:sample_ndim])
-        lead = (*sample, self.m)
-        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(sample_ndim).expand(*lead, *event)
-        index = inverse_cdf_index(log_p.detach().exp(), uniforms.reshape(*lead, *event[:-1], 1))
-        x = scatter_one_hot(index, log_p.detach())  # (*sample, m, *S, K), no gradient
+        lead = (self.m, *sample)  # the m draws go on a new leading axis, so per-element terms broadcast
+        u = uniforms.reshape(*sample, self.m, *event[:-1], 1).movedim(sample_ndim, 0)
+        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(0).expand(*lead, *event)
+        index = inverse_cdf_index(log_p.detach().exp(), u)
+        x = scatter_one_hot(index, log_p.detach())  # (m, *sample, *S, K), no gradient
         values = loss(x)
         if (
             not isinstance(values, torch.Tensor)
@@ -56,8 +58,9 @@ class Reinforce(Estimator):
                 f"{self.name}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
                 f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
             )
-        log_px = log_p.gather(-1, index).squeeze(-1)  # (*sample, m, *S)
-        log_px = log_px.sum(dim=tuple(range(values.ndim, log_px.ndim))) if log_px.ndim > values.ndim else log_px
-        centred = (values - values.mean(dim=sample_ndim, keepdim=True)).detach() / (self.m - 1)
-        score = (centred * log_px).sum(dim=sample_ndim)
-        return values.mean(dim=sample_ndim) + (score - score.detach())
+        log_px = log_p.gather(-1, index).squeeze(-1)  # (m, *sample, *S)
+        if log_px.ndim > values.ndim:
+            log_px = log_px.sum(dim=tuple(range(values.ndim, log_px.ndim)))
+        centred = (values - values.mean(dim=0, keepdim=True)).detach() / (self.m - 1)
+        score = (centred * log_px).sum(dim=0)
+        return values.mean(dim=0) + (score - score.detach())

@@ -34,6 +34,9 @@ class StraightThrough(CategoricalForward):
         soft = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
         return straight_through(hard, soft)
 
+    def _soft(self, logits, gumbel):
+        return torch.softmax(logits / self.t, dim=-1)
+
 
 @dataclasses.dataclass(frozen=True)
 class IdentityStraightThrough(CategoricalForward):

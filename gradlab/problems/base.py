@@ -187,6 +187,29 @@ class Problem:
             values = values - const  # per element, constant in x
         return (torch.exp(log_pc) * values).sum()
 
+    def to(self, device) -> Problem:
+        """A copy of the problem with every tensor attribute on ``device`` (user loss closures that hold
+        tensors must be written for that device themselves)."""
+        import copy
+
+        device = torch.device(device)
+        new = copy.copy(self)
+
+        def move(v):
+            if isinstance(v, torch.Tensor):
+                return v.to(device)
+            if isinstance(v, dict):
+                return {k: move(x) for k, x in v.items()}
+            if hasattr(v, "__dict__") and type(v).__module__.startswith("gradlab.") and not isinstance(v, type):
+                c = copy.copy(v)
+                c.__dict__.update({k: move(x) for k, x in vars(v).items()})
+                return c
+            return v
+
+        new.__dict__.update({k: move(v) for k, v in vars(self).items()})
+        new.device = device
+        return new
+
     # ------------------------------------------------------------------ description
     def config(self) -> dict:
         """JSON-serialisable description (recorded in results so every cell can be rerun)."""

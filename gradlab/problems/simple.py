@@ -43,7 +43,7 @@ def _check_loss(owner: str, loss) -> None:
 
 
 def _loss_name(loss) -> str:
-    return getattr(loss, "__qualname__", type(loss).__name__)
+    return getattr(loss, "loss_name", None) or getattr(loss, "__qualname__", type(loss).__name__)
 
 
 class SingleCategorical(Problem):

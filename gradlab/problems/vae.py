@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -275,6 +276,23 @@ class CategoricalVAE(Problem):
         log_q = torch.log_softmax(logits, dim=-1).reshape(logits.shape[0], v * k)
         log_qc = log_q @ onehot.reshape(-1, v * k).T  # (B, C): sum_v log q_v(c_v | x_b)
         return (torch.exp(log_qc) * nll).sum() / self.data.shape[0]
+
+    def per_sample_gradients(self, estimator, uniforms, wrt="all", workspace=None):
+        """Fast path for the sampler: see :mod:`gradlab.problems.vae_grad`."""
+        from .vae_grad import vae_per_sample_gradients
+
+        return vae_per_sample_gradients(self, estimator, uniforms, wrt, workspace)
+
+    def bytes_per_sample(self, estimator, wrt="all") -> int:
+        """Rough peak bytes per sample of :meth:`per_sample_gradients` (sets the sampler's chunk size)."""
+        itemsize = torch.finfo(self.dtype).bits // 8
+        b, v, k = self.data.shape[0], self.arch.num_vars, self.arch.num_classes
+        m = max(int(getattr(estimator, "m", 1)), 1)
+        rows = b * (m if not estimator.pathwise else 1)
+        acts = rows * (sum(self.arch.widths("decoder")) * 3 + self.arch.latent_width)
+        est = b * v * k * (12 + (3 * m if estimator.name == "gr_mc" else 0))
+        params = sum(math.prod(s) for s in self.arch.param_shapes().values())
+        return itemsize * (acts + est + 2 * params)
 
     def bytes_per_configuration(self) -> int:
         """Rough peak bytes of :meth:`enumerated_terms` per configuration (for the chunk size)."""

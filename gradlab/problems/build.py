@@ -1,0 +1,151 @@
+"""Problems from plain configuration dictionaries (TOML sweeps, the command line).
+
+``kind`` selects the problem; the other keys are its settings:
+
+* ``single``: ``logits`` (list) or ``num_classes`` + ``logits_seed``; ``loss = "quadratic"`` (random
+  ``x^T A x + b^T x`` from ``loss_seed``) or ``"linear"``;
+* ``binary``: ``logit``; ``loss = "quadratic"`` (``(b - c)^2``, ``c`` from ``loss_seed``) or ``"linear"``;
+* ``multi``: ``num_vars``, ``num_classes``, ``logits_seed``, ``loss_seed``: a random loss whose restriction to
+  every variable is quadratic (ZGR Corollary 2);
+* ``quantization``: ``eta``, ``levels``, ``noise``, ``std``, ``loss`` (``linear`` / ``quadratic`` / ``sigmoid``);
+* ``vae``: ``dataset`` (``digits``; others need ``data_path``), ``binarize``, ``num_vars``, ``num_classes``,
+  ``embedding``, ``encoder``, ``batch_size``, ``batch_seed``, and the parameters from ``snapshot`` (a
+  ``gradlab train`` file) or a fresh initialisation from ``init_seed``.
+
+Common keys: ``dtype`` (``float64`` default), ``device``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import torch
+
+from .. import _checks
+from .base import Problem
+from .simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
+
+__all__ = ["build_problem", "QuadraticLoss", "PairwiseQuadraticLoss", "PROBLEM_KINDS"]
+
+PROBLEM_KINDS = ("single", "binary", "multi", "quantization", "vae")
+
+
+@dataclasses.dataclass(frozen=True)
+class QuadraticLoss:
+    """``L(x) = x^T A x + b^T x`` on the last axis (picklable, with a readable name in configs)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+
+    @classmethod
+    def random(cls, k: int, seed: int, dtype=torch.float64) -> QuadraticLoss:
+        g = torch.Generator().manual_seed(seed)
+        return cls(torch.randn(k, k, generator=g, dtype=dtype), torch.randn(k, generator=g, dtype=dtype))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.a.to(x), self.b.to(x)
+        return ((x @ a) * x).sum(-1) + x @ b
+
+    loss_name = "quadratic"  # (class attribute) how problem configs name this loss
+
+
+@dataclasses.dataclass(frozen=True)
+class PairwiseQuadraticLoss:
+    """``sum_v x_v^T A_v x_v + b_v^T x_v + sum_{v<w} x_v^T C_vw x_w``: quadratic in every single variable
+    (the hypothesis of ZGR Corollary 2) but with interactions."""
+
+    a: torch.Tensor  # (V, K, K)
+    b: torch.Tensor  # (V, K)
+    c: torch.Tensor  # (V, V, K, K), used for v < w
+
+    @classmethod
+    def random(cls, v: int, k: int, seed: int, dtype=torch.float64) -> PairwiseQuadraticLoss:
+        g = torch.Generator().manual_seed(seed)
+        return cls(
+            torch.randn(v, k, k, generator=g, dtype=dtype),
+            torch.randn(v, k, generator=g, dtype=dtype),
+            torch.randn(v, v, k, k, generator=g, dtype=dtype),
+        )
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x (..., V, K)
+        a, b, c = self.a.to(x), self.b.to(x), self.c.to(x)
+        own = torch.einsum("...vi,vij,...vj->...", x, a, x) + torch.einsum("...vi,vi->...", x, b)
+        v = x.shape[-2]
+        mask = torch.triu(torch.ones(v, v, dtype=x.dtype, device=x.device), diagonal=1)
+        cross = torch.einsum("...vi,vwij,...wj,vw->...", x, c, x, mask)
+        return own + cross
+
+    loss_name = "pairwise_quadratic"
+
+
+def _dtype(cfg: Mapping) -> torch.dtype:
+    name = cfg.get("dtype", "float64")
+    _checks.choice("problem", "dtype", name, ("float32", "float64"))
+    return getattr(torch, name)
+
+
+def build_problem(cfg: Mapping) -> Problem:
+    """A problem from a configuration dictionary (see the module docstring)."""
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"problem: expected a table of settings, got {type(cfg).__name__}")
+    kind = _checks.choice("problem", "kind", cfg.get("kind"), PROBLEM_KINDS)
+    dtype, device = _dtype(cfg), cfg.get("device", "cpu")
+    loss = cfg.get("loss", "quadratic")
+    if kind == "single":
+        if "logits" in cfg:
+            logits = torch.tensor(cfg["logits"], dtype=dtype)
+        else:
+            k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 8), 2)
+            logits = torch.randn(k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
+        k = logits.numel()
+        _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
+        fn = QuadraticLoss.random(k, cfg.get("loss_seed", 0), dtype)
+        if loss == "linear":
+            fn = QuadraticLoss(torch.zeros(k, k, dtype=dtype), fn.b)
+        return SingleCategorical(logits, fn, dtype, device)
+    if kind == "binary":
+        _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
+        c = float(torch.rand((), generator=torch.Generator().manual_seed(cfg.get("loss_seed", 0))))
+        fn = QuadraticLoss(
+            torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=dtype), torch.tensor([0.0, -2 * c], dtype=dtype)
+        )
+        if loss == "linear":
+            fn = QuadraticLoss(torch.zeros(2, 2, dtype=dtype), torch.tensor([0.0, 1.0], dtype=dtype))
+        return Binary(cfg.get("logit", 0.0), lambda b, fn=fn: fn(torch.stack([1 - b, b], -1)), dtype, device)
+    if kind == "multi":
+        v = _checks.integer("problem", "num_vars", cfg.get("num_vars", 3), 1)
+        k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 4), 2)
+        logits = torch.randn(v, k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
+        return MultiCategorical(
+            logits, PairwiseQuadraticLoss.random(v, k, cfg.get("loss_seed", 0), dtype), dtype, device
+        )
+    if kind == "quantization":
+        return QuantizationUnit(
+            cfg.get("eta", 0.0),
+            cfg.get("levels", 4),
+            cfg.get("noise", "triangular"),
+            loss,
+            cfg.get("std"),
+            dtype,
+            device,
+        )
+    from .data import load_dataset
+    from .vae import CategoricalVAE
+
+    dataset = load_dataset(
+        cfg.get("dataset", "digits"), cfg.get("data_path"), cfg.get("binarize"), cfg.get("data_seed", 0)
+    )
+    kw = dict(batch_size=cfg.get("batch_size", 200), batch_seed=cfg.get("batch_seed", 0), dtype=dtype, device=device)
+    if cfg.get("snapshot"):
+        return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, **kw)
+    return CategoricalVAE.on_dataset(
+        dataset,
+        num_vars=cfg.get("num_vars", 4),
+        num_classes=cfg.get("num_classes", 8),
+        embedding=cfg.get("embedding", "bits"),
+        encoder=cfg.get("encoder", "nonlinear"),
+        hidden=tuple(cfg.get("hidden", (512, 256))),
+        seed=cfg.get("init_seed", 0),
+        **kw,
+    )

@@ -1,0 +1,100 @@
+"""Results as labelled data: estimator coordinates, provenance attributes and atomic netCDF files.
+
+Every study is an ``xarray.Dataset`` whose ``estimator`` dimension holds labels such as ``gs_st(t=0.5)``,
+with non-dimension coordinates for the family and each hyper-parameter (``NaN`` or ``""`` where one does
+not apply), and attributes recording the gradlab and torch versions, seeds, ``n``, dtype, device and the
+problem's configuration as JSON, so that every cell can be rerun.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from . import names as N
+from ._version import __version__
+from .io import atomic_write_with
+
+__all__ = ["estimator_coords", "provenance", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
+
+NETCDF_ENGINE = "h5netcdf"
+
+
+def estimator_coords(labels: Sequence[str], families: Sequence[str], hparams: Sequence[Mapping]) -> dict:
+    """Coordinates along the estimator axis: family and every hyper-parameter in :data:`names.HPARAMS`
+    (plus any other a registered estimator declares)."""
+    keys = list(N.HPARAMS) + sorted({k for hp in hparams for k in hp} - set(N.HPARAMS))
+    coords: dict = {N.ESTIMATOR: list(labels), N.FAMILY: (N.ESTIMATOR, list(families))}
+    for key in keys:
+        values = [hp.get(key) for hp in hparams]
+        if key in N.STRING_HPARAMS or any(isinstance(v, str) for v in values if v is not None):
+            coords[key] = (N.ESTIMATOR, ["" if v is None else str(v) for v in values])
+        else:
+            coords[key] = (N.ESTIMATOR, np.array([np.nan if v is None else float(v) for v in values]))
+    return coords
+
+
+def provenance(**extra) -> dict:
+    """Attributes that make a result reproducible: versions, platform, time, plus ``extra`` (JSON-encoded
+    when not a plain string or number)."""
+    attrs = {
+        "gradlab_version": __version__,
+        "torch_version": str(torch.__version__),
+        "python_version": platform.python_version(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    for k, v in extra.items():
+        if v is None:
+            continue
+        attrs[k] = v if isinstance(v, (str, int, float, np.integer, np.floating)) else json.dumps(v, default=str)
+    return attrs
+
+
+def _encodable(ds: xr.Dataset) -> xr.Dataset:
+    ds = ds.copy()
+    for k, v in list(ds.attrs.items()):
+        if isinstance(v, str):
+            ds.attrs[k] = str(v)  # plain str (h5py refuses str subclasses such as TorchVersion)
+        elif isinstance(v, bool):
+            ds.attrs[k] = int(v)
+        elif not isinstance(v, (str, int, float, np.integer, np.floating, np.ndarray, list, tuple)):
+            ds.attrs[k] = json.dumps(v, default=str)
+    return ds
+
+
+def write_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to ``path`` atomically (a temporary file renamed into place)."""
+    ds = _encodable(ds)
+    return atomic_write_with(path, lambda tmp: ds.to_netcdf(tmp, engine=NETCDF_ENGINE), suffix=".nc")
+
+
+def read_netcdf(path: str | Path) -> xr.Dataset:
+    """Read a result written by :func:`write_netcdf` (fully loaded; the file is closed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"read_netcdf: no result file at {path}")
+    with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
+        return ds.load()
+
+
+def json_attr(ds: xr.Dataset, key: str, default=None):
+    """Decode a JSON attribute written by :func:`provenance`."""
+    v = ds.attrs.get(key)
+    if v is None:
+        return default
+    try:
+        return json.loads(v) if isinstance(v, str) else v
+    except json.JSONDecodeError:
+        return v
+
+
+def stack_seeds(datasets: Iterable[xr.Dataset], seeds: Sequence[int]) -> xr.Dataset:
+    """Concatenate per-seed datasets along a new ``seed`` dimension."""
+    return xr.concat(list(datasets), dim=xr.DataArray(list(seeds), dims=N.SEED, name=N.SEED))

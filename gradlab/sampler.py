@@ -1,0 +1,230 @@
+"""Monte Carlo sampler: ``n`` independent gradient samples of an estimator on a problem, vectorised.
+
+A chunk of ``R`` samples is one batched computation: the problem's parameters get a leading replica axis
+(``R`` independent copies), the estimator gets ``R`` rows of noise, and one backward pass gives the ``R``
+per-sample gradients. Problems may provide a faster ``per_sample_gradients`` (the categorical VAE does:
+its encoder runs once per chunk and every per-sample weight gradient is one batched matrix product).
+
+Reproducibility. The noise of sample ``i`` depends only on ``(seed, i)``: samples are grouped in fixed
+blocks (their size depends on the problem and the estimator, not on the chunk), and block ``b`` is drawn
+from its own generator seeded with ``block_seed(seed, b)``. The same seed gives the same samples whatever
+the chunk size; statistics then agree up to floating-point rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from . import _checks
+from ._version import __version__
+from .estimators import Estimator
+from .problems.base import Problem
+from .random import _derive, block_seed
+from .stats import GradientStats, StatsAccumulator
+
+__all__ = ["sample_gradients", "per_sample_gradients", "UniformStream", "block_size_for", "chunk_size_for"]
+
+DEFAULT_MEMORY_BUDGET = None  # per device: see default_memory_budget
+
+
+def default_memory_budget(device: torch.device) -> int:
+    """Bytes for one chunk: 256 MiB on the CPU (chunks small enough for the allocator to recycle their
+    buffers: larger ones lose more to page faults than they gain), 4 GiB on an accelerator."""
+    return (1 << 28) if torch.device(device).type == "cpu" else (1 << 32)
+
+
+_BLOCK_ELEMENTS = 1 << 18  # uniforms per noise block (at least one sample)
+
+
+def block_size_for(estimator: Estimator, event_shape: tuple[int, ...]) -> int:
+    """Samples per noise block: a power of two with about 2^18 uniforms, between 1 and 4096."""
+    per = max(1, estimator.num_uniforms(tuple(event_shape)))
+    size = max(1, _BLOCK_ELEMENTS // per)
+    return int(min(4096, 1 << (size.bit_length() - 1)))
+
+
+class UniformStream:
+    """Uniform noise (and Poisson bootstrap weights) of samples ``start..stop-1`` for a seed."""
+
+    def __init__(self, estimator, event_shape, seed, dtype, device, bootstrap: int = 0):
+        self.n_uniforms = estimator.num_uniforms(tuple(event_shape))
+        self.block = block_size_for(estimator, event_shape)
+        self.seed, self.dtype, self.device, self.bootstrap = seed, dtype, torch.device(device), bootstrap
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+        self._gen = torch.Generator(device=self.device)
+
+    def _block(self, b: int):
+        if b not in self._cache:
+            self._gen.manual_seed(block_seed(self.seed, b))
+            u = torch.rand((self.block, self.n_uniforms), generator=self._gen, dtype=self.dtype, device=self.device)
+            w = None
+            if self.bootstrap:
+                self._gen.manual_seed(_derive(self.seed, 0xB0075, b))
+                ones = torch.ones((self.bootstrap, self.block), dtype=self.dtype, device=self.device)
+                w = torch.poisson(ones, generator=self._gen)
+            self._cache = {b: (u, w)}  # keep one block: chunks walk forward
+        return self._cache[b]
+
+    def take(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        parts_u, parts_w = [], []
+        i = start
+        while i < stop:
+            b, off = divmod(i, self.block)
+            j = min(stop, (b + 1) * self.block)
+            u, w = self._block(b)
+            parts_u.append(u[off : off + j - i])
+            if w is not None:
+                parts_w.append(w[:, off : off + j - i])
+            i = j
+        u = parts_u[0] if len(parts_u) == 1 else torch.cat(parts_u)
+        w = None if not parts_w else (parts_w[0] if len(parts_w) == 1 else torch.cat(parts_w, dim=1))
+        return u, w
+
+
+def per_sample_gradients(
+    problem: Problem, estimator: Estimator, uniforms: torch.Tensor, wrt: str = "all", workspace: dict | None = None
+) -> dict[str, torch.Tensor]:
+    """Gradients of the estimator's surrogate for ``R = uniforms.shape[0]`` independent samples:
+    ``{name: (R, *shape)}`` for the parameters selected by ``wrt``."""
+    fast = getattr(problem, "per_sample_gradients", None)
+    if fast is not None:
+        return fast(estimator, uniforms, wrt, workspace)
+    return replicated_gradients(problem, estimator, uniforms, wrt)
+
+
+def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch.Tensor, wrt: str):
+    """Generic path: parameters replicated on a leading axis (stride-0 views), one backward pass.
+
+    The problem's ``logits`` and ``loss`` must broadcast over that leading replica axis (the simple problems
+    do, since parameters enter only through element-wise and ``matmul`` operations).
+    """
+    r = uniforms.shape[0]
+    chosen = problem.params(wrt)
+    leaves = {k: v.unsqueeze(0).expand(r, *v.shape).requires_grad_() for k, v in chosen.items()}
+    full = problem.full_params(leaves)
+    with torch.enable_grad():
+        logits = problem.latent_logits(full)
+        want = (r, *problem.latent_logits(problem.full_params(chosen)).shape)
+        if tuple(logits.shape) != want:
+            raise ValueError(
+                f"{problem.name}: logits(params) must broadcast a leading replica axis: expected shape {want}, "
+                f"got {tuple(logits.shape)}; implement per_sample_gradients for this problem"
+            )
+        fwd = estimator.forward_logits(logits)
+        out = estimator.surrogate(logits, lambda x: problem.loss(x, full, fwd), uniforms)
+        grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
+    return {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in zip(leaves, grads, strict=True)}
+
+
+def _bytes_per_sample(problem: Problem, estimator: Estimator, wrt: str, itemsize: int) -> int:
+    custom = getattr(problem, "bytes_per_sample", None)
+    if custom is not None:
+        return int(custom(estimator, wrt))
+    v, k = problem.event_shape
+    e = math.prod(problem.latent_logits(problem.param_values()).shape[:-2]) or 1
+    m = max(int(getattr(estimator, "m", 1)), 1)
+    logits = e * v * k
+    return itemsize * (estimator.num_uniforms((*([e] if e > 1 else []), v, k)) * 2 + 12 * logits * m) + 3 * 8 * (
+        problem.layout(wrt).size
+    )
+
+
+def chunk_size_for(problem, estimator, wrt, memory_budget, block, n, itemsize) -> int:
+    per = max(1, _bytes_per_sample(problem, estimator, wrt, itemsize))
+    r = max(1, memory_budget // per)
+    if r >= block:
+        r = (r // block) * block
+    return int(min(r, max(n, 1)))
+
+
+def sample_gradients(
+    problem: Problem,
+    estimator: Estimator,
+    n: int,
+    seed: int = 0,
+    *,
+    wrt: str = "all",
+    device: str | torch.device | None = None,
+    chunk_size: int | None = None,
+    memory_budget: int | None = None,
+    keep_samples: int = 0,
+    bootstrap: int = 0,
+    progress: bool = False,
+) -> GradientStats:
+    """Statistics of ``n`` independent samples of ``estimator``'s gradient of ``problem`` (w.r.t. ``wrt``).
+
+    Returns a :class:`~gradlab.stats.GradientStats` (count, float64 mean and per-dimension variance,
+    ``problem.layout(wrt)``). ``keep_samples`` keeps the first raw samples; ``bootstrap`` accumulates that
+    many Poisson bootstrap replicates for confidence intervals. ``device`` defaults to the problem's;
+    ``chunk_size`` (samples per batched computation) defaults to what fits ``memory_budget`` bytes.
+    """
+    n = _checks.integer("sample_gradients", "n", n, 1)
+    seed = _checks.integer("sample_gradients", "seed", seed, 0)
+    keep_samples = _checks.integer("sample_gradients", "keep_samples", keep_samples, 0)
+    bootstrap = _checks.integer("sample_gradients", "bootstrap", bootstrap, 0)
+    if not isinstance(estimator, Estimator):
+        raise TypeError(f"sample_gradients: estimator must be a gradlab Estimator, got {type(estimator).__name__}")
+    if device is not None and torch.device(device) != torch.device(problem.device):
+        problem = problem.to(device)
+    dev = torch.device(problem.device)
+    layout = problem.layout(wrt)
+    v, k = problem.event_shape
+    logits_shape = tuple(problem.latent_logits(problem.param_values()).shape)
+    stream = UniformStream(estimator, logits_shape, seed, problem.dtype, dev, bootstrap)
+    itemsize = torch.finfo(problem.dtype).bits // 8
+    memory_budget = memory_budget or default_memory_budget(dev)
+    if chunk_size is None:
+        chunk_size = chunk_size_for(problem, estimator, wrt, memory_budget, stream.block, n, itemsize)
+    chunk_size = _checks.integer("sample_gradients", "chunk_size", chunk_size, 1)
+    if keep_samples and keep_samples * layout.size * itemsize > 4 * memory_budget:
+        raise ValueError(
+            f"sample_gradients: keep_samples={keep_samples} of {layout.size:,} entries need "
+            f"{keep_samples * layout.size * itemsize / 2**30:.1f} GiB, above 4x memory_budget; keep fewer"
+        )
+    acc = StatsAccumulator(layout.size, keep_samples, bootstrap, device="cpu")
+    workspace: dict = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=f"sample {estimator.label}", unit="sample")
+    t0 = time.perf_counter()
+    for start in range(0, n, chunk_size):
+        stop = min(n, start + chunk_size)
+        u, w = stream.take(start, stop)
+        grads = per_sample_gradients(problem, estimator, u, wrt, workspace)
+        if bootstrap and acc.center is None:
+            acc.add_block_center(_first_block_mean(problem, estimator, wrt, stream))
+        acc.add([grads[name].reshape(stop - start, -1) for name in layout.names], w)
+        if bar is not None:
+            bar.update(stop - start)
+    if bar is not None:
+        bar.close()
+    meta = {
+        "estimator": estimator.label,
+        "estimator_name": estimator.name,
+        "hparams": estimator.hparams(),
+        "seed": seed,
+        "n": n,
+        "wrt": wrt,
+        "dtype": str(problem.dtype).replace("torch.", ""),
+        "device": str(dev),
+        "chunk_size": chunk_size,
+        "block_size": stream.block,
+        "problem": problem.config_json(),
+        "seconds": time.perf_counter() - t0,
+        "gradlab_version": __version__,
+        "torch_version": str(torch.__version__),
+    }
+    return acc.result(layout, meta)
+
+
+def _first_block_mean(problem, estimator, wrt, stream: UniformStream) -> torch.Tensor:
+    """Mean gradient of block 0 (the bootstrap centre; independent of the chunk size)."""
+    u, _ = stream.take(0, stream.block)
+    grads = per_sample_gradients(problem, estimator, u, wrt, {})
+    flat = problem.layout(wrt).flatten(grads, sample_ndim=1)
+    return flat.to(torch.float64).mean(0).cpu()

@@ -1,0 +1,470 @@
+"""Sweeps: a grid of problems x estimator settings x seeds, run cell by cell, resumable, gathered into one
+netCDF file (``gradlab sweep CONFIG.toml``).
+
+A configuration (TOML; see ``analyses/*.toml``)::
+
+    name = "zgr-fig1"
+    seed = 0                                   # master seed: cell seeds derive from it
+    out = "results/zgr_fig1.nc"
+
+    [problem]                                  # gradlab.problems.build_problem keys; a list, or a
+    kind = "vae"                               # {linspace|logspace = [a, b, n]} table, makes a grid axis
+    num_vars = 4
+    num_classes = 8
+
+    [reference]                                # "exact" (default) or samples of an unbiased estimator
+    kind = "exact"                             # kind = "estimator", name = "reinforce", m = 4, n = 10000
+
+    [sampling]
+    n = 10000                                  # samples per cell
+    seeds = [0]                                # replicate ids (a "seed" dimension)
+    wrt = "all"
+    bootstrap = 100                            # Poisson bootstrap replicates (confidence intervals)
+    gradient_gap = false                       # also measure the gradient gap where defined
+
+    [[estimators]]                             # one table per family; lists / ranges make a grid
+    name = "gs_st"
+    t = {logspace = [0.01, 2.0, 8]}
+
+    [run]
+    n_jobs = 1                                 # joblib workers
+    backend = "loky"                           # any joblib backend; "dask" runs on a dask.distributed
+    scheduler = ""                             # cluster (address; empty: a local cluster)
+
+Every finished cell is written atomically to ``<out>.cells/<hash>.json`` (the hash covers everything that
+determines the cell), so a killed sweep resumes where it stopped; the gathered Dataset has dimensions
+``(*problem axes, estimator, seed)``. Cell ``(point, estimator, seed s)`` samples with seed
+``task_seed(master seed, s)``: results do not depend on the number of workers or their order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from . import _checks
+from . import names as N
+from .io import atomic_write_text
+from .random import task_seed
+from .results import estimator_coords, provenance, write_netcdf
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["SweepConfig", "load_config", "expand_values", "run_sweep", "plan_cells", "Cell"]
+
+PARAM_STATS_MAX_DIM = 64  # keep per-parameter means/stds when the gradient has at most this many entries
+
+
+def expand_values(value, key: str = "value") -> list:
+    """A scalar -> [scalar]; a list -> itself; ``{linspace = [a, b, n]}`` / ``{logspace = [a, b, n]}`` (``a``,
+    ``b`` the end values, not exponents) / ``{range = [a, b, step]}`` -> the values."""
+    if isinstance(value, Mapping):
+        if len(value) != 1:
+            raise ValueError(f"{key}: expected one of linspace/logspace/range, got {sorted(value)}")
+        ((kind, args),) = value.items()
+        if kind in ("linspace", "logspace"):
+            if not (isinstance(args, Sequence) and len(args) == 3):
+                raise ValueError(f"{key}: {kind} needs [start, stop, count], got {args!r}")
+            a, b, n = float(args[0]), float(args[1]), _checks.integer(key, f"{kind} count", args[2], 1)
+            if kind == "logspace":
+                if a <= 0 or b <= 0:
+                    raise ValueError(f"{key}: logspace end values must be > 0, got {a}, {b}")
+                return [float(v) for v in np.geomspace(a, b, n)]
+            return [float(v) for v in np.linspace(a, b, n)]
+        if kind == "range":
+            return [float(v) if isinstance(v, float) else v for v in np.arange(*args).tolist()]
+        raise ValueError(f"{key}: unknown range kind {kind!r}; use linspace, logspace or range")
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"{key}: an empty list gives an empty grid")
+        return list(value)
+    return [value]
+
+
+@dataclasses.dataclass
+class SweepConfig:
+    name: str
+    seed: int
+    out: Path
+    problem: dict
+    reference: dict
+    sampling: dict
+    estimators: list[dict]
+    run: dict
+    source: str = ""
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.out.with_suffix(self.out.suffix + ".cells")
+
+    def problem_axes(self) -> dict[str, list]:
+        """Problem settings that vary (grid axes), in configuration order."""
+        return {
+            k: expand_values(v, f"problem.{k}")
+            for k, v in self.problem.items()
+            if k not in ("hidden", "levels") and (isinstance(v, list) or isinstance(v, Mapping))
+        }
+
+    def estimator_grid(self):
+        from .estimators import estimator
+
+        out = []
+        for i, block in enumerate(self.estimators):
+            if "name" not in block:
+                raise ValueError(f"estimators[{i}]: missing 'name'")
+            keys = [k for k in block if k != "name"]
+            values = [expand_values(block[k], f"estimators[{i}].{k}") for k in keys]
+            for combo in itertools.product(*values):
+                out.append(estimator(block["name"], **dict(zip(keys, combo, strict=True))))
+        labels = [e.label for e in out]
+        dup = {x for x in labels if labels.count(x) > 1}
+        if dup:
+            raise ValueError(f"estimators: the same setting appears twice: {sorted(dup)}")
+        return out
+
+
+def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
+    """Read and validate a sweep configuration (a TOML file or a dictionary)."""
+    if isinstance(path, Mapping):
+        raw, source, base = dict(path), json.dumps(path, default=str), Path.cwd()
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"sweep: no configuration file at {p}")
+        source = p.read_text()
+        try:
+            raw = tomllib.loads(source)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"sweep: {p} is not valid TOML: {e}") from None
+        base = Path.cwd()
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    known = {"name", "seed", "out", "problem", "reference", "sampling", "estimators", "run"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"sweep: unknown top-level key(s) {sorted(unknown)}; known: {sorted(known)}")
+    if "problem" not in raw or "estimators" not in raw:
+        raise ValueError("sweep: the configuration needs a [problem] table and at least one [[estimators]] table")
+    sampling = {
+        "n": 10_000,
+        "seeds": [0],
+        "wrt": "all",
+        "bootstrap": 0,
+        "gradient_gap": False,
+        **raw.get("sampling", {}),
+    }
+    _checks.integer("sampling", "n", sampling["n"], 2)
+    sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
+    reference = {"kind": "exact", **raw.get("reference", {})}
+    _checks.choice("reference", "kind", reference["kind"], ("exact", "estimator"))
+    run = {"n_jobs": 1, "backend": "loky", "scheduler": "", **raw.get("run", {})}
+    cfg = SweepConfig(
+        name=str(raw.get("name", "sweep")),
+        seed=_checks.integer("sweep", "seed", raw.get("seed", 0), 0),
+        out=(base / raw.get("out", "results/sweep.nc")).resolve(),
+        problem=dict(raw["problem"]),
+        reference=reference,
+        sampling=sampling,
+        estimators=list(raw["estimators"]),
+        run=run,
+        source=source,
+    )
+    cfg.estimator_grid()  # validate early: unknown names and bad hyper-parameters fail here
+    return cfg
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    point: tuple  # problem-axis values, in problem_axes() order
+    estimator_name: str
+    hparams: tuple  # sorted (key, value) pairs
+    seed: int
+    key: str  # content hash: the cell file's name
+
+    @property
+    def label(self) -> str:
+        from .estimators import estimator
+
+        return estimator(self.estimator_name, **dict(self.hparams)).label
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def plan_cells(cfg: SweepConfig) -> list[Cell]:
+    axes = cfg.problem_axes()
+    points = list(itertools.product(*axes.values())) if axes else [()]
+    fixed = {"problem": cfg.problem, "reference": cfg.reference, "sampling": cfg.sampling, "seed": cfg.seed}
+    cells = []
+    for point in points:
+        for est in cfg.estimator_grid():
+            hp = tuple(sorted(est.hparams().items()))
+            for s in cfg.sampling["seeds"]:
+                spec = {**fixed, "point": list(point), "estimator": est.name, "hparams": hp, "replicate": s}
+                cells.append(Cell(tuple(point), est.name, hp, s, _hash(spec)))
+    return cells
+
+
+def _problem_cfg(cfg: SweepConfig, point: tuple) -> dict:
+    out = dict(cfg.problem)
+    out.update(dict(zip(cfg.problem_axes(), point, strict=True)))
+    return out
+
+
+_CACHE: dict = {}
+
+
+def _cached(key, make):
+    if key not in _CACHE:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _reference(cfg: SweepConfig, point: tuple, problem, est):
+    """The exact gradient of the estimator's own target, or the reference estimator's samples."""
+    from .exact import exact_gradient
+    from .stats import GradientStats
+
+    wrt = cfg.sampling["wrt"]
+    probe = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    own_target = not torch.equal(est.forward_logits(probe), probe)  # decoupled_st with tau_f != 1
+    if cfg.reference["kind"] == "exact":
+        tag = tuple(est.forward_logits(probe).tolist()) if own_target else None
+        key = ("exact", _hash(_problem_cfg(cfg, point)), wrt, tag)
+        return _cached(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
+    if own_target:
+        raise ValueError(
+            "sweep: decoupled_st with tau_f != 1 targets softmax(logits/tau_f); measure it against an exact "
+            'reference ([reference] kind = "exact")'
+        )
+    path = cfg.cells_dir / f"reference-{_hash([_problem_cfg(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
+
+    def load_or_make():
+        if path.is_file():
+            return GradientStats.from_dict(torch.load(path, weights_only=True))
+        from .estimators import estimator
+        from .io import atomic_write_with
+        from .sampler import sample_gradients
+
+        ref = cfg.reference
+        hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n")}
+        ref_est = estimator(ref.get("name", "reinforce"), **(hp or {"m": 4}))
+        stats = sample_gradients(
+            problem,
+            ref_est,
+            int(ref.get("n", 10_000)),
+            task_seed(cfg.seed, 10**6),
+            wrt=wrt,
+            bootstrap=int(cfg.sampling.get("bootstrap", 0)),
+        )
+        atomic_write_with(path, lambda tmp: torch.save(stats.to_dict(), tmp), suffix=".pt")
+        return stats
+
+    return _cached(("samples", str(path)), load_or_make)
+
+
+def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
+    """Run one cell (or read it back if it is already done) and return its record."""
+    from .analysis.bias_variance import _summaries
+    from .estimators import estimator
+    from .problems.build import build_problem
+    from .sampler import sample_gradients
+
+    path = cfg.cells_dir / f"{cell.key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    pcfg = _problem_cfg(cfg, cell.point)
+    problem = _cached(("problem", _hash(pcfg)), lambda: build_problem(pcfg))
+    est = estimator(cell.estimator_name, **dict(cell.hparams))
+    sp = cfg.sampling
+    ref = _reference(cfg, cell.point, problem, est)
+    stats = sample_gradients(
+        problem,
+        est,
+        int(sp["n"]),
+        task_seed(cfg.seed, cell.seed),
+        wrt=sp["wrt"],
+        bootstrap=int(sp.get("bootstrap", 0)),
+        chunk_size=sp.get("chunk_size") or None,
+    )
+    record = {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in _summaries(stats, ref, 0.95).items()
+    }
+    if stats.dim <= PARAM_STATS_MAX_DIM:
+        ref_mean = ref.mean if hasattr(ref, "mean") and not isinstance(ref, torch.Tensor) else ref
+        record["grad_mean"] = stats.mean.tolist()
+        record["grad_std"] = stats.std.tolist()
+        record["reference_mean"] = ref_mean.to(torch.float64).cpu().tolist()
+    if sp.get("gradient_gap") and est.pathwise:
+        from .analysis.gradient_gap import gradient_gap
+
+        try:
+            gap = gradient_gap(problem, est, int(sp["n"]), task_seed(cfg.seed, cell.seed), wrt=sp["wrt"])
+            record[N.GAP], record[N.GAP_SE] = float(gap.mean[0]), float((gap.var[0] / gap.n) ** 0.5)
+        except TypeError:
+            record[N.GAP] = record[N.GAP_SE] = None  # no relaxed sample for this estimator
+    record["seconds"] = time.perf_counter() - t0
+    record["cell"] = {
+        "point": list(cell.point),
+        "estimator": cell.estimator_name,
+        "hparams": dict(cell.hparams),
+        "seed": cell.seed,
+        "label": est.label,
+    }
+    record["param_labels"] = stats.layout.labels() if stats.dim <= PARAM_STATS_MAX_DIM else None
+    record["problem"] = problem.config_json()
+    atomic_write_text(path, json.dumps(record, default=float))
+    return record
+
+
+def _parallel(cfg: SweepConfig, todo: list[Cell], n_jobs: int, backend: str, progress: bool):
+    import joblib
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs)) if n_jobs > 1 else None
+    tasks = (joblib.delayed(run_cell)(cfg, c, threads) for c in todo)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"sweep {cfg.name}", unit="cell")
+    client = cluster = None
+    try:
+        if backend == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if cfg.run.get("scheduler"):
+                client = Client(cfg.run["scheduler"])
+            else:
+                cluster = LocalCluster(
+                    n_workers=max(1, n_jobs), threads_per_worker=1, processes=False, dashboard_address=None
+                )
+                client = Client(cluster)
+        with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
+            for _ in joblib.Parallel(return_as="generator_unordered")(tasks):
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_sweep(
+    config: SweepConfig | str | Path | Mapping,
+    *,
+    n_jobs: int | None = None,
+    backend: str | None = None,
+    progress: bool = True,
+    max_cells: int | None = None,
+) -> xr.Dataset | None:
+    """Run (or resume) a sweep and write the gathered netCDF; returns the Dataset.
+
+    ``max_cells`` runs at most that many pending cells and returns ``None`` (a partial sweep, for tests and
+    for spreading work over sessions).
+    """
+    cfg = config if isinstance(config, SweepConfig) else load_config(config)
+    n_jobs = int(n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1))
+    backend = backend or cfg.run.get("backend", "loky")
+    cells = plan_cells(cfg)
+    cfg.cells_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cfg.cells_dir.glob(".*.part"):  # temporaries of a killed run (never a finished cell)
+        stale.unlink(missing_ok=True)
+    todo = [c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]
+    if max_cells is not None:
+        todo = todo[:max_cells]
+    if todo:
+        if n_jobs == 1 and backend != "dask":
+            it = todo
+            if progress:
+                from tqdm.auto import tqdm
+
+                it = tqdm(todo, desc=f"sweep {cfg.name}", unit="cell")
+            for c in it:
+                run_cell(cfg, c)
+        else:
+            _parallel(cfg, todo, n_jobs, backend, progress)
+    if max_cells is not None and len([c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]):
+        return None
+    ds = gather(cfg, cells)
+    write_netcdf(ds, cfg.out)
+    return ds
+
+
+def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
+    """One Dataset from the cell files: dims (*problem axes, estimator, seed)."""
+    axes = cfg.problem_axes()
+    ests = cfg.estimator_grid()
+    labels = [e.label for e in ests]
+    seeds = cfg.sampling["seeds"]
+    records = {c.key: json.loads((cfg.cells_dir / f"{c.key}.json").read_text()) for c in cells}
+    non_scalar = {"cell", "param_labels", "problem", "grad_mean", "grad_std", "reference_mean"}
+    scalar_keys = sorted({k for r in records.values() for k in r} - non_scalar)
+    shape = [len(v) for v in axes.values()] + [len(labels), len(seeds)]
+    dims = list(axes) + [N.ESTIMATOR, N.SEED]
+    data = {k: np.full(shape, np.nan) for k in scalar_keys}
+    param_labels = next((r["param_labels"] for r in records.values() if r.get("param_labels")), None)
+    if param_labels:
+        for k in ("grad_mean", "grad_std", "reference_mean"):
+            data[k] = np.full([*shape, len(param_labels)], np.nan)
+    positions = {
+        tuple(v for _, v in combo): tuple(i for i, _ in combo)
+        for combo in itertools.product(*[list(enumerate(a)) for a in axes.values()])
+    }
+    for c in cells:
+        r = records[c.key]
+        pos = (*positions[tuple(c.point)], labels.index(c.label), seeds.index(c.seed))
+        for k in scalar_keys:
+            v = r.get(k)
+            data[k][pos] = np.nan if v is None else v
+        if param_labels:
+            for k in ("grad_mean", "grad_std", "reference_mean"):
+                data[k][pos] = r[k]
+    variables = {k: (dims, v) for k, v in data.items() if k not in ("grad_mean", "grad_std", "reference_mean")}
+    if param_labels:
+        for k in ("grad_mean", "grad_std", "reference_mean"):
+            variables[k] = ([*dims, N.PARAM], data[k])
+    if N.N_SAMPLES in variables:
+        variables[N.N_SAMPLES] = (dims, np.nan_to_num(data[N.N_SAMPLES]).astype(np.int64))
+    coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
+    coords[N.SEED] = seeds
+    for k, vals in axes.items():
+        coords[k] = vals
+    if param_labels:
+        coords[N.PARAM] = param_labels
+    first = next(iter(records.values()))
+    attrs = provenance(
+        sweep=cfg.name,
+        master_seed=cfg.seed,
+        n=int(cfg.sampling["n"]),
+        wrt=cfg.sampling["wrt"],
+        dtype=cfg.problem.get("dtype", "float64"),
+        device=cfg.problem.get("device", "cpu"),
+        reference=json.dumps(cfg.reference),
+        problem=first.get("problem"),
+        problem_config=cfg.problem,
+        config=cfg.source,
+        seed_rule="cell seed = task_seed(master_seed, seed)",
+    )
+    return xr.Dataset(variables, coords=coords, attrs=attrs)
