@@ -21,6 +21,7 @@ from gradlab.problems.build import build_problem
 from gradlab.problems import CategoricalVAE
 from gradlab.sampler import UniformStream, per_sample_gradients
 kind, name, n, mode, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+fixed_chunk = int(sys.argv[6]) if len(sys.argv) > 6 else None
 hp = {"gr_mc": {"t": 0.1, "m": 10}, "reinforce": {"m": 4}}.get(name, {})
 est = gl.estimator(name, **hp)
 if kind == "single":
@@ -39,7 +40,7 @@ def sync():
 if mode == "vectorised":
     gl.sample_gradients(prob, est, min(n, 64), seed=1)  # warm-up
     sync(); t0 = time.perf_counter()
-    st = gl.sample_gradients(prob, est, n, seed=0)
+    st = gl.sample_gradients(prob, est, n, seed=0, chunk_size=fixed_chunk)
     sync(); dt = time.perf_counter() - t0
     chunk = st.meta["chunk_size"]
 else:  # per-sample loop: one sample per backward pass, plain autograd, unreplicated parameters
@@ -130,9 +131,10 @@ def main() -> None:
     print()
     print("### Peak memory against n (single categorical K=16, zgr, float32)")
     print()
-    for n in (1000, 100_000):
-        r = child("single", "zgr", str(n), "vectorised", dev)
-        print(f"- n = {n}: peak {r['peak_kib'] / 1024:.0f} MB")
+    for chunk in (None, 4096):
+        for n in (1000, 100_000, 1_000_000):
+            r = child("single", "zgr", str(n), "vectorised", dev, *([str(chunk)] if chunk else []))
+            print(f"- n = {n:,}: peak {r['peak_kib'] / 1024:.0f} MB (chunks of {r['chunk']:,} samples)")
 
 
 if __name__ == "__main__":

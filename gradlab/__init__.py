@@ -5,7 +5,8 @@ See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
 
 from __future__ import annotations
 
-from . import distributions, problems, random
+from . import analysis, distributions, names, problems, random, results
+from .analysis import bias_variance
 from ._version import __version__  # noqa: E402
 from .estimators import (
     Estimator,
@@ -34,4 +35,8 @@ __all__ = [
     "exact_gradient",
     "sample_gradients",
     "GradientStats",
+    "bias_variance",
+    "analysis",
+    "results",
+    "names",
 ]
