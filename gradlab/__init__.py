@@ -6,8 +6,8 @@ See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
 from __future__ import annotations
 
 from . import analysis, distributions, names, problems, random, results
-from .analysis import bias_variance
 from ._version import __version__  # noqa: E402
+from .analysis import bias_variance
 from .estimators import (
     Estimator,
     PathwiseEstimator,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from . import build
 from .base import ParamLayout, Problem, config_indices, one_hot_configurations
+from .build import build_problem
 from .data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
 from .simple import QUANTIZATION_LOSSES, Binary, MultiCategorical, QuantizationUnit, SingleCategorical
-from .build import build_problem
 from .vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae_params
 
 __all__ = [
