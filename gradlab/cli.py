@@ -138,6 +138,58 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Numerical checks of the papers' claims: a table, optional JSON and convergence plots."""
+    from .theory import exit_status, format_table, run_checks, write_json
+
+    only = [g for g in (args.only or "").split(",") if g]
+    results = run_checks(
+        quick=args.quick,
+        only=only or None,
+        progress=not args.no_progress,
+        log=None if args.no_progress else lambda m: print(m, file=sys.stderr),
+    )
+    print(format_table(results))
+    if args.json:
+        write_json(results, args.json, args.quick)
+        print(f"wrote {args.json}")
+    if args.figures and args.figures.lower() != "none":
+        from .plots import save_verify_figures
+
+        for p in save_verify_figures(results, args.figures):
+            print(f"wrote {p}")
+    return exit_status(results, strict=args.strict)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: train (or reuse) a snapshot, measure every estimator, write results and figures."""
+    from .run import RunSettings, run_main_job
+
+    run_main_job(
+        RunSettings(
+            out=args.out,
+            figures=args.figures,
+            quick=args.quick,
+            num_vars=args.num_vars,
+            num_classes=args.num_classes,
+            epochs=args.epochs,
+            n=args.n,
+            n_jobs=args.n_jobs,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    )
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plots import plot_results
+
+    for p in plot_results(args.results, args.out):
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradlab",
@@ -147,6 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("list", help="estimators and their hyper-parameters, one line each")
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("run", help="the main job: a complete study on the embedded digits (netCDF, figures, summary)")
+    p.add_argument("--quick", action="store_true", help="fewer settings and samples (under 2 minutes)")
+    p.add_argument("--out", default="results", help="directory for the snapshot, cells and netCDF (default results/)")
+    p.add_argument("--figures", default="figures", help="directory for the figures (default figures/)")
+    p.add_argument("--num-vars", type=int, default=4)
+    p.add_argument("--num-classes", type=int, default=8)
+    p.add_argument(
+        "--epochs", type=int, default=None, help="RF(4) training epochs of the snapshot (default 10; quick 3)"
+    )
+    p.add_argument("--n", type=int, default=None, help="samples per setting (default 1000; quick 200)")
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("plot", help="figures from a result netCDF (chosen by its contents)")
+    p.add_argument("results", help="a netCDF written by gradlab run / sweep")
+    p.add_argument("--out", default=None, help="directory for the figures (default: beside the file)")
+    p.set_defaults(func=cmd_plot)
+
     p = sub.add_parser("demo", help="a 5-second tour: bias and variance on one categorical variable")
     p.add_argument("--n", type=int, default=20_000, help="estimates per estimator (default 20000)")
     p.add_argument("--seed", type=int, default=0)
@@ -179,6 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="override the output netCDF path")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser(
+        "verify",
+        help="check the papers' claims numerically (exit 0: all ran; 2: a check could not run; 1 with --strict: "
+        "a claim is refuted)",
+    )
+    p.add_argument("--quick", action="store_true", help="fewer temperatures and samples (about a minute)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--figures", default="figures", help="directory for convergence plots ('none' to skip)")
+    p.add_argument(
+        "--only",
+        default="",
+        help="comma-separated check groups (prop1, corA1, thm1, exact, cor3, gs, footnote, shah, reinmax)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

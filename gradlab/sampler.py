@@ -223,8 +223,8 @@ def sample_gradients(
 
 
 def _first_block_mean(problem, estimator, wrt, stream: UniformStream) -> torch.Tensor:
-    """Mean gradient of block 0 (the bootstrap centre; independent of the chunk size)."""
-    u, _ = stream.take(0, stream.block)
+    """Mean gradient of the first (up to) 8 samples: the bootstrap centre, independent of the chunk size."""
+    u, _ = stream.take(0, min(8, stream.block))
     grads = per_sample_gradients(problem, estimator, u, wrt, {})
     flat = problem.layout(wrt).flatten(grads, sample_ndim=1)
     return flat.to(torch.float64).mean(0).cpu()

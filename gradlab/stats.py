@@ -12,7 +12,9 @@ Optional extras, both bounded in memory:
 * ``bootstrap``: ``B`` Poisson(1) bootstrap replicates accumulated on the fly (the streaming bootstrap of
   Hanley & MacGibbon 2006; Chamandy et al. 2012): per replicate, the weighted sum of the centred samples
   (``B x d``), of their squared norms and of the weights. That is all the average variance and the squared
-  bias need, so confidence intervals come without storing samples.
+  bias need, so confidence intervals come without storing samples. These replicate sums are kept in the
+  compute dtype on the compute device (a ``B x d`` float64 update per chunk would cost more than the
+  gradients of a small model) and converted to float64 at the end: they only set interval bounds.
 """
 
 from __future__ import annotations
@@ -128,10 +130,7 @@ class StatsAccumulator:
         self.bootstrap = bootstrap
         self.center: torch.Tensor | None = None
         self._work: torch.Tensor | None = None
-        if bootstrap:
-            self.boot_sum = torch.zeros(bootstrap, dim, dtype=F64, device=self.device)
-            self.boot_sq = torch.zeros(bootstrap, dtype=F64, device=self.device)
-            self.boot_w = torch.zeros(bootstrap, dtype=F64, device=self.device)
+        self.boot_sum = self.boot_sq = self.boot_w = None  # allocated on the first chunk (its dtype/device)
 
     def add_block_center(self, center: torch.Tensor) -> None:
         """Fix the bootstrap centre (the mean of the first block: independent of the chunk size)."""
@@ -173,16 +172,25 @@ class StatsAccumulator:
                     self.samples = torch.empty(self.keep, self.dim, dtype=blk.dtype, device=self.device)
                 self.samples[self.kept : self.kept + take, cols] = blk[:take].to(self.device)
             if self.bootstrap:
+                if self.boot_sum is None:
+                    self.boot_sum = {}  # column block start -> contiguous (B, width) sums
+                    self.boot_sq = torch.zeros(self.bootstrap, dtype=F64, device=blk.device)
+                    self.boot_w = torch.zeros(self.bootstrap, dtype=F64, device=blk.device)
+                part = self.boot_sum.get(cols.start)
+                if part is None or part.shape[1] != width:
+                    part = self.boot_sum[cols.start] = torch.zeros(
+                        self.bootstrap, width, dtype=blk.dtype, device=blk.device
+                    )
                 centred = torch.sub(blk, self.center[cols].to(blk.device, blk.dtype), out=buf)
                 w = weights.to(device=blk.device, dtype=blk.dtype)
-                self.boot_sum[:, cols] += (w @ centred).to(self.device, F64)
+                part.addmm_(w, centred)
                 sq += torch.mul(centred, centred, out=buf).sum(-1)
         if self.keep and self.kept < self.keep:
             self.kept += min(r, self.keep - self.kept)
         if self.bootstrap:
             w = weights.to(device=sq.device, dtype=sq.dtype)
-            self.boot_sq += (w @ sq).to(self.device, F64)
-            self.boot_w += w.sum(-1).to(self.device, F64)
+            self.boot_sq += (w @ sq).to(F64)
+            self.boot_w += w.sum(-1).to(F64)
         self.n = n
 
     def _buffer(self, like: torch.Tensor) -> torch.Tensor:
@@ -196,7 +204,8 @@ class StatsAccumulator:
         stats = GradientStats(self.n, self.mean.cpu(), self.m2.cpu(), layout, meta or {})
         if self.samples is not None:
             stats.samples = self.samples[: self.kept].cpu()
-        if self.bootstrap:
+        if self.bootstrap and self.boot_sum is not None:
             stats.center = self.center.cpu()
-            stats.boot_sum, stats.boot_sq, stats.boot_w = self.boot_sum.cpu(), self.boot_sq.cpu(), self.boot_w.cpu()
+            stats.boot_sum = torch.cat([self.boot_sum[k].to("cpu", F64) for k in sorted(self.boot_sum)], dim=1)
+            stats.boot_sq, stats.boot_w = self.boot_sq.cpu(), self.boot_w.cpu()
         return stats

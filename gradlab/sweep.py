@@ -107,6 +107,12 @@ class SweepConfig:
     run: dict
     source: str = ""
 
+    def n_for(self, label: str) -> int:
+        """Samples per cell for an estimator setting (an [[estimators]] table may set its own ``n``)."""
+        if not hasattr(self, "_n_override"):
+            self.estimator_grid()
+        return int(self._n_override.get(label, self.sampling["n"]))
+
     @property
     def cells_dir(self) -> Path:
         return self.out.with_suffix(self.out.suffix + ".cells")
@@ -123,13 +129,17 @@ class SweepConfig:
         from .estimators import estimator
 
         out = []
+        self._n_override = {}
         for i, block in enumerate(self.estimators):
             if "name" not in block:
                 raise ValueError(f"estimators[{i}]: missing 'name'")
-            keys = [k for k in block if k != "name"]
+            keys = [k for k in block if k not in ("name", "n")]
             values = [expand_values(block[k], f"estimators[{i}].{k}") for k in keys]
             for combo in itertools.product(*values):
-                out.append(estimator(block["name"], **dict(zip(keys, combo, strict=True))))
+                est = estimator(block["name"], **dict(zip(keys, combo, strict=True)))
+                out.append(est)
+                if "n" in block:
+                    self._n_override[est.label] = _checks.integer(f"estimators[{i}]", "n", block["n"], 2)
         labels = [e.label for e in out]
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
@@ -214,7 +224,14 @@ def plan_cells(cfg: SweepConfig) -> list[Cell]:
         for est in cfg.estimator_grid():
             hp = tuple(sorted(est.hparams().items()))
             for s in cfg.sampling["seeds"]:
-                spec = {**fixed, "point": list(point), "estimator": est.name, "hparams": hp, "replicate": s}
+                spec = {
+                    **fixed,
+                    "point": list(point),
+                    "estimator": est.name,
+                    "hparams": hp,
+                    "replicate": s,
+                    "n": cfg.n_for(est.label),
+                }
                 cells.append(Cell(tuple(point), est.name, hp, s, _hash(spec)))
     return cells
 
@@ -297,10 +314,11 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
     est = estimator(cell.estimator_name, **dict(cell.hparams))
     sp = cfg.sampling
     ref = _reference(cfg, cell.point, problem, est)
+    n = cfg.n_for(est.label)
     stats = sample_gradients(
         problem,
         est,
-        int(sp["n"]),
+        n,
         task_seed(cfg.seed, cell.seed),
         wrt=sp["wrt"],
         bootstrap=int(sp.get("bootstrap", 0)),
@@ -318,7 +336,7 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
         from .analysis.gradient_gap import gradient_gap
 
         try:
-            gap = gradient_gap(problem, est, int(sp["n"]), task_seed(cfg.seed, cell.seed), wrt=sp["wrt"])
+            gap = gradient_gap(problem, est, n, task_seed(cfg.seed, cell.seed), wrt=sp["wrt"])
             record[N.GAP], record[N.GAP_SE] = float(gap.mean[0]), float((gap.var[0] / gap.n) ** 0.5)
         except TypeError:
             record[N.GAP] = record[N.GAP_SE] = None  # no relaxed sample for this estimator

@@ -29,8 +29,15 @@ def pareto_front(x, y) -> np.ndarray:
     return mask
 
 
-def pareto_mask(ds: xr.Dataset, x: str = N.BIAS2, y: str = N.VARIANCE) -> xr.DataArray:
-    """:func:`pareto_front` along the ``estimator`` dimension of a result."""
+def pareto_mask(ds: xr.Dataset, x: str = N.BIAS2, y: str = N.VARIANCE, clip_negative: bool = True) -> xr.DataArray:
+    """:func:`pareto_front` along the ``estimator`` dimension of a result.
+
+    ``clip_negative``: the unbiased squared-bias estimate (eq. 16) can be negative when the bias is below the
+    noise; such settings count as squared bias 0 (otherwise a noisier estimate could look "less biased").
+    """
     if ds[x].dims != (N.ESTIMATOR,):
         raise ValueError(f"pareto_mask: {x} must have the single dimension {N.ESTIMATOR!r}, has {ds[x].dims}")
-    return xr.DataArray(pareto_front(ds[x].values, ds[y].values), coords={N.ESTIMATOR: ds[N.ESTIMATOR]}, name="pareto")
+    xv, yv = ds[x].values, ds[y].values
+    if clip_negative:
+        xv, yv = np.maximum(xv, 0.0), np.maximum(yv, 0.0)
+    return xr.DataArray(pareto_front(xv, yv), coords={N.ESTIMATOR: ds[N.ESTIMATOR]}, name="pareto")

@@ -155,15 +155,17 @@ class GumbelRao(PathwiseEstimator):
         index = categorical_index(theta, gumbel)
         hard = one_hot(index, event[-1], logits.dtype)
 
-        # conditional perturbed logits theta + G' given the argmax x (top-down construction)
-        th = theta.detach().unsqueeze(sample_ndim)  # (*sample, 1, *S, K)
-        top = torch.logsumexp(th, dim=-1, keepdim=True) + gumbel_top  # T: (*sample, m, *S, 1)
+        # conditional perturbed logits theta + G' given the argmax x (top-down construction). Setting the
+        # fresh Gumbel of x to +inf makes the same formula return T at x: -logaddexp(-T, -inf) = T.
+        th = theta.detach().masked_fill(hard.bool(), math.inf).unsqueeze(sample_ndim)  # (*sample, 1, *S, K)
         shifted = -(th + gumbel_cond)
+        top = torch.logsumexp(theta.detach(), dim=-1, keepdim=True).unsqueeze(sample_ndim) + gumbel_top
         # (a contiguous first argument: torch's broadcasting logaddexp is ~8x slower on the CPU)
-        below = -torch.logaddexp((-top).expand_as(shifted).contiguous(), shifted)
-        is_x = hard.unsqueeze(sample_ndim).bool()
-        perturbed = torch.where(is_x, top, below)
-        finite = torch.isfinite(th)  # masked categories (-inf logits) keep G' = 0
-        cond_noise = torch.where(finite, perturbed - th, torch.zeros_like(perturbed))
-        soft = torch.softmax((theta.unsqueeze(sample_ndim) + cond_noise) / self.t, dim=-1)
+        perturbed = torch.logaddexp((-top).expand_as(shifted).contiguous(), shifted).neg_()
+        # G' = perturbed - theta is a constant: the gradient flows through theta - sg(theta), whose value
+        # is exactly 0 (masked categories, -inf logits, keep G' = 0 and get a zero gradient)
+        delta = theta - theta.detach()
+        if not bool(torch.isfinite(theta.detach()).all()):
+            delta = torch.where(torch.isfinite(theta.detach()), delta, torch.zeros_like(delta))
+        soft = torch.softmax((perturbed + delta.unsqueeze(sample_ndim)) * (1.0 / self.t), dim=-1)
         return straight_through(hard, soft.mean(dim=sample_ndim))

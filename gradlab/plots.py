@@ -1,0 +1,324 @@
+"""Figures from results: ``xarray.Dataset`` (or check results) -> ``matplotlib.figure.Figure``.
+
+No computation happens here beyond selecting and arranging what the Dataset holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from . import names as N  # noqa: E402
+
+__all__ = [
+    "plot_vs_temperature",
+    "plot_pareto",
+    "plot_quantization",
+    "plot_tau_grid",
+    "plot_convergence",
+    "save_figure",
+    "save_verify_figures",
+    "plot_results",
+]
+
+FAMILY_STYLE = {
+    "gs": ("tab:blue", "o"),
+    "gs_st": ("tab:orange", "s"),
+    "gr_mc": ("tab:green", "^"),
+    "zgr": ("tab:red", "*"),
+    "st": ("tab:purple", "D"),
+    "st_zgr": ("tab:brown", "v"),
+    "reinforce": ("tab:gray", "X"),
+    "reinmax": ("tab:pink", "P"),
+    "decoupled_st": ("tab:olive", "h"),
+    "darn": ("tab:cyan", "<"),
+    "identity_st": ("black", ">"),
+}
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Save atomically (temporary file, then rename) and close the figure."""
+    from .io import atomic_write_with
+
+    path = Path(path)
+    atomic_write_with(
+        path,
+        lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix[1:] or "png"),
+        suffix=path.suffix,
+    )
+    plt.close(fig)
+    return path
+
+
+def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
+    return ds.mean(N.SEED) if N.SEED in ds.dims else ds
+
+
+VARIED = {"st_zgr": "alpha", "decoupled_st": "tau_b"}  # the hyper-parameter a family's curve runs along (else t)
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _varied(family: str) -> str:
+    return VARIED.get(family, "t")
+
+
+def _groups(ds: xr.Dataset):
+    """Estimator groups: a family with its other hyper-parameters fixed (e.g. gr_mc with m=10), the curve
+    running along the family's varied hyper-parameter."""
+    groups: dict[str, list[int]] = {}
+    fam = ds[N.FAMILY].values
+    for i, f in enumerate(fam):
+        extra = []
+        for key in ("t", "m", "alpha", "tau_f", "tau_b", "backward", "phi_bar"):
+            if key == _varied(str(f)):
+                continue
+            if key in ds.coords:
+                v = ds[key].values[i]
+                if (isinstance(v, str) and v) or (not isinstance(v, str) and np.isfinite(v)):
+                    extra.append(f"{key}={v:g}" if not isinstance(v, str) else f"{key}={v}")
+        label = f"{f}({', '.join(extra)})" if extra else str(f)
+        groups.setdefault(label, []).append(i)
+    return groups
+
+
+def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
+    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with
+    bootstrap bands; estimators without a temperature are horizontal lines."""
+    ds = _mean_over_seeds(ds)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
+    seen: dict[str, int] = {}
+    for label, idx in _groups(ds).items():
+        fam = str(ds[N.FAMILY].values[idx[0]])
+        color, marker = FAMILY_STYLE.get(fam, ("black", "."))
+        ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
+        seen[fam] = seen.get(fam, 0) + 1
+        ts = t[idx]
+        for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
+            y = ds[var].values[idx]
+            lo = ds[var + N.LO].values[idx] if var + N.LO in ds else None
+            hi = ds[var + N.HI].values[idx] if var + N.HI in ds else None
+            if np.isfinite(ts).all() and len(idx) > 1:
+                order = np.argsort(ts)
+                ax.plot(ts[order], y[order], marker=marker, color=color, ls=ls, label=label, ms=4)
+                if lo is not None:
+                    ax.fill_between(ts[order], lo[order], hi[order], color=color, alpha=0.2)
+            else:
+                for j, yy in enumerate(y):
+                    tag = label if len(idx) == 1 else ds[N.ESTIMATOR].values[idx[j]]
+                    ax.axhline(yy, color=color, ls="--" if fam != "st" else ":", lw=1, label=tag)
+    for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature t")
+        if var == N.BIAS2:
+            _symlog(ax, ds[var].values, ds[var + N.LO].values if var + N.LO in ds else None)
+            ax.set_ylabel("average squared bias per parameter (symlog)")
+        else:
+            ax.set_yscale("log")
+            ax.set_ylabel("average variance per parameter")
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    uniq = dict(zip(labels, handles, strict=False))
+    fig.legend(uniq.values(), uniq.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.suptitle(title or "Squared bias and variance vs temperature (95% bootstrap bands)")
+    fig.tight_layout()
+    return fig
+
+
+def _symlog(ax, values, lower=None) -> None:
+    """A symlog axis whose linear region is the smallest non-zero magnitude; no empty negative half."""
+    v = np.asarray(values, float)
+    finite = np.abs(v[np.isfinite(v) & (v != 0)])
+    lin = max(float(finite.min()) if finite.size else 1e-12, 1e-14)
+    ax.set_yscale("symlog", linthresh=lin)
+    lowest = np.nanmin(v) if lower is None else min(np.nanmin(v), np.nanmin(lower))
+    if lowest >= 0:
+        ax.set_ylim(bottom=0)
+
+
+def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,)) -> plt.Figure:
+    """ZGR Fig. 4 left: (variance, squared bias) per setting, families joined along their hyper-parameter,
+    the Pareto frontier circled; the y axis is symlog (squared-bias estimates can be negative)."""
+    from .analysis.pareto import pareto_front
+
+    ds = _mean_over_seeds(ds)
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    v, b = ds[N.VARIANCE].values, ds[N.BIAS2].values
+    front = pareto_front(np.maximum(b, 0.0), v)  # negative estimates: bias below the noise
+    seen: dict[str, int] = {}
+    for label, idx in _groups(ds).items():
+        fam = str(ds[N.FAMILY].values[idx[0]])
+        color, marker = FAMILY_STYLE.get(fam, ("black", "."))
+        ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
+        seen[fam] = seen.get(fam, 0) + 1
+        key = _varied(fam)
+        ok = key in ds.coords and np.isfinite(ds[key].values[idx]).all()
+        order = np.argsort(ds[key].values[idx]) if ok else np.arange(len(idx))
+        ii = np.array(idx)[order]
+        ax.plot(v[ii], b[ii], marker=marker, color=color, ls=ls, label=label, ms=5, lw=1)
+        if "t" in ds.coords:
+            for j in ii:
+                if any(math.isclose(float(ds["t"].values[j]), m, rel_tol=1e-6) for m in mark_t):
+                    ax.plot(v[j], b[j], "o", mfc="none", mec="black", ms=11)
+    ax.plot(v[front], b[front], "o", mfc="none", mec="red", ms=14, mew=1.5, label="Pareto frontier")
+    ax.set_xscale("log")
+    _symlog(ax, b)
+    ax.set_xlabel("average variance per parameter")
+    ax.set_ylabel("average squared bias per parameter (symlog)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(title or "Bias-variance trade-offs (black circles: t = 2)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_quantization(ds: xr.Dataset, title: str = "") -> plt.Figure:
+    """ZGR Fig. B.5: mean +- std of each estimator (red) against eta, exact gradient dashed blue; one row per
+    (loss, noise), one column per estimator. Needs ``grad_mean``, ``grad_std``, ``reference_mean``."""
+    ds = _mean_over_seeds(ds)
+    rows = [d for d in ds["grad_mean"].dims if d not in (N.ETA, N.ESTIMATOR, N.PARAM)]
+    stacked = ds.stack(panel=rows) if rows else ds.expand_dims(panel=[0])
+    panels = stacked["panel"].values
+    ests = ds[N.ESTIMATOR].values
+    fig, axes = plt.subplots(
+        len(panels), len(ests), figsize=(2.6 * len(ests), 2.1 * len(panels)), squeeze=False, sharex=True
+    )
+    eta = ds[N.ETA].values
+    for r, panel in enumerate(panels):
+        sub = stacked.sel(panel=panel)
+        for c, est in enumerate(ests):
+            ax = axes[r, c]
+            m = sub["grad_mean"].sel({N.ESTIMATOR: est}).values[..., 0]
+            s = sub["grad_std"].sel({N.ESTIMATOR: est}).values[..., 0]
+            ex = sub["reference_mean"].sel({N.ESTIMATOR: est}).values[..., 0]
+            ax.fill_between(eta, m - s, m + s, color="red", alpha=0.2, lw=0)
+            ax.plot(eta, m, color="red", lw=1.2)
+            ax.plot(eta, ex, color="tab:blue", ls="--", lw=1.2)
+            if r == 0:
+                ax.set_title(str(est), fontsize=8)
+            if c == 0:
+                ax.set_ylabel(", ".join(str(p) for p in np.atleast_1d(panel)), fontsize=8)
+            if r == len(panels) - 1:
+                ax.set_xlabel("eta")
+            ax.tick_params(labelsize=7)
+    fig.suptitle(title or "Single quantization unit: mean ± std of estimators (red), exact gradient (dashed)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tau_grid(ds: xr.Dataset, variables: Sequence[str] = (N.BIAS2, N.VARIANCE), title: str = "") -> plt.Figure:
+    """Shah et al. Figs. 5-6: heatmaps over (tau_f, tau_b) of the given variables (log colour scale)."""
+    ds = _mean_over_seeds(ds)
+    tf, tb = ds["tau_f"].values, ds["tau_b"].values
+    ftau, btau = np.unique(tf), np.unique(tb)
+    fig, axes = plt.subplots(1, len(variables), figsize=(5 * len(variables), 4.2), squeeze=False)
+    for ax, var in zip(axes[0], variables, strict=True):
+        grid = np.full((len(ftau), len(btau)), np.nan)
+        for i, (f, b) in enumerate(zip(tf, tb, strict=True)):
+            grid[np.searchsorted(ftau, f), np.searchsorted(btau, b)] = float(ds[var].values[i])
+        shown = np.where(grid > 0, grid, np.nan)
+        im = ax.imshow(np.log10(shown), origin="lower", cmap="viridis", aspect="auto")
+        for i in range(len(ftau)):
+            for j in range(len(btau)):
+                if np.isfinite(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize=7, color="white")
+        ax.set_xticks(range(len(btau)), [f"{x:g}" for x in btau])
+        ax.set_yticks(range(len(ftau)), [f"{x:g}" for x in ftau])
+        ax.set_xlabel("backward temperature tau_b")
+        ax.set_ylabel("forward temperature tau_f")
+        ax.set_title(f"log10 {var}")
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(title or "Decoupled ST over (tau_f, tau_b)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_convergence(series: Sequence[dict], title: str = "") -> plt.Figure:
+    """Log-log error against t. ``series``: dicts with ``label``, ``t``, ``error`` and optional ``order``."""
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for s in series:
+        t, e = np.asarray(s["t"], float), np.asarray(s["error"], float)
+        ok = e > 0
+        lab = s["label"] + (
+            f" (fitted order {s['order']:.2f})" if s.get("order") is not None and np.isfinite(s["order"]) else ""
+        )
+        ax.loglog(t[ok], e[ok], marker=s.get("marker", "o"), ms=4, label=lab)
+    ax.set_xlabel("temperature t")
+    ax.set_ylabel("error")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "Convergence as t -> 0")
+    fig.tight_layout()
+    return fig
+
+
+def save_verify_figures(results, directory: str | Path) -> list[Path]:
+    """Convergence plots of the asymptotic checks of ``gradlab verify``."""
+    directory = Path(directory)
+    series = [
+        {"label": f"{r.id} [{r.verdict}]", "t": r.temperatures, "error": r.errors, "order": r.measured_order}
+        for r in results
+        if r.temperatures and r.errors and r.claimed_order is not None and r.claimed_order > 0
+    ]
+    out = []
+    if series:
+        out.append(
+            save_figure(
+                plot_convergence(series, "gradlab verify: worst-case errors of asymptotic claims"),
+                directory / "verify_convergence.png",
+            )
+        )
+    var = [r for r in results if r.id.endswith("variance-1/t") and r.errors]
+    if var:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for r in var:
+            ax.loglog(r.temperatures, r.errors, marker="o", label=f"{r.id}: slope {r.measured_order:.2f}")
+        t = np.asarray(var[0].temperatures)
+        ax.loglog(t, var[0].errors[0] * t[0] / t, "k:", label="1/t")
+        ax.set_xlabel("temperature t")
+        ax.set_ylabel("average variance")
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        out.append(save_figure(fig, directory / "verify_gs_variance.png"))
+    return out
+
+
+def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """``gradlab plot``: choose the figures a result file supports and write them beside it (or in
+    ``out_dir``)."""
+    from .results import read_netcdf
+
+    path = Path(path)
+    ds = read_netcdf(path)
+    out_dir = Path(out_dir) if out_dir else path.parent
+    stem = path.stem
+    written = []
+    fam = set(ds[N.FAMILY].values.tolist())
+    if "grad_mean" in ds and N.ETA in ds.dims:
+        written.append(save_figure(plot_quantization(ds), out_dir / f"{stem}_quantization.png"))
+        return written
+    if fam == {"decoupled_st"} and len(np.unique(ds["tau_f"].values)) > 1:
+        other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
+        sub = ds.isel({d: 0 for d in other})
+        written.append(save_figure(plot_tau_grid(sub), out_dir / f"{stem}_bias_variance.png"))
+        if N.GAP in ds:
+            written.append(
+                save_figure(
+                    plot_tau_grid(sub, (N.GAP,), "Gradient gap over (tau_f, tau_b)"),
+                    out_dir / f"{stem}_gradient_gap.png",
+                )
+            )
+        return written
+    other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
+    sub = ds.isel({d: 0 for d in other})
+    written.append(save_figure(plot_vs_temperature(sub), out_dir / f"{stem}_vs_temperature.png"))
+    written.append(save_figure(plot_pareto(sub), out_dir / f"{stem}_pareto.png"))
+    return written

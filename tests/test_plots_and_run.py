@@ -1,0 +1,105 @@
+"""Figures (smoke tests on tiny results) and the quick main job end to end."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from gradlab import cli, plots
+from gradlab import names as N
+from gradlab.results import read_netcdf
+from gradlab.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    cfg = {
+        "name": "tiny",
+        "out": str(d / "tiny.nc"),
+        "problem": {"kind": "single", "num_classes": 4},
+        "sampling": {"n": 300, "seeds": [0], "bootstrap": 20},
+        "estimators": [
+            {"name": "gs_st", "t": [0.1, 0.5, 1.0]},
+            {"name": "gr_mc", "t": [0.1, 1.0], "m": 5},
+            {"name": "zgr"},
+            {"name": "st", "t": [1.0, 2.0]},
+            {"name": "reinforce", "m": 2},
+        ],
+    }
+    return run_sweep(cfg, progress=False), d
+
+
+def test_temperature_and_pareto_figures(tiny_sweep, tmp_path):
+    ds, _ = tiny_sweep
+    sub = ds.isel(seed=0)
+    for fig in (plots.plot_vs_temperature(sub), plots.plot_pareto(sub)):
+        path = plots.save_figure(fig, tmp_path / "f.png")
+        assert path.stat().st_size > 5000
+
+
+def test_gradlab_plot_cli(tiny_sweep, capsys):
+    ds, d = tiny_sweep
+    assert cli.main(["plot", str(d / "tiny.nc")]) == 0
+    assert (d / "tiny_vs_temperature.png").is_file() and (d / "tiny_pareto.png").is_file()
+
+
+def test_tau_grid_and_quantization_figures(tmp_path):
+    cfg = {
+        "name": "grid",
+        "out": str(tmp_path / "grid.nc"),
+        "problem": {"kind": "single", "num_classes": 3},
+        "sampling": {"n": 200, "gradient_gap": True},
+        "estimators": [{"name": "decoupled_st", "tau_f": [0.5, 1.0], "tau_b": [0.5, 2.0]}],
+    }
+    run_sweep(cfg, progress=False)
+    written = plots.plot_results(tmp_path / "grid.nc")
+    assert {p.name for p in written} == {"grid_bias_variance.png", "grid_gradient_gap.png"}
+    qcfg = {
+        "name": "q",
+        "out": str(tmp_path / "q.nc"),
+        "problem": {
+            "kind": "quantization",
+            "eta": {"linspace": [-0.5, 3.5, 5]},
+            "loss": ["linear", "sigmoid"],
+            "noise": ["logistic", "triangular"],
+        },
+        "sampling": {"n": 200},
+        "estimators": [{"name": "zgr"}, {"name": "st"}],
+    }
+    ds = run_sweep(qcfg, progress=False)
+    assert dict(ds["grad_mean"].sizes) == {"eta": 5, "loss": 2, "noise": 2, N.ESTIMATOR: 2, N.SEED: 1, N.PARAM: 1}
+    assert [p.name for p in plots.plot_results(tmp_path / "q.nc")] == ["q_quantization.png"]
+
+
+def test_convergence_figure(tmp_path):
+    t = np.geomspace(0.1, 0.001, 6)
+    fig = plots.plot_convergence([{"label": "t^2", "t": t, "error": t**2, "order": 2.0}])
+    assert plots.save_figure(fig, tmp_path / "c.png").stat().st_size > 5000
+
+
+def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
+    """`gradlab run --quick`: snapshot, netCDF with the expected variables and no NaN, figures, summary."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "--quick", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto-optimal settings" in out
+    ds = read_netcdf(tmp_path / "results" / "run_quick.nc")
+    for var in (N.BIAS2, N.VARIANCE, N.MSE, N.BIAS2 + N.LO, N.BIAS2 + N.HI, N.COSINE):
+        assert var in ds and not np.isnan(ds[var].values).any(), var
+    fams = set(ds[N.FAMILY].values.tolist())
+    assert fams == {"gs", "gs_st", "gr_mc", "st", "st_zgr", "zgr", "reinforce", "reinmax", "decoupled_st"}
+    assert set(ds["m"].values[ds[N.FAMILY].values == "gr_mc"]) == {10.0, 100.0}
+    assert ds.attrs["reference"] == '{"kind": "exact"}' and "snapshot" in ds.attrs["problem_config"]
+    for name in ("run_quick_vs_temperature.png", "run_quick_pareto.png", "run_quick_decoupled.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 5000
+    assert (ds[N.BIAS2 + N.LO] <= ds[N.BIAS2 + N.HI]).all() and (ds[N.VARIANCE] > 0).all()
+    # resumable: a second run reuses the snapshot and every cell
+    assert cli.main(["run", "--quick", "--no-progress"]) == 0
+    again = read_netcdf(tmp_path / "results" / "run_quick.nc")
+    xr.testing.assert_allclose(again.drop_vars("seconds"), ds.drop_vars("seconds"))
