@@ -89,18 +89,25 @@ def _groups(ds: xr.Dataset):
     return groups
 
 
-def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
-    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with
-    bootstrap bands; estimators without a temperature are horizontal lines."""
-    ds = _mean_over_seeds(ds)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
+def _styled_groups(ds: xr.Dataset):
+    """``(label, indices, family, colour, marker, line style)`` per group; families with several groups
+    (GR-MC with m = 10 and 100) get different line styles."""
     seen: dict[str, int] = {}
     for label, idx in _groups(ds).items():
         fam = str(ds[N.FAMILY].values[idx[0]])
         color, marker = FAMILY_STYLE.get(fam, ("black", "."))
         ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
         seen[fam] = seen.get(fam, 0) + 1
+        yield label, idx, fam, color, marker, ls
+
+
+def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
+    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with
+    bootstrap bands; estimators without a temperature are horizontal lines."""
+    ds = _mean_over_seeds(ds)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
+    for label, idx, fam, color, marker, ls in _styled_groups(ds):
         ts = t[idx]
         for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
             y = ds[var].values[idx]
@@ -153,12 +160,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     v, b = ds[N.VARIANCE].values, ds[N.BIAS2].values
     front = pareto_front(np.maximum(b, 0.0), v)  # negative estimates: bias below the noise
-    seen: dict[str, int] = {}
-    for label, idx in _groups(ds).items():
-        fam = str(ds[N.FAMILY].values[idx[0]])
-        color, marker = FAMILY_STYLE.get(fam, ("black", "."))
-        ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
-        seen[fam] = seen.get(fam, 0) + 1
+    for label, idx, fam, color, marker, ls in _styled_groups(ds):
         key = _varied(fam)
         ok = key in ds.coords and np.isfinite(ds[key].values[idx]).all()
         order = np.argsort(ds[key].values[idx]) if ok else np.arange(len(idx))

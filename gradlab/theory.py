@@ -805,7 +805,8 @@ def check_shah(quick: bool) -> list[CheckResult]:
         results.append(
             CheckResult(
                 cid,
-                f"Shah et al. Sec. 5.2.2: the {what} of decoupled ST {direction} as {line} grows",
+                f"Shah et al. Sec. 5.2.2: the {what} of decoupled ST {direction} as {line} grows"
+                + (" (bias measured against the model's objective, tau_f = 1)" if target == "model" else ""),
                 f"{SHAH}, Sec. 5.2.2, Fig. 6, App. C",
                 f"categorical VAE 4 x 8 one-hot on the embedded digits (a snapshot after {5 if quick else 20} "
                 f"epochs of RF(4)), gradients w.r.t. the encoder logits, n = {n} draws per cell, against {tgt}",

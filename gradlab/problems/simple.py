@@ -46,7 +46,26 @@ def _loss_name(loss) -> str:
     return getattr(loss, "loss_name", None) or getattr(loss, "__qualname__", type(loss).__name__)
 
 
-class SingleCategorical(Problem):
+class _UserLossProblem(Problem):
+    """A problem with one named parameter and a user loss (the simple problems below)."""
+
+    param_name = "logits"
+
+    def _setup(self, value, ndim: int, loss, dtype, device) -> None:
+        self.dtype, self.device = dtype, torch.device(device)
+        self._value = _as_param(self.name, self.param_name, value, dtype, self.device, ndim=ndim)
+        if loss is not None:
+            _check_loss(self.name, loss)
+            self.user_loss = loss
+
+    def param_groups(self):
+        return {"all": (self.param_name,)}
+
+    def param_values(self):
+        return {self.param_name: self._value}
+
+
+class SingleCategorical(_UserLossProblem):
     """``E_{x ~ Cat(softmax(logits))}[loss(e_x)]``; ``loss`` maps ``(..., K)`` one-hot or relaxed vectors to ``(...)``.
 
     Parameter: ``"logits"`` (K,). Event shape ``(V, K) = (1, K)``.
@@ -55,28 +74,19 @@ class SingleCategorical(Problem):
     name = "SingleCategorical"
 
     def __init__(self, logits, loss: UserLoss, dtype: torch.dtype = torch.float64, device="cpu"):
-        self.dtype, self.device = dtype, torch.device(device)
-        self._logits = _as_param(self.name, "logits", logits, dtype, self.device, ndim=1)
-        if self._logits.shape[0] < 2:
-            raise ValueError(f"{self.name}: logits must have K >= 2 entries, got {self._logits.shape[0]}")
-        _check_loss(self.name, loss)
-        self.user_loss = loss
-
-    def param_groups(self):
-        return {"all": ("logits",)}
-
-    def param_values(self):
-        return {"logits": self._logits}
+        self._setup(logits, 1, loss, dtype, device)
+        if self._value.shape[0] < 2:
+            raise ValueError(f"{self.name}: logits must have K >= 2 entries, got {self._value.shape[0]}")
 
     def params(self, wrt: str = "all"):
-        self.check_wrt(wrt)
-        return {"logits": self._logits.clone()}
+        self.check_wrt(wrt)  # "all" and "logits" are the same parameter here
+        return {"logits": self._value.clone()}
 
     def layout(self, wrt: str = "all"):
         self.check_wrt(wrt)
         from .base import ParamLayout
 
-        return ParamLayout(("logits",), (tuple(self._logits.shape),))
+        return ParamLayout(("logits",), (tuple(self._value.shape),))
 
     def logits(self, params):
         return params["logits"].unsqueeze(-2)
@@ -86,16 +96,16 @@ class SingleCategorical(Problem):
 
     @property
     def event_shape(self):
-        return (1, self._logits.shape[0])
+        return (1, self._value.shape[0])
 
     def loss(self, x, params, logits):
         return self.user_loss(x.squeeze(-2))
 
     def config(self):
-        return {"problem": self.name, "logits": self._logits.tolist(), "loss": _loss_name(self.user_loss)}
+        return {"problem": self.name, "logits": self._value.tolist(), "loss": _loss_name(self.user_loss)}
 
 
-class MultiCategorical(Problem):
+class MultiCategorical(_UserLossProblem):
     """``V`` independent categoricals, ``loss`` of all of them: ``(..., V, K) -> (...)`` (ZGR Corollary 2).
 
     Parameter: ``"logits"`` (V, K).
@@ -104,34 +114,25 @@ class MultiCategorical(Problem):
     name = "MultiCategorical"
 
     def __init__(self, logits, loss: UserLoss, dtype: torch.dtype = torch.float64, device="cpu"):
-        self.dtype, self.device = dtype, torch.device(device)
-        self._logits = _as_param(self.name, "logits", logits, dtype, self.device, ndim=2)
-        if self._logits.shape[-1] < 2:
-            raise ValueError(f"{self.name}: logits must have shape (V, K) with K >= 2, got {tuple(self._logits.shape)}")
-        _check_loss(self.name, loss)
-        self.user_loss = loss
-
-    def param_groups(self):
-        return {"all": ("logits",)}
-
-    def param_values(self):
-        return {"logits": self._logits}
+        self._setup(logits, 2, loss, dtype, device)
+        if self._value.shape[-1] < 2:
+            raise ValueError(f"{self.name}: logits must have shape (V, K) with K >= 2, got {tuple(self._value.shape)}")
 
     def logits(self, params):
         return params["logits"]
 
     @property
     def event_shape(self):
-        return tuple(self._logits.shape)
+        return tuple(self._value.shape)
 
     def loss(self, x, params, logits):
         return self.user_loss(x)
 
     def config(self):
-        return {"problem": self.name, "logits": self._logits.tolist(), "loss": _loss_name(self.user_loss)}
+        return {"problem": self.name, "logits": self._value.tolist(), "loss": _loss_name(self.user_loss)}
 
 
-class Binary(Problem):
+class Binary(_UserLossProblem):
     """A Bernoulli variable ``b ~ Bern(sigmoid(logit))``, the categorical with logits ``(0, logit)``.
 
     ``loss`` maps the value ``b`` (``(...)``, 0/1 or relaxed in [0, 1]) to ``(...)``; the embedding is
@@ -139,18 +140,10 @@ class Binary(Problem):
     """
 
     name = "Binary"
+    param_name = "logit"
 
     def __init__(self, logit, loss: UserLoss, dtype: torch.dtype = torch.float64, device="cpu"):
-        self.dtype, self.device = dtype, torch.device(device)
-        self._logit = _as_param(self.name, "logit", logit, dtype, self.device, ndim=0)
-        _check_loss(self.name, loss)
-        self.user_loss = loss
-
-    def param_groups(self):
-        return {"all": ("logit",)}
-
-    def param_values(self):
-        return {"logit": self._logit}
+        self._setup(logit, 0, loss, dtype, device)
 
     def logits(self, params):
         return binary_to_categorical(params["logit"]).unsqueeze(-2)
@@ -163,7 +156,7 @@ class Binary(Problem):
         return self.user_loss(x[..., 0, 1])
 
     def config(self):
-        return {"problem": self.name, "logit": float(self._logit), "loss": _loss_name(self.user_loss)}
+        return {"problem": self.name, "logit": float(self._value), "loss": _loss_name(self.user_loss)}
 
 
 def _linear(v, c):
@@ -181,7 +174,7 @@ def _sigmoid(v, c):
 QUANTIZATION_LOSSES: dict[str, Callable] = {"linear": _linear, "quadratic": _quadratic, "sigmoid": _sigmoid}
 
 
-class QuantizationUnit(Problem):
+class QuantizationUnit(_UserLossProblem):
     """Stochastic quantizer ``x = round(eta + z)`` over ``levels`` (ZGR Sec. 4.3, App. B.5).
 
     ``noise``: ``"triangular"`` (density ``max(0, 1-|z|)``), ``"logistic"`` (``std``, default 1/3) or
@@ -192,6 +185,7 @@ class QuantizationUnit(Problem):
     """
 
     name = "QuantizationUnit"
+    param_name = "eta"
 
     def __init__(
         self,
@@ -203,8 +197,7 @@ class QuantizationUnit(Problem):
         dtype: torch.dtype = torch.float64,
         device="cpu",
     ):
-        self.dtype, self.device = dtype, torch.device(device)
-        self._eta = _as_param(self.name, "eta", eta, dtype, self.device, ndim=0)
+        self._setup(eta, 0, None, dtype, device)
         self.noise = _checks.choice(self.name, "noise", noise, NOISES)
         self.std = default_noise_std(noise) if std is None else _checks.positive_real(self.name, "std", std)
         self.levels = quantization_levels(levels, dtype=dtype, device=self.device)
@@ -219,12 +212,6 @@ class QuantizationUnit(Problem):
             self.loss_name = _loss_name(loss)
             self.user_loss = loss
 
-    def param_groups(self):
-        return {"all": ("eta",)}
-
-    def param_values(self):
-        return {"eta": self._eta}
-
     def logits(self, params):
         return quantization_log_probs(params["eta"], self.levels, self.noise, self.std).unsqueeze(-2)
 
@@ -238,7 +225,7 @@ class QuantizationUnit(Problem):
     def config(self):
         return {
             "problem": self.name,
-            "eta": float(self._eta),
+            "eta": float(self._value),
             "levels": self.levels.tolist(),
             "noise": self.noise,
             "std": self.std,
