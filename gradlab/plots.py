@@ -107,7 +107,7 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
-    for label, idx, fam, color, marker, ls in _styled_groups(ds):
+    for label, idx, _fam, color, marker, ls in _styled_groups(ds):
         ts = t[idx]
         for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
             y = ds[var].values[idx]
@@ -121,7 +121,7 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
             else:
                 for j, yy in enumerate(y):
                     tag = label if len(idx) == 1 else ds[N.ESTIMATOR].values[idx[j]]
-                    ax.axhline(yy, color=color, ls="--" if fam != "st" else ":", lw=1, label=tag)
+                    ax.axhline(yy, color=color, ls=("--", ":", "-.")[(LINESTYLES.index(ls) + j) % 3], lw=1.2, label=tag)
     for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
         ax.set_xscale("log")
         ax.set_xlabel("temperature t")
