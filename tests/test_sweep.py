@@ -158,3 +158,13 @@ def test_netcdf_roundtrip(tmp_path):
     xr.testing.assert_identical(back, ds)
     assert back.attrs["problem"] == ds.attrs["problem"] and back.attrs["count"] == 3
     assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "analyses").glob("*.toml"))
+)
+def test_example_configs_load(name):
+    """Every example configuration in analyses/ is valid and plans its grid."""
+    cfg = load_config(Path(__file__).resolve().parents[1] / "analyses" / name)
+    cells = plan_cells(cfg)
+    assert len(cells) >= 2 and len({c.key for c in cells}) == len(cells)
