@@ -62,11 +62,9 @@ def gradient_gap(
 
     n = _checks.integer("gradient_gap", "n", n, 1)
     relaxed = Relaxation(estimator)
-    logits_shape = tuple(problem.latent_logits(problem.param_values()).shape)
-    relaxed.relax(
-        problem.latent_logits(problem.param_values()),
-        estimator.draw_uniforms(problem.latent_logits(problem.param_values()), 0),
-    )  # fails early if there is no relaxed sample
+    logits = problem.latent_logits(problem.param_values())
+    logits_shape = tuple(logits.shape)
+    relaxed.relax(logits, estimator.draw_uniforms(logits, 0))  # fails early when there is no relaxed sample
     dev = torch.device(problem.device)
     stream = UniformStream(estimator, logits_shape, seed, problem.dtype, dev)
     itemsize = torch.finfo(problem.dtype).bits // 8
