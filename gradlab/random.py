@@ -20,7 +20,6 @@ __all__ = [
     "as_generator",
     "block_seed",
     "task_seed",
-    "uniform",
     "open_uniform",
     "gumbel_from_uniform",
     "make_generator",
@@ -75,13 +74,6 @@ def block_seed(seed: int, block: int) -> int:
 def task_seed(seed: int, task: int) -> int:
     """Seed of sweep cell ``task`` of a sweep with master seed ``seed``."""
     return _derive(seed, 0x7A5, task)
-
-
-def uniform(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype, device: torch.device
-) -> torch.Tensor:
-    """``U(0, 1)`` draws of ``shape`` from ``generator``."""
-    return torch.rand(shape, generator=generator, dtype=dtype, device=device)
 
 
 def open_uniform(u: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,19 +82,3 @@ def read_netcdf(path: str | Path) -> xr.Dataset:
         raise FileNotFoundError(f"read_netcdf: no result file at {path}")
     with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
         return ds.load()
-
-
-def json_attr(ds: xr.Dataset, key: str, default=None):
-    """Decode a JSON attribute written by :func:`provenance`."""
-    v = ds.attrs.get(key)
-    if v is None:
-        return default
-    try:
-        return json.loads(v) if isinstance(v, str) else v
-    except json.JSONDecodeError:
-        return v
-
-
-def stack_seeds(datasets: Iterable[xr.Dataset], seeds: Sequence[int]) -> xr.Dataset:
-    """Concatenate per-seed datasets along a new ``seed`` dimension."""
-    return xr.concat(list(datasets), dim=xr.DataArray(list(seeds), dims=N.SEED, name=N.SEED))

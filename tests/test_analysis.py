@@ -188,3 +188,14 @@ def test_unbiasedness_test_verdicts():
     # decoupled_st against its own target (tau_f != 1) uses the matching exact gradient
     dec = A.unbiasedness_test(prob, gl.estimator("decoupled_st", tau_f=0.5, tau_b=0.01, backward="gumbel_sum"), n=5000)
     assert dec.dim == 5
+
+
+def test_normalized_bias_std_matches_direct_formula():
+    """Shah et al. App. C per dimension: |g - mean| / |g| and the standard deviation over draws."""
+    prob = quad_problem()
+    exact = gl.exact_gradient(prob)
+    st = gl.sample_gradients(prob, gl.estimator("gs_st", t=0.5), 1024, seed=4, keep_samples=1024)
+    out = A.normalized_bias_std(st, exact)
+    x = st.samples.to(DT)
+    torch.testing.assert_close(out["normalized_bias"], (exact - x.mean(0)).abs() / exact.abs(), rtol=1e-10, atol=0)
+    torch.testing.assert_close(out["std"], x.std(0), rtol=1e-10, atol=0)

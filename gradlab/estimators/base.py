@@ -245,11 +245,6 @@ def categorical_index(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tenso
     return torch.argmax(logits.detach() + gumbel, dim=-1)
 
 
-def log_prob_at(log_p: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``log p(x)`` gathered at ``index``, keeping a singleton last axis (no ``-inf * 0``)."""
-    return log_p.gather(-1, index.unsqueeze(-1))
-
-
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         return f"{v:g}"
