@@ -27,3 +27,55 @@ N_SAMPLES = "n"
 GAP = "gradient_gap"  # E ||grad_relaxed - grad_discrete||^2
 GAP_SE = "gradient_gap_se"
 LO, HI = "_lo", "_hi"  # suffixes of confidence bounds, e.g. "bias2_lo"
+BIAS2_SE = "bias2_se"  # standard error of bias2 at max(bias2, 0) (analysis.intervals)
+BIAS2_ZERO = "bias2_consistent_with_zero"  # the bias2 interval contains 0
+SECONDS_PER_SAMPLE = "seconds_per_sample"  # wall time of sample_gradients / n
+TARGET = "target"  # coordinate along ESTIMATOR: what the estimate estimates
+PROBLEM = "problem"  # per-cell problem configuration (JSON)
+
+# long_name and definition of every result variable (written as netCDF attributes)
+DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
+    # name: (long_name, units, definition)
+    BIAS2: (
+        "average squared bias per parameter",
+        "gradient units squared",
+        "unbiased estimate of |g - E[ghat]|^2 / d (ZGR eq. 16: |mean(X) - mean(Y)|^2 / d - V_1/n_1 - V_2/n_2); "
+        "may be negative when the bias is below the sampling noise",
+    ),
+    VARIANCE: (
+        "average variance per parameter",
+        "gradient units squared",
+        "mean over the d parameters of the per-parameter sample variance (ddof = 1) of the estimates (ZGR 4.1.1)",
+    ),
+    MSE: ("mean squared error per parameter", "gradient units squared", "bias2 + variance = E|g - ghat|^2 / d"),
+    COSINE: ("cosine similarity", "1", "cosine between the mean estimate and the reference gradient"),
+    REL_BIAS: ("relative bias", "1", "|g - mean(ghat)| / |g| (Euclidean norms over all parameters)"),
+    REL_BIAS_DIMWISE: (
+        "normalised bias (Shah et al. App. C)",
+        "1",
+        "mean over parameters j with g_j != 0 of |g_j - mean_j| / |g_j|",
+    ),
+    MEAN_STD: ("mean standard deviation (Shah et al. App. C)", "gradient units", "mean over parameters of std_j"),
+    N_SAMPLES: ("number of gradient samples", "1", "independent estimates drawn for this cell"),
+    BIAS2_SE: (
+        "standard error of bias2",
+        "gradient units squared",
+        "sqrt(4 rho max(bias2, 0) / d + Var(|ebar|^2) / d^2) from bootstrap replicates (analysis.intervals)",
+    ),
+    BIAS2_ZERO: ("squared bias consistent with zero", "1", "bias2_lo <= 0: the interval contains zero"),
+    SECONDS_PER_SAMPLE: (
+        "wall time per gradient sample",
+        "s",
+        "seconds spent in sample_gradients divided by n (the cost axis of a bias/variance/cost frontier)",
+    ),
+    GAP: (
+        "gradient gap",
+        "gradient units squared",
+        "E |grad of the relaxed loss - straight-through gradient|^2 with the same noise (Shah et al.)",
+    ),
+    GAP_SE: ("standard error of the gradient gap", "gradient units squared", "sd / sqrt(n) of the gap samples"),
+}
+for _name in (BIAS2, VARIANCE, MSE):
+    _long, _units, _ = DESCRIPTIONS[_name]
+    DESCRIPTIONS[_name + LO] = (f"lower bound of the {_long}", _units, "lower end of the two-sided interval")
+    DESCRIPTIONS[_name + HI] = (f"upper bound of the {_long}", _units, "upper end of the two-sided interval")

@@ -22,7 +22,7 @@ from . import names as N
 from ._version import __version__
 from .io import atomic_write_with
 
-__all__ = ["estimator_coords", "provenance", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
+__all__ = ["estimator_coords", "provenance", "describe", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
 
 NETCDF_ENGINE = "h5netcdf"
 
@@ -39,6 +39,21 @@ def estimator_coords(labels: Sequence[str], families: Sequence[str], hparams: Se
         else:
             coords[key] = (N.ESTIMATOR, np.array([np.nan if v is None else float(v) for v in values]))
     return coords
+
+
+def describe(ds: xr.Dataset, confidence: float | None = None) -> xr.Dataset:
+    """Add ``long_name``, ``units`` and ``definition`` attributes (:data:`names.DESCRIPTIONS`) to every known
+    variable, and the boolean ``bias2_consistent_with_zero`` where the squared bias has an interval."""
+    if N.BIAS2 + N.LO in ds and N.BIAS2_ZERO not in ds:
+        lo = ds[N.BIAS2 + N.LO]
+        ds[N.BIAS2_ZERO] = (lo <= 0).where(lo.notnull(), False).astype(bool)
+    level = "" if confidence is None else f" ({100 * confidence:g} % confidence)"
+    for name, (long_name, units, definition) in N.DESCRIPTIONS.items():
+        if name in ds:
+            if name.endswith((N.LO, N.HI)):
+                definition += level + "; method: analysis.intervals"
+            ds[name].attrs.update(long_name=long_name, units=units, definition=definition)
+    return ds
 
 
 def provenance(**extra) -> dict:

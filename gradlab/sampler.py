@@ -143,7 +143,7 @@ def chunk_size_for(problem, estimator, wrt, memory_budget, block, n, itemsize) -
 def sample_gradients(
     problem: Problem,
     estimator: Estimator,
-    n: int,
+    n: int | str,
     seed: int = 0,
     *,
     wrt: str = "all",
@@ -153,6 +153,12 @@ def sample_gradients(
     keep_samples: int = 0,
     bootstrap: int = 0,
     progress: bool = False,
+    rtol: float | None = None,
+    precision_of: str = "variance",
+    reference: torch.Tensor | GradientStats | None = None,
+    min_n: int = 1000,
+    max_n: int = 1_000_000,
+    confidence: float = 0.95,
 ) -> GradientStats:
     """Statistics of ``n`` independent samples of ``estimator``'s gradient of ``problem`` (w.r.t. ``wrt``).
 
@@ -160,7 +166,22 @@ def sample_gradients(
     ``problem.layout(wrt)``). ``keep_samples`` keeps the first raw samples; ``bootstrap`` accumulates that
     many Poisson bootstrap replicates for confidence intervals. ``device`` defaults to the problem's;
     ``chunk_size`` (samples per batched computation) defaults to what fits ``memory_budget`` bytes.
+
+    Precision on request: ``n="auto"`` draws until the ``confidence`` interval of ``precision_of``
+    (``"variance"``, or ``"bias2"`` against ``reference``) has a relative half-width ``(hi - lo) / 2 / |value|``
+    of at most ``rtol``, checking at ``min_n, 2 min_n, 4 min_n, ...`` and stopping at ``max_n`` otherwise (a
+    squared bias consistent with zero never reaches a relative width: it stops at the cap). The checkpoints do
+    not depend on the chunk size, so the same seed gives the same ``n``. ``bootstrap`` defaults to 100 here.
+    ``meta`` records ``n_reached``, ``rel_halfwidth`` and ``stopped`` (``"rtol"`` or ``"max_n"``).
     """
+    auto = isinstance(n, str)
+    if auto:
+        if n != "auto":
+            raise ValueError(f"sample_gradients: n must be a positive integer or 'auto', got {n!r}")
+        checkpoints, rtol, bootstrap = _auto_plan(rtol, precision_of, reference, min_n, max_n, bootstrap)
+        n = checkpoints[-1]
+    elif rtol is not None:
+        raise ValueError(f"sample_gradients: rtol applies to n='auto' only, got n={n!r} with rtol={rtol!r}")
     n = _checks.integer("sample_gradients", "n", n, 1)
     seed = _checks.integer("sample_gradients", "seed", seed, 0)
     keep_samples = _checks.integer("sample_gradients", "keep_samples", keep_samples, 0)
@@ -192,8 +213,9 @@ def sample_gradients(
 
         bar = tqdm(total=n, desc=f"sample {estimator.label}", unit="sample")
     t0 = time.perf_counter()
-    for start in range(0, n, chunk_size):
-        stop = min(n, start + chunk_size)
+    stops = sorted({*range(chunk_size, n, chunk_size), *(checkpoints if auto else ()), n})
+    start, precision = 0, None
+    for stop in stops:
         u, w = stream.take(start, stop)
         grads = per_sample_gradients(problem, estimator, u, wrt, workspace)
         if bootstrap and acc.center is None:
@@ -201,12 +223,19 @@ def sample_gradients(
         acc.add([grads[name].reshape(stop - start, -1) for name in layout.names], w)
         if bar is not None:
             bar.update(stop - start)
+        start = stop
+        if auto and stop in checkpoints:
+            precision = _precision(acc.result(layout), precision_of, reference, confidence)
+            if precision <= rtol:
+                break
     if bar is not None:
         bar.close()
+    n = start
     meta = {
         "estimator": estimator.label,
         "estimator_name": estimator.name,
         "hparams": estimator.hparams(),
+        "target": estimator.target,
         "seed": seed,
         "n": n,
         "wrt": wrt,
@@ -219,7 +248,52 @@ def sample_gradients(
         "gradlab_version": __version__,
         "torch_version": str(torch.__version__),
     }
+    if auto:
+        meta.update(
+            n_requested="auto",
+            rtol=rtol,
+            precision_of=precision_of,
+            n_reached=n,
+            rel_halfwidth=precision,
+            stopped="rtol" if precision <= rtol else "max_n",
+        )
     return acc.result(layout, meta)
+
+
+PRECISION_OF = ("variance", "bias2")
+
+
+def _auto_plan(rtol, precision_of, reference, min_n, max_n, bootstrap) -> tuple[list[int], float, int]:
+    """Validate the ``n="auto"`` options; the checkpoints ``min_n * 2^k`` up to ``max_n`` (included)."""
+    if rtol is None:
+        raise ValueError("sample_gradients: n='auto' needs rtol (the relative half-width to reach, e.g. 0.1)")
+    rtol = _checks.positive_real("sample_gradients", "rtol", rtol)
+    _checks.choice("sample_gradients", "precision_of", precision_of, PRECISION_OF)
+    if precision_of == "bias2" and reference is None:
+        raise ValueError("sample_gradients: precision_of='bias2' needs reference= (exact gradient or samples)")
+    min_n = _checks.integer("sample_gradients", "min_n", min_n, 2)
+    max_n = _checks.integer("sample_gradients", "max_n", max_n, min_n)
+    bootstrap = _checks.integer("sample_gradients", "bootstrap", bootstrap or 100, 20)
+    checkpoints = []
+    k = min_n
+    while k < max_n:
+        checkpoints.append(k)
+        k *= 2
+    return [*checkpoints, max_n], rtol, bootstrap
+
+
+def _precision(stats: GradientStats, precision_of: str, reference, confidence: float) -> float:
+    """Relative half-width of the interval of ``precision_of`` (``inf`` for a zero estimate)."""
+    from .analysis.intervals import intervals
+
+    ref = stats.mean if reference is None else reference
+    iv = intervals(stats, ref, confidence=confidence)
+    value, lo, hi = (
+        (iv.variance, iv.variance_lo, iv.variance_hi)
+        if precision_of == "variance"
+        else (iv.b2, iv.b2_lo, iv.b2_hi)
+    )
+    return (hi - lo) / 2.0 / abs(value) if value != 0 else float("inf")
 
 
 def _first_block_mean(problem, estimator, wrt, stream: UniformStream) -> torch.Tensor:

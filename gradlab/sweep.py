@@ -16,7 +16,9 @@ A configuration (TOML; see ``analyses/*.toml``)::
     kind = "exact"                             # kind = "estimator", name = "reinforce", m = 4, n = 10000
 
     [sampling]
-    n = 10000                                  # samples per cell
+    n = 10000                                  # samples per cell; "auto": until the interval is narrow
+    # rtol = 0.1                               # (with n = "auto") relative half-width to reach, of
+    # precision_of = "variance"                # "variance" or "bias2"; min_n = 1000, max_n = 100000
     seeds = [0]                                # replicate ids (a "seed" dimension)
     wrt = "all"
     bootstrap = 100                            # Poisson bootstrap replicates (confidence intervals)
@@ -57,7 +59,7 @@ from . import _checks
 from . import names as N
 from .io import atomic_write_text
 from .random import task_seed
-from .results import estimator_coords, provenance, write_netcdf
+from .results import describe, estimator_coords, provenance, write_netcdf
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -107,11 +109,30 @@ class SweepConfig:
     run: dict
     source: str = ""
 
-    def n_for(self, label: str) -> int:
-        """Samples per cell for an estimator setting (an [[estimators]] table may set its own ``n``)."""
+    def n_for(self, label: str) -> int | str:
+        """Samples per cell for an estimator setting (an [[estimators]] table may set its own ``n``);
+        ``"auto"``: until the interval is as narrow as ``sampling.rtol`` asks."""
         if not hasattr(self, "_n_override"):
             self.estimator_grid()
-        return int(self._n_override.get(label, self.sampling["n"]))
+        n = self._n_override.get(label, self.sampling["n"])
+        return n if n == "auto" else int(n)
+
+    def to_json(self) -> str:
+        """The resolved configuration (defaults filled in) as JSON: the ``config`` attribute of results."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "seed": self.seed,
+                "out": str(self.out),
+                "problem": self.problem,
+                "reference": self.reference,
+                "sampling": self.sampling,
+                "estimators": self.estimators,
+                "run": self.run,
+            },
+            default=str,
+            sort_keys=True,
+        )
 
     @property
     def cells_dir(self) -> Path:
@@ -139,7 +160,9 @@ class SweepConfig:
                 est = estimator(block["name"], **dict(zip(keys, combo, strict=True)))
                 out.append(est)
                 if "n" in block:
-                    self._n_override[est.label] = _checks.integer(f"estimators[{i}]", "n", block["n"], 2)
+                    self._n_override[est.label] = (
+                        "auto" if block["n"] == "auto" else _checks.integer(f"estimators[{i}]", "n", block["n"], 2)
+                    )
         labels = [e.label for e in out]
         dup = {x for x in labels if labels.count(x) > 1}
         if dup:
@@ -176,7 +199,16 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         "gradient_gap": False,
         **raw.get("sampling", {}),
     }
-    _checks.integer("sampling", "n", sampling["n"], 2)
+    if sampling["n"] == "auto":
+        if "rtol" not in sampling:
+            raise ValueError('sampling: n = "auto" needs rtol (the relative half-width to reach, e.g. 0.1)')
+        _checks.positive_real("sampling", "rtol", sampling["rtol"])
+        sampling.setdefault("max_n", 100_000)
+        sampling.setdefault("min_n", 1000)
+        sampling.setdefault("precision_of", "variance")
+        sampling["bootstrap"] = sampling["bootstrap"] or 100
+    else:
+        _checks.integer("sampling", "n", sampling["n"], 2)
     sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
     reference = {"kind": "exact", **raw.get("reference", {})}
     _checks.choice("reference", "kind", reference["kind"], ("exact", "estimator"))
@@ -259,10 +291,9 @@ def _reference(cfg: SweepConfig, point: tuple, problem, est):
     from .stats import GradientStats
 
     wrt = cfg.sampling["wrt"]
-    probe = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    own_target = not torch.equal(est.forward_logits(probe), probe)  # decoupled_st with tau_f != 1
+    own_target = not est.targets_model_objective  # decoupled_st with tau_f != 1
     if cfg.reference["kind"] == "exact":
-        tag = tuple(est.forward_logits(probe).tolist()) if own_target else None
+        tag = est.target if own_target else None
         key = ("exact", _hash(_problem_cfg(cfg, point)), wrt, tag)
         return _cached(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
     if own_target:
@@ -298,7 +329,7 @@ def _reference(cfg: SweepConfig, point: tuple, problem, est):
 
 def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
     """Run one cell (or read it back if it is already done) and return its record."""
-    from .analysis.bias_variance import _summaries
+    from .analysis.bias_variance import summaries
     from .estimators import estimator
     from .problems.build import build_problem
     from .sampler import sample_gradients
@@ -315,6 +346,10 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
     sp = cfg.sampling
     ref = _reference(cfg, cell.point, problem, est)
     n = cfg.n_for(est.label)
+    auto = {}
+    if n == "auto":
+        auto = {k: sp[k] for k in ("rtol", "min_n", "max_n", "precision_of")}
+        auto["reference"] = ref
     stats = sample_gradients(
         problem,
         est,
@@ -323,9 +358,12 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
         wrt=sp["wrt"],
         bootstrap=int(sp.get("bootstrap", 0)),
         chunk_size=sp.get("chunk_size") or None,
+        **auto,
     )
+    if n == "auto":
+        n = stats.n
     record = {
-        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in _summaries(stats, ref, 0.95).items()
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summaries(stats, ref, 0.95).items()
     }
     if stats.dim <= PARAM_STATS_MAX_DIM:
         ref_mean = ref.mean if hasattr(ref, "mean") and not isinstance(ref, torch.Tensor) else ref
@@ -350,6 +388,7 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
     }
     record["param_labels"] = stats.layout.labels() if stats.dim <= PARAM_STATS_MAX_DIM else None
     record["problem"] = problem.config_json()
+    record["target"] = est.target
     atomic_write_text(path, json.dumps(record, default=float))
     return record
 
@@ -437,7 +476,7 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     labels = [e.label for e in ests]
     seeds = cfg.sampling["seeds"]
     records = {c.key: json.loads((cfg.cells_dir / f"{c.key}.json").read_text()) for c in cells}
-    non_scalar = {"cell", "param_labels", "problem", "grad_mean", "grad_std", "reference_mean"}
+    non_scalar = {"cell", "param_labels", "problem", "target", "grad_mean", "grad_std", "reference_mean"}
     scalar_keys = sorted({k for r in records.values() for k in r} - non_scalar)
     shape = [len(v) for v in axes.values()] + [len(labels), len(seeds)]
     dims = list(axes) + [N.ESTIMATOR, N.SEED]
@@ -466,23 +505,27 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     if N.N_SAMPLES in variables:
         variables[N.N_SAMPLES] = (dims, np.nan_to_num(data[N.N_SAMPLES]).astype(np.int64))
     coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
+    coords[N.TARGET] = (N.ESTIMATOR, [e.target for e in ests])
     coords[N.SEED] = seeds
     for k, vals in axes.items():
         coords[k] = vals
     if param_labels:
         coords[N.PARAM] = param_labels
-    first = next(iter(records.values()))
+    problems = np.full([len(v) for v in axes.values()], "", dtype=object)
+    for c in cells:
+        problems[positions[tuple(c.point)]] = records[c.key].get("problem") or ""
+    coords[N.PROBLEM] = (list(axes), problems.astype(str))
     attrs = provenance(
         sweep=cfg.name,
         master_seed=cfg.seed,
-        n=int(cfg.sampling["n"]),
+        n=str(cfg.sampling["n"]),
         wrt=cfg.sampling["wrt"],
         dtype=cfg.problem.get("dtype", "float64"),
         device=cfg.problem.get("device", "cpu"),
         reference=json.dumps(cfg.reference),
-        problem=first.get("problem"),
         problem_config=cfg.problem,
-        config=cfg.source,
+        config=cfg.to_json(),
+        confidence=0.95,
         seed_rule="cell seed = task_seed(master_seed, seed)",
     )
-    return xr.Dataset(variables, coords=coords, attrs=attrs)
+    return describe(xr.Dataset(variables, coords=coords, attrs=attrs), 0.95)

@@ -1,43 +1,114 @@
-"""Pareto frontier: estimator settings not dominated in (squared bias, variance) (ZGR Fig. 4)."""
+"""Pareto frontiers of estimator settings (ZGR Fig. 4), with and without measurement uncertainty.
+
+Objectives are minimised: squared bias, variance, and optionally the cost (seconds per sample, the axis of
+ZGR's speed argument, Fig. 5). Three rules, :func:`pareto_mask` ``method=``:
+
+* ``"plain"``: the frontier of the point estimates (negative squared-bias estimates count as 0);
+* ``"upper"``: the frontier of the upper confidence bounds. A setting is optimal only if its *worst*
+  plausible values are; a noisy estimate has a high upper bound, so noise alone cannot put it on the front;
+* ``"confident"``: every setting that is *not dominated with confidence*: it is removed only when another
+  setting's upper bounds are no worse than its lower bounds in every objective (and better in one). This is
+  the set of settings that may be optimal; wider than the front, it shrinks as ``n`` grows.
+
+``"auto"`` (the default) is ``"upper"`` when the result has intervals, else ``"plain"``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
 
 from .. import names as N
 
-__all__ = ["pareto_front", "pareto_mask"]
+__all__ = ["pareto_front", "confident_front", "pareto_mask", "PARETO_METHODS"]
+
+PARETO_METHODS = ("auto", "plain", "upper", "confident")
 
 
-def pareto_front(x, y) -> np.ndarray:
-    """Boolean mask of the points not dominated when minimising both ``x`` and ``y``.
+def _stack(objectives: Sequence, name: str) -> np.ndarray:
+    cols = [np.asarray(o, dtype=float) for o in objectives]
+    if len(cols) < 2:
+        raise ValueError(f"{name}: needs at least two objectives, got {len(cols)}")
+    if any(c.ndim != 1 or c.shape != cols[0].shape for c in cols):
+        raise ValueError(f"{name}: objectives must be 1-D of equal length, got shapes {[c.shape for c in cols]}")
+    return np.stack(cols, axis=1)
 
-    A point is dominated when another is no worse in both and strictly better in one. NaN points are never
-    on the front; exact duplicates are both kept.
+
+def pareto_front(*objectives) -> np.ndarray:
+    """Boolean mask of the points not dominated when minimising every objective (``x, y[, cost, ...]``).
+
+    A point is dominated when another is no worse in all objectives and strictly better in one. Points with
+    a NaN are never on the front; exact duplicates are both kept.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"pareto_front: x and y must be 1-D of equal length, got {x.shape} and {y.shape}")
-    ok = np.isfinite(x) & np.isfinite(y)
-    mask = np.zeros(x.shape, dtype=bool)
+    p = _stack(objectives, "pareto_front")
+    return confident_front(p.T, p.T)
+
+
+def confident_front(lower: Sequence, upper: Sequence) -> np.ndarray:
+    """Points not dominated with confidence: ``i`` is removed when some ``j`` has ``upper_j <= lower_i`` in
+    every objective and ``<`` in one. ``lower``/``upper``: sequences of per-objective arrays."""
+    lo, hi = _stack(lower, "confident_front"), _stack(upper, "confident_front")
+    if lo.shape != hi.shape:
+        raise ValueError(f"confident_front: lower {lo.shape} and upper {hi.shape} differ")
+    ok = np.isfinite(lo).all(1) & np.isfinite(hi).all(1)
+    mask = np.zeros(len(lo), dtype=bool)
     for i in np.flatnonzero(ok):
         others = ok.copy()
         others[i] = False
-        dominated = others & (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
-        mask[i] = not dominated.any()
+        no_worse = (hi <= lo[i]).all(1)
+        better = (hi < lo[i]).any(1)
+        mask[i] = not (others & no_worse & better).any()
     return mask
 
 
-def pareto_mask(ds: xr.Dataset, x: str = N.BIAS2, y: str = N.VARIANCE, clip_negative: bool = True) -> xr.DataArray:
-    """:func:`pareto_front` along the ``estimator`` dimension of a result.
+def pareto_mask(
+    ds: xr.Dataset,
+    objectives: Sequence[str] = (N.BIAS2, N.VARIANCE),
+    *,
+    method: str = "auto",
+    same_target: bool = True,
+) -> xr.DataArray:
+    """The frontier along the ``estimator`` dimension of a result (see the module docstring for ``method``).
 
-    ``clip_negative``: the unbiased squared-bias estimate (eq. 16) can be negative when the bias is below the
-    noise; such settings count as squared bias 0 (otherwise a noisier estimate could look "less biased").
+    ``same_target``: compare only estimators of the model's objective (the ``target`` coordinate); those with
+    another target (``decoupled_st`` with ``tau_f != 1``) are never on the front. Negative squared-bias values
+    (point estimates or lower bounds) count as 0: below the noise, not "less biased than unbiased".
     """
-    if ds[x].dims != (N.ESTIMATOR,):
-        raise ValueError(f"pareto_mask: {x} must have the single dimension {N.ESTIMATOR!r}, has {ds[x].dims}")
-    xv, yv = ds[x].values, ds[y].values
-    if clip_negative:
-        xv, yv = np.maximum(xv, 0.0), np.maximum(yv, 0.0)
-    return xr.DataArray(pareto_front(xv, yv), coords={N.ESTIMATOR: ds[N.ESTIMATOR]}, name="pareto")
+    if method not in PARETO_METHODS:
+        raise ValueError(f"pareto_mask: method must be one of {PARETO_METHODS}, got {method!r}")
+    for name in objectives:
+        if name not in ds:
+            raise ValueError(f"pareto_mask: the result has no variable {name!r}; it has {sorted(ds.data_vars)}")
+        if ds[name].dims != (N.ESTIMATOR,):
+            raise ValueError(
+                f"pareto_mask: {name} must have the single dimension {N.ESTIMATOR!r}, has {ds[name].dims} "
+                "(select or average the other dimensions first)"
+            )
+    has_bounds = all(o + N.HI in ds for o in objectives if o + N.LO in ds or o in (N.BIAS2, N.VARIANCE, N.MSE))
+    if method == "auto":
+        method = "upper" if has_bounds and N.BIAS2 + N.HI in ds else "plain"
+    if method != "plain" and not has_bounds:
+        raise ValueError(f"pareto_mask: method={method!r} needs confidence bounds (*_lo, *_hi); this result has none")
+
+    def column(name: str, suffix: str) -> np.ndarray:
+        key = name + suffix if name + suffix in ds else name
+        v = ds[key].values.astype(float)
+        return np.maximum(v, 0.0) if name in (N.BIAS2, N.MSE) else v
+
+    keep = np.ones(ds.sizes[N.ESTIMATOR], dtype=bool)
+    if same_target and N.TARGET in ds.coords:
+        from ..estimators.base import TARGET_MODEL
+
+        keep = ds[N.TARGET].values == TARGET_MODEL
+    front = np.zeros(keep.shape, dtype=bool)
+    if method == "plain":
+        front[keep] = pareto_front(*[column(o, "")[keep] for o in objectives])
+    elif method == "upper":
+        front[keep] = pareto_front(*[column(o, N.HI)[keep] for o in objectives])
+    else:
+        lows = [column(o, N.LO)[keep] for o in objectives]
+        highs = [column(o, N.HI)[keep] for o in objectives]
+        front[keep] = confident_front(lows, highs)
+    return xr.DataArray(front, coords={N.ESTIMATOR: ds[N.ESTIMATOR]}, name=f"pareto_{method}")

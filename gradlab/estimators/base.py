@@ -38,6 +38,9 @@ Loss = Callable[[torch.Tensor], torch.Tensor]
 __all__ = ["Estimator", "PathwiseEstimator", "straight_through", "one_hot", "Loss"]
 
 
+TARGET_MODEL = "objective under softmax(logits)"
+
+
 def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     """Value of ``hard``, gradient of ``soft``: ``hard + (soft - soft.detach())``.
 
@@ -134,6 +137,17 @@ class Estimator:
         ``logits`` for every estimator except ``decoupled_st`` (``logits / tau_f``).
         """
         return logits
+
+    @property
+    def target(self) -> str:
+        """What the estimate estimates (recorded per result cell): the objective under the model's own
+        distribution, unless :meth:`forward_logits` changes it (``decoupled_st`` with ``tau_f != 1``)."""
+        return TARGET_MODEL
+
+    @property
+    def targets_model_objective(self) -> bool:
+        """True when :attr:`target` is the model's objective (estimators that can be compared directly)."""
+        return self.target == TARGET_MODEL
 
     def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
         """Value: the loss at the forward sample; gradient: the estimate.

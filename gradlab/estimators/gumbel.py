@@ -101,6 +101,12 @@ class DecoupledST(PathwiseEstimator):
     def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
         return logits / self.tau_f
 
+    @property
+    def target(self) -> str:
+        if self.tau_f == 1.0:
+            return super().target
+        return f"objective under softmax(logits / {self.tau_f:g}) (the forward distribution)"
+
     def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         perturbed = logits / self.tau_f + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
