@@ -30,6 +30,7 @@ LO, HI = "_lo", "_hi"  # suffixes of confidence bounds, e.g. "bias2_lo"
 BIAS2_SE = "bias2_se"  # standard error of bias2 at max(bias2, 0) (analysis.intervals)
 BIAS2_ZERO = "bias2_consistent_with_zero"  # the bias2 interval contains 0
 SECONDS_PER_SAMPLE = "seconds_per_sample"  # wall time of sample_gradients / n
+SECONDS = "seconds"  # wall time of a sweep cell (sampling, reference, gradient gap)
 TARGET = "target"  # coordinate along ESTIMATOR: what the estimate estimates
 PROBLEM = "problem"  # per-cell problem configuration (JSON)
 
@@ -73,6 +74,10 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
         "gradient units squared",
         "E |grad of the relaxed loss - straight-through gradient|^2 with the same noise (Shah et al.)",
     ),
+    SECONDS: ("wall time of the cell", "s", "seconds for the whole sweep cell: sampling, reference and gap"),
+    "grad_mean": ("mean estimate per parameter", "gradient units", "float64 mean of the n estimates, entry by entry"),
+    "grad_std": ("standard deviation per parameter", "gradient units", "sample standard deviation (ddof = 1)"),
+    "reference_mean": ("reference gradient per parameter", "gradient units", "exact gradient or reference mean"),
     GAP_SE: ("standard error of the gradient gap", "gradient units squared", "sd / sqrt(n) of the gap samples"),
 }
 for _name in (BIAS2, VARIANCE, MSE):

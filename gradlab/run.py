@@ -115,37 +115,62 @@ def ensure_snapshot(s: RunSettings) -> Path:
     return pt
 
 
+def one_seed(ds):
+    """The result of a single replicate (its intervals are valid), or the average over several."""
+    if N.SEED not in ds.dims:
+        return ds
+    return ds.isel({N.SEED: 0}) if ds.sizes[N.SEED] == 1 else ds.mean(N.SEED)
+
+
 def same_target(sub) -> np.ndarray:
-    """Estimators of the model's objective: all but decoupled_st with tau_f != 1 (whose target is the
-    objective under softmax(logits / tau_f)); only these are compared for the Pareto frontier."""
-    fam = sub[N.FAMILY].values
-    tau_f = sub["tau_f"].values if "tau_f" in sub.coords else np.full(fam.shape, np.nan)
-    return ~((fam == "decoupled_st") & (tau_f != 1.0))
+    """Estimators of the model's objective (the ``target`` coordinate): all but decoupled_st with tau_f != 1,
+    whose target is the objective under softmax(logits / tau_f); only these are compared for the frontier."""
+    from .estimators.base import TARGET_MODEL
+
+    if N.TARGET not in sub.coords:
+        return np.ones(sub.sizes[N.ESTIMATOR], dtype=bool)
+    return sub[N.TARGET].values == TARGET_MODEL
 
 
-def pareto_of(sub) -> np.ndarray:
-    from .analysis.pareto import pareto_front
+def pareto_of(sub, method: str = "auto", objectives=(N.BIAS2, N.VARIANCE)) -> np.ndarray:
+    from .analysis.pareto import pareto_mask
 
-    same = same_target(sub)
-    front = np.zeros(same.shape, dtype=bool)
-    # a negative squared-bias estimate means: bias below the noise (counted as 0)
-    front[same] = pareto_front(np.maximum(sub[N.BIAS2].values[same], 0.0), sub[N.VARIANCE].values[same])
-    return front
+    return pareto_mask(sub, objectives, method=method).values
+
+
+TABLE_NOTES = (
+    "bias2: unbiased estimate of the average squared bias (ZGR eq. 16); a negative value means the bias is "
+    "below the sampling noise.\n"
+    "[lo, hi]: 95 % interval (score-type, gradlab.analysis.intervals); 0 = the interval contains zero "
+    "(consistent with unbiased).\n"
+    "*: Pareto-optimal on the upper confidence bounds of (bias2, variance); ~: not dominated with confidence "
+    "(may be optimal); (own target): measured against its own target, not compared."
+)
 
 
 def summary_table(ds) -> str:
-    sub = ds.mean(N.SEED) if N.SEED in ds.dims else ds
+    sub = one_seed(ds)
     b, v = sub[N.BIAS2].values, sub[N.VARIANCE].values
+    has_iv = N.BIAS2 + N.LO in sub
     front = pareto_of(sub)
+    maybe = pareto_of(sub, "confident") if has_iv else front
     same = same_target(sub)
+    lo = sub[N.BIAS2 + N.LO].values if has_iv else np.full(b.shape, np.nan)
+    hi = sub[N.BIAS2 + N.HI].values if has_iv else np.full(b.shape, np.nan)
+    sps = sub[N.SECONDS_PER_SAMPLE].values if N.SECONDS_PER_SAMPLE in sub else np.full(b.shape, np.nan)
     order = np.argsort(v)
-    lines = [f"{'estimator':<58} {'squared bias':>13} {'variance':>11} {'mse':>11}  Pareto", "-" * 104]
+    head = f"{'estimator':<44} {'bias2':>10} {'[lo, hi] (95 %)':>23} {'variance':>10} {'mse':>10} {'ms/sample':>9}"
+    lines = [head + "  front", "-" * (len(head) + 7)]
     for i in order:
+        if not same[i]:
+            flag = "(own target)"
+        else:
+            flag = ("*" if front[i] else ("~" if maybe[i] else "")) + (" 0" if has_iv and lo[i] <= 0 else "")
         lines.append(
-            f"{sub[N.ESTIMATOR].values[i]:<58} {b[i]:>13.3e} {v[i]:>11.3e} {b[i] + v[i]:>11.3e}  "
-            f"{'*' if front[i] else ('' if same[i] else '(own target)')}"
+            f"{sub[N.ESTIMATOR].values[i]:<44} {b[i]:>10.2e} {f'[{lo[i]:.1e}, {hi[i]:.1e}]':>23} {v[i]:>10.3e} "
+            f"{b[i] + v[i]:>10.3e} {1e3 * sps[i]:>9.3f}  {flag}"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + ["", TABLE_NOTES])
 
 
 def run_main_job(settings: RunSettings | None = None) -> dict:
@@ -159,10 +184,10 @@ def run_main_job(settings: RunSettings | None = None) -> dict:
     t_train = time.perf_counter() - t0
     cfg = load_config(run_config(s, snapshot))
     ds = run_sweep(cfg, progress=s.progress)
-    sub = ds.mean(N.SEED)
+    sub = one_seed(ds)
     tag = "run_quick" if s.quick else "run"
     fam = sub[N.FAMILY].values
-    main = sub.isel({N.ESTIMATOR: np.flatnonzero(fam != "decoupled_st")})
+    main = sub.isel({N.ESTIMATOR: np.flatnonzero(same_target(sub))})
     temp = sub.isel({N.ESTIMATOR: np.flatnonzero(~np.isin(fam, ["decoupled_st", "st_zgr"]))})
     figs = [
         save_figure(
@@ -180,9 +205,15 @@ def run_main_job(settings: RunSettings | None = None) -> dict:
         ),
     ]
     print(summary_table(ds))
-    front = pareto_of(sub)
-    best = ", ".join(str(x) for x in sub[N.ESTIMATOR].values[front])
+    names = sub[N.ESTIMATOR].values
+    best = ", ".join(str(x) for x in names[pareto_of(sub)])
+    lines = [f"\nPareto-optimal (upper 95 % bounds of squared bias and variance): {best}"]
+    lines.append("Not dominated with confidence: " + ", ".join(str(x) for x in names[pareto_of(sub, "confident")]))
+    lines.append("Plain frontier of the point estimates: " + ", ".join(str(x) for x in names[pareto_of(sub, "plain")]))
+    if N.SECONDS_PER_SAMPLE in sub:
+        cost = pareto_of(sub, objectives=(N.BIAS2, N.VARIANCE, N.SECONDS_PER_SAMPLE))
+        lines.append("Pareto-optimal in (squared bias, variance, seconds per sample): " + ", ".join(names[cost]))
+    print("\n".join(lines))
     seconds = time.perf_counter() - t0
-    print(f"\nPareto-optimal settings (squared bias vs variance): {best}")
     print(f"results: {cfg.out}; figures: {', '.join(str(f) for f in figs)}; {seconds:.0f} s (training {t_train:.0f} s)")
     return {"netcdf": cfg.out, "figures": figs, "seconds": seconds, "pareto": best, "snapshot": snapshot}

@@ -378,7 +378,7 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
             record[N.GAP], record[N.GAP_SE] = float(gap.mean[0]), float((gap.var[0] / gap.n) ** 0.5)
         except TypeError:
             record[N.GAP] = record[N.GAP_SE] = None  # no relaxed sample for this estimator
-    record["seconds"] = time.perf_counter() - t0
+    record[N.SECONDS] = time.perf_counter() - t0
     record["cell"] = {
         "point": list(cell.point),
         "estimator": cell.estimator_name,

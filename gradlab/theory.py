@@ -740,7 +740,7 @@ def _shah_problem(quick: bool):
 
 
 def check_shah(quick: bool) -> list[CheckResult]:
-    from .analysis.bias_variance import _summaries
+    from .analysis.bias_variance import summaries
     from .estimators import estimator
     from .exact import exact_gradient
     from .sampler import sample_gradients
@@ -759,7 +759,7 @@ def check_shah(quick: bool) -> list[CheckResult]:
                 prob, estimator("decoupled_st", tau_f=tf, tau_b=tb), n, 0, wrt="logits", bootstrap=100
             )
         ref = exact_own[tf] if target == "own" else exact_model
-        return _summaries(cache[key], ref, 0.95)
+        return summaries(cache[key], ref, 0.95)
 
     def trend(line, fixed, target, metric):
         vals, los, his = [], [], []

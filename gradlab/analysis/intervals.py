@@ -58,7 +58,7 @@ from ..stats import GradientStats
 __all__ = ["Replicates", "replicates", "Intervals", "intervals", "z_value"]
 
 F64 = torch.float64
-MIN_REPLICATES = 20
+MIN_REPLICATES = 10  # below this the two variances are too noisy to use; 100 is what the coverage study used
 
 
 def z_value(confidence: float) -> float:
