@@ -39,4 +39,14 @@ __all__ = [
     "analysis",
     "results",
     "names",
+    "plots",
 ]
+
+
+def __getattr__(name: str):
+    """``gl.plots`` is imported on first use (it imports matplotlib)."""
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'gradlab' has no attribute {name!r}")

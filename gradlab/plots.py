@@ -1,22 +1,28 @@
 """Figures from results: ``xarray.Dataset`` (or check results) -> ``matplotlib.figure.Figure``.
 
-No computation happens here beyond selecting and arranging what the Dataset holds.
+``gl.plots`` draws any result of :func:`gradlab.bias_variance`, a sweep or ``gradlab run``, the user's own
+included: :func:`plot_pareto` (bias vs variance with 95 % interval bars and the frontier),
+:func:`plot_vs_temperature` (bias and variance against ``t`` with interval bands), :func:`plot_tau_grid`
+(decoupled ST over ``(tau_f, tau_b)``), :func:`plot_quantization`, :func:`plot_convergence`;
+:func:`save_figure` writes atomically and closes the figure. Legends round hyper-parameters
+(:func:`short_label`) and name settings that coincide with another family's (:func:`coinciding`).
+
+No computation happens here beyond selecting and arranging what the Dataset holds, and the frontier
+(:func:`gradlab.analysis.pareto_mask`). The backend is the user's (the command line uses ``Agg``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from . import names as N  # noqa: E402
+from . import names as N
 
 __all__ = [
     "plot_vs_temperature",
@@ -27,6 +33,8 @@ __all__ = [
     "save_figure",
     "save_verify_figures",
     "plot_results",
+    "short_label",
+    "coinciding",
 ]
 
 FAMILY_STYLE = {
@@ -59,7 +67,29 @@ def save_figure(fig, path: str | Path) -> Path:
 
 
 def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
-    return ds.mean(N.SEED) if N.SEED in ds.dims else ds
+    from .results import one_seed
+
+    return one_seed(ds)
+
+
+def short_label(label: str, digits: int = 2) -> str:
+    """A label with its numbers rounded for a legend: ``gs(t=0.693147)`` -> ``gs(t=0.69)`` (the coordinates
+    keep full precision)."""
+    return re.sub(r"(?<==)(-?\d+\.\d+(?:e-?\d+)?)", lambda m: f"{float(m.group(1)):.{digits}g}", str(label))
+
+
+def coinciding(ds: xr.Dataset, variables=(N.BIAS2, N.VARIANCE), rtol: float = 1e-6) -> dict[int, int]:
+    """``{i: j}`` for settings ``i`` of another family whose values equal those of an earlier setting ``j``
+    to ``rtol`` in every variable (e.g. ReinMax(t=1) and ZGR, the same estimator): drawn over each other."""
+    vals = np.stack([ds[v].values.astype(float) for v in variables], axis=1)
+    fam = ds[N.FAMILY].values
+    out = {}
+    for i in range(len(vals)):
+        for j in range(i):
+            if fam[i] != fam[j] and np.allclose(vals[i], vals[j], rtol=rtol, atol=0.0):
+                out[i] = j
+                break
+    return out
 
 
 VARIED = {"st_zgr": "alpha", "decoupled_st": "tau_b"}  # the hyper-parameter a family's curve runs along (else t)
@@ -102,11 +132,13 @@ def _styled_groups(ds: xr.Dataset):
 
 
 def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
-    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with
-    bootstrap bands; estimators without a temperature are horizontal lines."""
+    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with bands
+    of the 95 % intervals (:mod:`gradlab.analysis.intervals`); estimators without a temperature are horizontal
+    lines, and one that coincides with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
+    same = coinciding(ds)
     for label, idx, _fam, color, marker, ls in _styled_groups(ds):
         ts = t[idx]
         for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
@@ -115,12 +147,14 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
             hi = ds[var + N.HI].values[idx] if var + N.HI in ds else None
             if np.isfinite(ts).all() and len(idx) > 1:
                 order = np.argsort(ts)
-                ax.plot(ts[order], y[order], marker=marker, color=color, ls=ls, label=label, ms=4)
+                ax.plot(ts[order], y[order], marker=marker, color=color, ls=ls, label=short_label(label), ms=4)
                 if lo is not None:
                     ax.fill_between(ts[order], lo[order], hi[order], color=color, alpha=0.2)
             else:
                 for j, yy in enumerate(y):
-                    tag = label if len(idx) == 1 else ds[N.ESTIMATOR].values[idx[j]]
+                    tag = short_label(label if len(idx) == 1 else ds[N.ESTIMATOR].values[idx[j]])
+                    if idx[j] in same:
+                        tag += f" (coincides with {short_label(ds[N.ESTIMATOR].values[same[idx[j]]])})"
                     ax.axhline(yy, color=color, ls=("--", ":", "-.")[(LINESTYLES.index(ls) + j) % 3], lw=1.2, label=tag)
     for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
         ax.set_xscale("log")
@@ -135,49 +169,87 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     handles, labels = axes[0].get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=False))
     fig.legend(uniq.values(), uniq.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.suptitle(title or "Squared bias and variance vs temperature (95% bootstrap bands)")
+    fig.suptitle(title or "Squared bias and variance vs temperature (bands: 95 % intervals)")
     fig.tight_layout()
     return fig
 
 
 def _symlog(ax, values, lower=None) -> None:
-    """A symlog axis whose linear region is the smallest non-zero magnitude; no empty negative half."""
+    """A symlog axis whose linear region (one decade tall) ends at the decade of the smallest non-zero
+    magnitude; ticks only at 0 and at decades outside that region, so none overlap; no empty negative half."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     v = np.asarray(values, float)
+    every = v if lower is None else np.concatenate([v, np.asarray(lower, float)])
+    every = every[np.isfinite(every)]
     finite = np.abs(v[np.isfinite(v) & (v != 0)])
-    lin = max(float(finite.min()) if finite.size else 1e-12, 1e-14)
-    ax.set_yscale("symlog", linthresh=lin)
-    lowest = np.nanmin(v) if lower is None else min(np.nanmin(v), np.nanmin(lower))
-    if lowest >= 0:
-        ax.set_ylim(bottom=0)
+    lin = 10.0 ** math.floor(math.log10(max(float(finite.min()) if finite.size else 1e-12, 1e-14)))
+    ax.set_yscale("symlog", linthresh=lin, linscale=1.0)
+    top = max(float(np.abs(every).max()) if every.size else lin, lin)
+    decades = [lin * 10.0**k for k in range(int(math.ceil(math.log10(top / lin))) + 1)]
+    ticks = [0.0] + decades
+    lowest = float(every.min()) if every.size else 0.0
+    if lowest < 0:
+        ticks += [-d for d in decades if d <= abs(lowest)]
+        ax.set_ylim(bottom=-max(abs(lowest) * 1.5, lin), top=top * 1.5)
+    else:
+        ax.set_ylim(bottom=0, top=top * 1.5)
+    ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    ax.yaxis.set_minor_locator(NullLocator())
 
 
-def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,)) -> plt.Figure:
-    """ZGR Fig. 4 left: (variance, squared bias) per setting, families joined along their hyper-parameter,
-    the Pareto frontier circled; the y axis is symlog (squared-bias estimates can be negative)."""
-    from .analysis.pareto import pareto_front
+def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,), method: str = "auto") -> plt.Figure:
+    """ZGR Fig. 4 left: (variance, squared bias) per setting with 95 % interval bars, families joined along
+    their hyper-parameter, the Pareto frontier circled (``method``: see :func:`gradlab.analysis.pareto_mask`;
+    by default on the upper confidence bounds), settings that coincide with another family's named in the
+    legend. The y axis is symlog (squared-bias estimates can be negative). Only estimators of the model's
+    objective should be passed (the ``target`` coordinate); others are never on the frontier."""
+    from .analysis.pareto import pareto_mask
 
     ds = _mean_over_seeds(ds)
-    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
     v, b = ds[N.VARIANCE].values, ds[N.BIAS2].values
-    front = pareto_front(np.maximum(b, 0.0), v)  # negative estimates: bias below the noise
+    bounds = all(k + s in ds for k in (N.BIAS2, N.VARIANCE) for s in (N.LO, N.HI))
+    front_da = pareto_mask(ds, method=method)
+    front = front_da.values
+    same = coinciding(ds)
+    labels = ds[N.ESTIMATOR].values
     for label, idx, fam, color, marker, ls in _styled_groups(ds):
         key = _varied(fam)
         ok = key in ds.coords and np.isfinite(ds[key].values[idx]).all()
         order = np.argsort(ds[key].values[idx]) if ok else np.arange(len(idx))
         ii = np.array(idx)[order]
-        ax.plot(v[ii], b[ii], marker=marker, color=color, ls=ls, label=label, ms=5, lw=1)
+        if bounds:
+            xerr = [v[ii] - ds[N.VARIANCE + N.LO].values[ii], ds[N.VARIANCE + N.HI].values[ii] - v[ii]]
+            yerr = [b[ii] - ds[N.BIAS2 + N.LO].values[ii], ds[N.BIAS2 + N.HI].values[ii] - b[ii]]
+            ax.errorbar(v[ii], b[ii], xerr=xerr, yerr=yerr, fmt="none", ecolor=color, alpha=0.35, lw=0.8)
+        hidden = [i for i in ii if i in same]
+        text = short_label(label)
+        if hidden:
+            text += " (coincides with " + ", ".join(short_label(labels[same[i]]) for i in hidden) + ")"
+        mfc = "none" if hidden else color  # hollow, larger: the marker underneath stays visible
+        ax.plot(v[ii], b[ii], marker=marker, color=color, mfc=mfc, ls=ls, label=text, ms=9 if hidden else 5, lw=1)
         if "t" in ds.coords:
             for j in ii:
                 if any(math.isclose(float(ds["t"].values[j]), m, rel_tol=1e-6) for m in mark_t):
                     ax.plot(v[j], b[j], "o", mfc="none", mec="black", ms=11)
-    ax.plot(v[front], b[front], "o", mfc="none", mec="red", ms=14, mew=1.5, label="Pareto frontier")
+    if "t" in ds.coords and mark_t:
+        ax.plot([], [], "o", mfc="none", mec="black", ms=11, label="t = " + ", ".join(f"{m:g}" for m in mark_t))
+    rule = {
+        "pareto_upper": "on upper 95 % bounds",
+        "pareto_plain": "on point estimates",
+        "pareto_confident": "not dominated with confidence",
+    }[front_da.name]
+    ax.plot(v[front], b[front], "o", mfc="none", mec="red", ms=14, mew=1.5, label=f"Pareto frontier ({rule})")
+    if bounds:
+        ax.errorbar([], [], xerr=[[], []], yerr=[[], []], fmt="none", ecolor="gray", label="95 % intervals")
     ax.set_xscale("log")
-    _symlog(ax, b)
+    _symlog(ax, b, ds[N.BIAS2 + N.LO].values if bounds else None)
     ax.set_xlabel("average variance per parameter")
     ax.set_ylabel("average squared bias per parameter (symlog)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.set_title(title or "Bias-variance trade-offs (black circles: t = 2)")
+    ax.set_title(title or "Bias-variance trade-offs")
     fig.tight_layout()
     return fig
 

@@ -22,7 +22,7 @@ from . import names as N
 from ._version import __version__
 from .io import atomic_write_with
 
-__all__ = ["estimator_coords", "provenance", "describe", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
+__all__ = ["estimator_coords", "provenance", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
 
 NETCDF_ENGINE = "h5netcdf"
 
@@ -54,6 +54,14 @@ def describe(ds: xr.Dataset, confidence: float | None = None) -> xr.Dataset:
                 definition += level + "; method: analysis.intervals"
             ds[name].attrs.update(long_name=long_name, units=units, definition=definition)
     return ds
+
+
+def one_seed(ds: xr.Dataset) -> xr.Dataset:
+    """The result of a single replicate (its intervals stay valid), or the average over several seeds (the
+    bounds are then averages of bounds, not intervals of the average)."""
+    if N.SEED not in ds.dims:
+        return ds
+    return ds.isel({N.SEED: 0}) if ds.sizes[N.SEED] == 1 else ds.mean(N.SEED)
 
 
 def provenance(**extra) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import names as N
+from .results import one_seed
 
 __all__ = ["RunSettings", "run_main_job", "run_config"]
 
@@ -115,13 +116,6 @@ def ensure_snapshot(s: RunSettings) -> Path:
     return pt
 
 
-def one_seed(ds):
-    """The result of a single replicate (its intervals are valid), or the average over several."""
-    if N.SEED not in ds.dims:
-        return ds
-    return ds.isel({N.SEED: 0}) if ds.sizes[N.SEED] == 1 else ds.mean(N.SEED)
-
-
 def same_target(sub) -> np.ndarray:
     """Estimators of the model's objective (the ``target`` coordinate): all but decoupled_st with tau_f != 1,
     whose target is the objective under softmax(logits / tau_f); only these are compared for the frontier."""
@@ -159,7 +153,8 @@ def summary_table(ds) -> str:
     hi = sub[N.BIAS2 + N.HI].values if has_iv else np.full(b.shape, np.nan)
     sps = sub[N.SECONDS_PER_SAMPLE].values if N.SECONDS_PER_SAMPLE in sub else np.full(b.shape, np.nan)
     order = np.argsort(v)
-    head = f"{'estimator':<44} {'bias2':>10} {'[lo, hi] (95 %)':>23} {'variance':>10} {'mse':>10} {'ms/sample':>9}"
+    width = max(44, *(len(str(x)) for x in sub[N.ESTIMATOR].values))
+    head = f"{'estimator':<{width}} {'bias2':>10} {'[lo, hi] (95 %)':>23} {'variance':>10} {'mse':>10} {'ms/sample':>9}"
     lines = [head + "  front", "-" * (len(head) + 7)]
     for i in order:
         if not same[i]:
@@ -167,7 +162,7 @@ def summary_table(ds) -> str:
         else:
             flag = ("*" if front[i] else ("~" if maybe[i] else "")) + (" 0" if has_iv and lo[i] <= 0 else "")
         lines.append(
-            f"{sub[N.ESTIMATOR].values[i]:<44} {b[i]:>10.2e} {f'[{lo[i]:.1e}, {hi[i]:.1e}]':>23} {v[i]:>10.3e} "
+            f"{sub[N.ESTIMATOR].values[i]:<{width}} {b[i]:>10.2e} {f'[{lo[i]:.1e}, {hi[i]:.1e}]':>23} {v[i]:>10.3e} "
             f"{b[i] + v[i]:>10.3e} {1e3 * sps[i]:>9.3f}  {flag}"
         )
     return "\n".join(lines + ["", TABLE_NOTES])

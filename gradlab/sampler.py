@@ -289,9 +289,7 @@ def _precision(stats: GradientStats, precision_of: str, reference, confidence: f
     ref = stats.mean if reference is None else reference
     iv = intervals(stats, ref, confidence=confidence)
     value, lo, hi = (
-        (iv.variance, iv.variance_lo, iv.variance_hi)
-        if precision_of == "variance"
-        else (iv.b2, iv.b2_lo, iv.b2_hi)
+        (iv.variance, iv.variance_lo, iv.variance_hi) if precision_of == "variance" else (iv.b2, iv.b2_lo, iv.b2_hi)
     )
     return (hi - lo) / 2.0 / abs(value) if value != 0 else float("inf")
 

@@ -9,11 +9,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
-
-import gradlab as gl
 import pytest
 import xarray as xr
 
+import gradlab as gl
 from gradlab import cli, plots
 from gradlab import names as N
 from gradlab.results import read_netcdf
