@@ -1,4 +1,4 @@
-"""ZGR Fig. 1 / B.2: squared bias and variance vs temperature (95 % bootstrap bands), categorical VAE.
+"""ZGR Fig. 1 / B.2: squared bias and variance vs temperature (95 % interval bands), categorical VAE.
 
 Default: the embedded digits with an enumerable latent space (4 variables x 8 categories, exact reference),
 from the main job's results (`gradlab run`; computed here if missing). With --mnist PATH: the paper's size
@@ -57,7 +57,7 @@ def main() -> None:
             run_main_job(RunSettings(out=path.parent))
         ds = gl.results.read_netcdf(path)
         title = "digits, 4 x 8, exact reference"
-    ds = ds.mean(N.SEED)
+    ds = gl.results.one_seed(ds)
     keep = np.isin(ds[N.FAMILY].values, ["gs", "gs_st", "gr_mc", "zgr", "reinforce", "st"])
     fig = plot_vs_temperature(
         ds.isel({N.ESTIMATOR: np.flatnonzero(keep)}),

@@ -3,6 +3,8 @@ netCDF round trips."""
 
 from __future__ import annotations
 
+import json
+
 import os
 import signal
 import subprocess
@@ -95,6 +97,38 @@ def test_grid_and_values(tmp_path):
     again = read_netcdf(cfg.out)
     xr.testing.assert_identical(again, read_netcdf(cfg.out))
     xr.testing.assert_allclose(again, ds)
+
+
+def test_sweep_records_problem_per_cell_target_config_and_auto_n(tmp_path):
+    cfg = {
+        "name": "auto",
+        "out": str(tmp_path / "auto.nc"),
+        "problem": {"kind": "single", "num_classes": 4, "logits_seed": [0, 1]},
+        "sampling": {"n": "auto", "rtol": 0.1, "min_n": 500, "max_n": 4000},
+        "estimators": [{"name": "st", "t": 1.0}, {"name": "decoupled_st", "tau_f": 0.5}],
+    }
+    ds = run_sweep(load_config(cfg), progress=False)
+    direct = gl.sample_gradients(
+        gl.problems.build.build_problem({"kind": "single", "num_classes": 4, "logits_seed": 1}),
+        gl.estimator("st", t=1.0),
+        "auto",
+        seed=gl.random.task_seed(0, 0),
+        rtol=0.1,
+        min_n=500,
+        max_n=4000,
+        bootstrap=100,
+    )
+    assert int(ds[N.N_SAMPLES].sel(logits_seed=1, estimator="st(t=1)", seed=0)) == direct.n
+    assert set(np.unique(ds[N.N_SAMPLES].values)) <= {500, 1000, 2000, 4000}
+    problems = ds[N.PROBLEM].values
+    assert problems.shape == (2,) and problems[0] != problems[1]  # one per grid point, not the first one's
+    assert ds[N.TARGET].values.tolist()[1].startswith("objective under softmax(logits / 0.5)")
+    assert json.loads(ds.attrs["config"])["sampling"]["rtol"] == 0.1
+    assert json.loads(read_netcdf(cfg["out"]).attrs["config"]) == json.loads(ds.attrs["config"])
+    for var in ds.data_vars:
+        assert ds[var].attrs.get("long_name"), var
+    with pytest.raises(ValueError, match='n = "auto" needs rtol'):
+        load_config({**cfg, "sampling": {"n": "auto"}})
 
 
 def test_n_jobs_and_dask_give_identical_sweeps(tmp_path):
