@@ -8,8 +8,11 @@ exact gradient ``g`` or the mean of ``n_1`` samples of an unbiased reference est
 resampled mean ``ybar* = ybar + e*``; ``|g - ybar*|^2 = |a|^2 - 2 a.e* + |e*|^2`` (``a = g - ybar``) carries the
 resampling noise ``|e*|^2`` (mean ``V / n``) on top of the sampling noise the point estimate already removed,
 so the replicates sit about ``V / n`` above ``b2_hat`` and their percentiles can exclude the point estimate
-(an unbiased estimator then looks biased). The basic (pivotal) bootstrap does not repair it: its coverage
-near ``b2 = 0`` was 8 % to 63 % in a simulation with ``d`` = 1 to 50 (notes in ``BENCHMARKS.md``).
+(an unbiased estimator then looks biased). ``analyses/interval_methods.py`` measures it on Gaussian samples
+with a known truth (``n = 1000``, ``B = 100``, 1,000 repetitions): at ``b2 = 0`` the percentile interval
+covers 0.1 % of the time in 50 dimensions (and 99 % in one); the basic (pivotal) bootstrap, which removes the
+shift, covers 9 % to 63 %; the interval below covers 93.8 % to 95.7 % there, and 93.8 % to 98.4 % in every
+setting of that script.
 
 **What is used instead (a score-type interval).** ``b2_hat`` is a U-statistic of order 2; its variance is
 
@@ -148,11 +151,12 @@ def _log_normal(value: float, sd: float, z: float) -> tuple[float, float]:
 
 def b2_interval(b2: float, a: torch.Tensor, e: torch.Tensor, z: float) -> tuple[float, float, float]:
     """Score-type interval for ``b2`` from ``a`` (reference mean minus tested mean) and replicate deviations
-    ``e`` ``(B, d)`` of that difference; returns ``(lo, hi, se at max(b2, 0))``."""
+    ``e`` ``(B, d)`` of that difference (or their negatives: only variances enter); returns
+    ``(lo, hi, se at max(b2, 0))``."""
     d = a.numel()
     aa = float(a @ a)
     s_lin = _var(e @ a)  # a' C a
-    s_quad = _var((e * e).sum(-1))  # Var |e|^2
+    s_quad = _var(torch.linalg.vector_norm(e, dim=-1) ** 2)  # Var |e|^2 (no (B, d) temporary)
     lin = 4.0 * s_lin / (aa * d) if aa > 0 else 0.0  # 4 rho / d
     quad = s_quad / d**2
     bq = 2.0 * b2 + z * z * lin
@@ -196,12 +200,12 @@ def intervals(
             )
         count = min(rep.count, ref_rep.count)
         ref_mean = reference.mean.to(F64)
-        e = ref_rep.dev[:count] - rep.dev[:count]
+        e, sign = ref_rep.dev[:count] - rep.dev[:count], 1.0  # deviations of (reference mean - tested mean)
         ref_term = reference.avg_var / reference.n
     else:
         count = rep.count
         ref_mean = reference.to(F64).cpu().reshape(-1)
-        e = -rep.dev
+        e, sign = rep.dev, -1.0  # the difference moves by -dev: no (B, d) copy for the sign
         ref_term = 0.0
     a = ref_mean - stats.mean.to(F64)
     v = stats.avg_var
@@ -213,8 +217,8 @@ def intervals(
     # MSE: the linear parts of b2 and V move together (strongly, in few dimensions), so their joint spread
     # is taken from the replicates directly; the replicates' linear part of b2 carries twice the quadratic
     # variance on top of the truth's (see b2_interval), the quadratic part once: net, subtract it once.
-    lin = 2.0 * (e[:count] @ a) / stats.dim
-    quad = _var((e[:count] * e[:count]).sum(-1)) / stats.dim**2
+    lin = sign * 2.0 * (e[:count] @ a) / stats.dim
+    quad = _var(torch.linalg.vector_norm(e[:count], dim=-1) ** 2) / stats.dim**2
     mse = b2 + v
     sd_m = math.sqrt(max(_var(lin + rep.var[:count]) - quad, quad))
     m_lo, m_hi = _log_normal(mse, sd_m, z)
