@@ -4,7 +4,6 @@ netCDF round trips."""
 from __future__ import annotations
 
 import json
-
 import os
 import signal
 import subprocess
