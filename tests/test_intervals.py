@@ -133,3 +133,13 @@ def test_results_describe_themselves_and_record_targets():
     assert ds[N.BIAS2_ZERO].dtype == bool and (ds[N.SECONDS_PER_SAMPLE] > 0).all()
     assert not gl.estimator("decoupled_st", tau_f=0.5).targets_model_objective
     assert gl.estimator("decoupled_st", tau_f=1.0, tau_b=3.0).targets_model_objective
+
+
+def test_problem_recorded_per_row_when_the_problems_differ():
+    a, b = build_problem(SINGLE), build_problem({**SINGLE, "logits_seed": 5})
+    zgr = gl.estimator("zgr")
+    stats = {"a": gl.sample_gradients(a, zgr, 100, seed=0), "b": gl.sample_gradients(b, zgr, 100, seed=0)}
+    ds = gl.bias_variance(stats, {"a": gl.exact_gradient(a), "b": gl.exact_gradient(b)})
+    assert "problem" not in ds.attrs and ds[N.PROBLEM].values.tolist() == [a.config_json(), b.config_json()]
+    same = gl.bias_variance({"a": stats["a"]}, gl.exact_gradient(a))
+    assert same.attrs["problem"] == a.config_json() and N.PROBLEM not in same.coords

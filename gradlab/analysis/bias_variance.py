@@ -126,6 +126,10 @@ def bias_variance(
     if all(s is not None for s in seeds):
         coords[N.SEED] = (N.ESTIMATOR, np.array(seeds, dtype=np.int64))
     first = items[0][1].meta
+    problems = [str(st.meta.get("problem", "")) for _, st in items]
+    per_cell = len(set(problems)) > 1
+    if per_cell:  # estimates of different problems: each row records its own
+        coords[N.PROBLEM] = (N.ESTIMATOR, problems)
     ref_kind = (
         "samples"
         if isinstance(reference, GradientStats)
@@ -134,7 +138,7 @@ def bias_variance(
         else "exact"
     )
     base = provenance(
-        problem=first.get("problem"),
+        problem=None if per_cell else first.get("problem"),
         wrt=first.get("wrt"),
         dtype=first.get("dtype"),
         device=first.get("device"),
