@@ -40,6 +40,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
     from . import estimator
+    from .analysis.intervals import intervals
+    from .stats import GradientStats
 
     k, n = 6, args.n
     gen = torch.Generator().manual_seed(args.seed)
@@ -53,7 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     e = eta.clone().requires_grad_()
     (exact,) = torch.autograd.grad((torch.softmax(e, -1) * loss(torch.eye(k, dtype=torch.float64))).sum(), e)
     print(f"one categorical variable, K={k}, quadratic loss, {n} estimates each (seed {args.seed})")
-    print(f"{'estimator':<34} {'squared bias':>14} {'variance':>12}")
+    print(f"{'estimator':<34} {'squared bias':>13} {'95 % interval':>24} {'variance':>11}")
     for name, hp in [
         ("st", {}),
         ("st", {"t": 2.0}),
@@ -72,7 +74,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         (g,) = torch.autograd.grad(est.surrogate(logits, loss, u).sum(), logits)
         mean, var = g.mean(0), g.var(0).mean()
         bias2 = ((mean - exact) ** 2).mean() - var / n  # unbiased (ZGR eq. 16 against an exact reference)
-        print(f"{est.label:<34} {float(bias2):>14.3e} {float(var):>12.3e}")
+        stats = GradientStats(n, mean, ((g - mean) ** 2).sum(0), samples=g)  # the samples give the interval
+        iv = intervals(stats, exact, b2=float(bias2))
+        zero = "  0" if iv.b2_consistent_with_zero else ""
+        print(
+            f"{est.label:<34} {float(bias2):>13.3e} {f'[{iv.b2_lo:.2e}, {iv.b2_hi:.2e}]':>24} {float(var):>11.3e}{zero}"
+        )
+    print(
+        "A negative squared bias means the bias is below the sampling noise; 0: the interval contains zero "
+        "(consistent with unbiased). Intervals: gradlab.analysis.intervals."
+    )
     return 0
 
 

@@ -116,3 +116,17 @@ def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     again = read_netcdf(tmp_path / "results" / "run_quick.nc")
     timing = ["seconds", N.SECONDS_PER_SAMPLE]
     xr.testing.assert_allclose(again.drop_vars(timing), ds.drop_vars(timing))
+
+
+def test_demo_prints_intervals_that_contain_their_estimates(capsys):
+    import re
+
+    assert cli.main(["demo", "--n", "3000"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^(\S+)\s+(-?[\d.e+-]+)\s+\[(-?[\d.e+-]+), (-?[\d.e+-]+)\]\s+([\d.e+-]+)( +0)?$", out, re.M)
+    assert len(rows) == 10, out
+    for label, b2, lo, hi, _var, zero in rows:
+        slack = 5e-3 * abs(float(b2))  # bounds print 3 significant digits, the estimate 4 (lo == b2 when b2 < 0)
+        assert float(lo) - slack <= float(b2) <= float(hi) + slack, label
+        assert bool(zero) == (float(lo) <= 0), label
+    assert "A negative squared bias means the bias is below the sampling noise" in out
