@@ -1,21 +1,26 @@
-"""Analysis: bias and variance, gradient gap, Pareto frontiers, unbiasedness tests."""
+"""Analysis: bias and variance with intervals, gradient gap, Pareto frontiers, unbiasedness tests."""
 
 from __future__ import annotations
 
-from .bias_variance import bias_variance, mse_of_mean, normalized_bias_std, samples_to_beat, squared_bias
+from .bias_variance import bias_variance, mse_of_mean, normalized_bias_std, samples_to_beat, squared_bias, summaries
 from .gradient_gap import Relaxation, gradient_gap
-from .pareto import pareto_front, pareto_mask
+from .intervals import Intervals, intervals
+from .pareto import confident_front, pareto_front, pareto_mask
 from .unbiasedness import UnbiasednessResult, unbiasedness_test
 
 __all__ = [
     "bias_variance",
+    "summaries",
     "squared_bias",
+    "intervals",
+    "Intervals",
     "mse_of_mean",
     "samples_to_beat",
     "normalized_bias_std",
     "gradient_gap",
     "Relaxation",
     "pareto_front",
+    "confident_front",
     "pareto_mask",
     "unbiasedness_test",
     "UnbiasednessResult",
