@@ -70,6 +70,8 @@ def exact_expectation(
     n = check_enumerable(problem, max_configurations)
     chunk = chunk_size or chunk_size_for(problem)
     full = problem.full_params(params or {})
+    if problem.layered:
+        return sum(problem.exact_chunk(full, estimator, s, min(n, s + chunk)) for s in range(0, n, chunk))
     logits = _forward(problem.latent_logits(full), estimator)
     total = problem.constant_terms(full, logits)
     total = torch.zeros((), dtype=logits.dtype, device=logits.device) if total is None else total
@@ -98,6 +100,17 @@ def exact_gradient(
     leaves = {k: v.detach().clone().requires_grad_() for k, v in problem.params(wrt).items()}
     full = problem.full_params(leaves)
     names = list(leaves)
+    if problem.layered:  # draws in sequence: each chunk differentiated on its own, straight to the parameters
+        acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
+        with torch.enable_grad():
+            for start in range(0, n, chunk):
+                term = problem.exact_chunk(full, estimator, start, min(n, start + chunk))
+                for k, g in zip(
+                    names, torch.autograd.grad(term, list(leaves.values()), allow_unused=True), strict=True
+                ):
+                    if g is not None:
+                        acc[k] += g.to(torch.float64)
+        return layout.flatten(acc)
     with torch.enable_grad():
         logits = _forward(problem.latent_logits(full), estimator)
         logits_leaf = logits.detach().requires_grad_()

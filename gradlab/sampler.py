@@ -41,7 +41,11 @@ _BLOCK_ELEMENTS = 1 << 18  # uniforms per noise block (at least one sample)
 
 def block_size_for(estimator: Estimator, event_shape: tuple[int, ...]) -> int:
     """Samples per noise block: a power of two with about 2^18 uniforms, between 1 and 4096."""
-    per = max(1, estimator.num_uniforms(tuple(event_shape)))
+    return _block_size(estimator.num_uniforms(tuple(event_shape)))
+
+
+def _block_size(n_uniforms: int) -> int:
+    per = max(1, n_uniforms)
     size = max(1, _BLOCK_ELEMENTS // per)
     return int(min(4096, 1 << (size.bit_length() - 1)))
 
@@ -49,9 +53,9 @@ def block_size_for(estimator: Estimator, event_shape: tuple[int, ...]) -> int:
 class UniformStream:
     """Uniform noise (and Poisson bootstrap weights) of samples ``start..stop-1`` for a seed."""
 
-    def __init__(self, estimator, event_shape, seed, dtype, device, bootstrap: int = 0):
-        self.n_uniforms = estimator.num_uniforms(tuple(event_shape))
-        self.block = block_size_for(estimator, event_shape)
+    def __init__(self, estimator, event_shape, seed, dtype, device, bootstrap: int = 0, n_uniforms=None):
+        self.n_uniforms = estimator.num_uniforms(tuple(event_shape)) if n_uniforms is None else int(n_uniforms)
+        self.block = _block_size(self.n_uniforms)
         self.seed, self.dtype, self.device, self.bootstrap = seed, dtype, torch.device(device), bootstrap
         self._cache: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
         self._gen = torch.Generator(device=self.device)
@@ -193,8 +197,8 @@ def sample_gradients(
     dev = torch.device(problem.device)
     layout = problem.layout(wrt)
     v, k = problem.event_shape
-    logits_shape = tuple(problem.latent_logits(problem.param_values()).shape)
-    stream = UniformStream(estimator, logits_shape, seed, problem.dtype, dev, bootstrap)
+    n_uniforms = problem.uniforms_per_sample(estimator)
+    stream = UniformStream(estimator, None, seed, problem.dtype, dev, bootstrap, n_uniforms=n_uniforms)
     itemsize = torch.finfo(problem.dtype).bits // 8
     memory_budget = memory_budget or default_memory_budget(dev)
     if chunk_size is None:

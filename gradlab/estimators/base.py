@@ -51,7 +51,8 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
 
 def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """One-hot vectors of ``index`` on a new last axis."""
-    return torch.nn.functional.one_hot(index, num_classes).to(dtype)
+    # a comparison (F.one_hot checks its input's values, which torch.func.vmap cannot trace)
+    return (index.unsqueeze(-1) == torch.arange(num_classes, device=index.device)).to(dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,12 +212,17 @@ def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tenso
     Scaling by the total keeps the index below ``K`` and never selects a zero-probability category.
     """
     cdf = probs.cumsum(-1)
-    return torch.searchsorted(cdf, (open_uniform(uniform) * cdf[..., -1:]).contiguous(), right=True)
+    value = open_uniform(uniform) * cdf[..., -1:]
+    # the count of cdf entries <= value: what searchsorted(right=True) returns on a sorted cdf, written as a
+    # comparison so that it batches under torch.func.vmap (StochasticModel)
+    return (cdf <= value).sum(-1, keepdim=True)
 
 
 def scatter_one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """One-hot of ``index`` (shape ``(..., 1)``) in the dtype and shape of ``like``."""
-    return torch.zeros_like(like).scatter_(-1, index, 1.0)
+    # a comparison, not scatter_: the same 0/1 values, and it batches under torch.func.vmap (StochasticModel)
+    classes = torch.arange(like.shape[-1], device=like.device)
+    return (index == classes).to(like.dtype).expand(like.shape)
 
 
 @dataclasses.dataclass(frozen=True)

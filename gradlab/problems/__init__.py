@@ -6,6 +6,8 @@ from . import build
 from .base import ParamLayout, Problem, config_indices, one_hot_configurations
 from .build import build_problem
 from .data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
+from .layered import HierarchicalVAE, SigmoidBeliefNet
+from .model import DrawSpec, StochasticModel
 from .simple import QUANTIZATION_LOSSES, Binary, MultiCategorical, QuantizationUnit, SingleCategorical
 from .vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae_params
 
@@ -14,6 +16,10 @@ __all__ = [
     "build_problem",
     "Problem",
     "ParamLayout",
+    "StochasticModel",
+    "DrawSpec",
+    "SigmoidBeliefNet",
+    "HierarchicalVAE",
     "SingleCategorical",
     "Binary",
     "MultiCategorical",

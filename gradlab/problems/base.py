@@ -106,6 +106,11 @@ class Problem:
     name = "problem"
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
+    layered = False  # True: draws in sequence (StochasticModel); the exact engine calls exact_chunk
+
+    def uniforms_per_sample(self, estimator) -> int:
+        """``U(0,1)`` draws one gradient sample of ``estimator`` needs (the sampler's noise stream width)."""
+        return estimator.num_uniforms(tuple(self.latent_logits(self.param_values()).shape))
 
     # ------------------------------------------------------------------ parameters
     def param_groups(self) -> dict[str, tuple[str, ...]]:

@@ -39,6 +39,8 @@ class Dataset:
     image_shape: tuple[int, int]
     binarize: str = "static"
     seed: int = 0
+    labels_train: torch.Tensor | None = None  # class labels (int64), where the data set has them
+    labels_valid: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         _checks.choice("Dataset", "binarize", self.binarize, BINARIZATIONS)
@@ -75,6 +77,15 @@ class Dataset:
         idx = torch.randperm(data.shape[0], generator=make_generator(seed))[:size]
         return data[idx]
 
+    def fixed_labelled_batch(self, size: int, seed: int = 0, split: str = "train"):
+        """:meth:`fixed_batch` and the labels of the same images (for classifiers)."""
+        labels = self.labels_train if split == "train" else self.labels_valid
+        if labels is None:
+            raise ValueError(f"fixed_labelled_batch: the data set {self.name!r} has no labels")
+        x = self.fixed_batch(size, seed, split)
+        idx = torch.randperm(labels.shape[0], generator=make_generator(seed))[:size]
+        return x, labels[idx]
+
     def config(self) -> dict:
         return {
             "name": self.name,
@@ -98,9 +109,11 @@ def digits(binarize: str = "static", seed: int = 0, valid_fraction: float = 0.1)
     """scikit-learn's bundled 8x8 digits (1,797 images, 64 pixels, grey levels 0..16 scaled to [0, 1])."""
     from sklearn.datasets import load_digits
 
-    grey = load_digits().data.astype(np.float32) / 16.0
+    raw = load_digits()
+    grey = raw.data.astype(np.float32) / 16.0
     train, valid = _split(grey, valid_fraction, seed)
-    return Dataset("digits", train, valid, (8, 8), binarize, seed)
+    y_train, y_valid = (t.to(torch.int64) for t in _split(raw.target, valid_fraction, seed))
+    return Dataset("digits", train, valid, (8, 8), binarize, seed, y_train, y_valid)
 
 
 # ---------------------------------------------------------------------------------------------- files

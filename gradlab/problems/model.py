@@ -1,0 +1,282 @@
+"""Multi-layer stochastic models: ordinary torch code that draws its discrete variables in sequence.
+
+``StochasticModel(forward, params)``: ``forward(params, draw)`` returns the per-element losses (shape
+``(*E,)``; the objective is their sum) and calls ``draw(logits)`` for every tensor of categorical variables,
+which returns a one-hot sample ``(..., K)`` of ``softmax(logits)``; later logits may depend on earlier
+samples (a hierarchical VAE, a sigmoid belief net, a quantized network). The same ``forward`` serves:
+
+* every pathwise estimator as a plug-in (ZGR App. B.2: "for every tensor of categorical variables"): each
+  draw is ``est.relax(logits, u_i)`` with its own slice ``u_i`` of the sample's uniforms;
+* ``reinforce(m)`` over the whole trace: ``m`` traces per sample, the score of all draws together
+  (``sum_i log p(x_i | x_<i)``), leave-one-out baselines per loss element, plus the pathwise gradient of the
+  parameters the loss uses directly (the samples held fixed);
+* the exact gradient, by enumerating the joint support of all draws (a configuration's probability is the
+  product of the conditionals), chunked so that peak memory depends on the chunk only; with ``estimator=``
+  every draw uses ``est.forward_logits`` (``decoupled_st``'s target).
+
+Vectorisation without batch-aware user code: ``forward`` is written for one sample with plain parameters;
+gradlab maps it over samples with ``torch.func.vmap(torch.func.grad(...))`` (one batched computation per
+chunk, no Python loop over samples), over REINFORCE's ``m`` traces and over the configurations of the exact
+engine. ``forward`` must therefore be ``vmap``-compatible (no ``.item()``, no Python branching on tensor
+values, no in-place update of an input). The structure is traced once at construction: the number of draws,
+each draw's logits shape ``(*S_i, K_i)`` and the loss shape ``E``; every later call is checked against it,
+with an error naming what was expected and what arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+import torch
+
+from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
+from ..estimators.reinforce import Reinforce
+from .base import ParamLayout, Problem
+
+__all__ = ["StochasticModel", "DrawSpec"]
+
+Forward = Callable[[Mapping[str, torch.Tensor], Callable[[torch.Tensor], torch.Tensor]], torch.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class DrawSpec:
+    """One call of ``draw``: the logits' shape without leading replica axes, ``(*S, K)``."""
+
+    shape: tuple[int, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def num_vars(self) -> int:
+        return math.prod(self.shape[:-1])
+
+
+class _Drawer:
+    """The ``draw`` callable of one ``forward`` call (one sample, one configuration or one trace): checks
+    every call against the trace and delegates the sample to ``sample(i, logits)``."""
+
+    def __init__(self, model: StochasticModel, sample: Callable):
+        self.model, self.sample, self.calls = model, sample, 0
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        specs = self.model.draws
+        i = self.calls
+        if not isinstance(logits, torch.Tensor):
+            raise TypeError(f"{self.model.name}: draw {i} expects a logits tensor, got {type(logits).__name__}")
+        if i >= len(specs):
+            raise ValueError(
+                f"{self.model.name}: forward called draw {i + 1} times; the traced structure has {len(specs)} "
+                "draws (the number of draws must not depend on the samples)"
+            )
+        want = specs[i].shape
+        if tuple(logits.shape) != want:
+            raise ValueError(
+                f"{self.model.name}: draw {i} expects logits of shape {want} as traced (last axis: K = "
+                f"{want[-1]} categories), got {tuple(logits.shape)}"
+            )
+        self.calls += 1
+        return self.sample(i, logits)
+
+
+class StochasticModel(Problem):
+    """A stochastic computation graph given as ``forward(params, draw)`` (see the module docstring).
+
+    ``params``: a dict of tensors (the parameters); ``groups``: extra parameter groups for ``wrt``
+    (``{"encoder": ("w1", "b1")}``); ``"all"`` is every parameter.
+    """
+
+    name = "StochasticModel"
+    layered = True
+
+    def __init__(
+        self,
+        forward: Forward,
+        params: Mapping[str, torch.Tensor],
+        groups: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        dtype: torch.dtype = torch.float64,
+        device="cpu",
+        name: str | None = None,
+    ):
+        if not callable(forward):
+            raise TypeError(f"StochasticModel: forward must be callable, got {type(forward).__name__}")
+        if not isinstance(params, Mapping) or not params:
+            raise TypeError("StochasticModel: params must be a non-empty dict of tensors")
+        for k, v in params.items():
+            if not isinstance(v, torch.Tensor):
+                raise TypeError(f"StochasticModel: params[{k!r}] must be a tensor, got {type(v).__name__}")
+        self.forward_fn = forward
+        self.dtype, self.device = dtype, torch.device(device)
+        self._values = {k: v.detach().to(dtype=dtype, device=self.device).clone() for k, v in params.items()}
+        self._groups = {"all": tuple(self._values)}
+        for g, names in (groups or {}).items():
+            unknown = [n for n in names if n not in self._values]
+            if unknown:
+                raise ValueError(f"StochasticModel: group {g!r} names unknown parameters {unknown}")
+            self._groups[g] = tuple(names)
+        if name:
+            self.name = name
+        self.draws, self.loss_shape = self._trace()
+
+    # ------------------------------------------------------------------ structure
+    def _trace(self) -> tuple[tuple[DrawSpec, ...], tuple[int, ...]]:
+        specs: list[DrawSpec] = []
+
+        def record(logits: torch.Tensor) -> torch.Tensor:
+            if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.shape[-1] < 2:
+                got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                raise ValueError(
+                    f"{self.name}: draw {len(specs)} expects logits (..., K) with K >= 2 categories, got {got}"
+                )
+            specs.append(DrawSpec(tuple(logits.shape)))
+            return scatter_one_hot(logits.detach().argmax(-1, keepdim=True), logits.detach())
+
+        with torch.no_grad():
+            out = self.forward_fn(self.param_values(), record)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"{self.name}: forward must return a tensor of per-element losses, got {type(out)}")
+        if not specs:
+            raise ValueError(f"{self.name}: forward never called draw; there is nothing to estimate")
+        return tuple(specs), tuple(out.shape)
+
+    def _run(self, params, sample: Callable) -> torch.Tensor:
+        """One call of ``forward`` (one sample): per-element losses of the traced shape."""
+        drawer = _Drawer(self, sample)
+        out = self.forward_fn(params, drawer)
+        if drawer.calls != len(self.draws):
+            raise ValueError(
+                f"{self.name}: forward called draw {drawer.calls} times, the traced structure has {len(self.draws)}"
+            )
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != self.loss_shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"{self.name}: forward must return per-element losses of shape {self.loss_shape} as traced, got {got}"
+            )
+        return out
+
+    # ------------------------------------------------------------------ the Problem protocol
+
+    def param_groups(self) -> dict[str, tuple[str, ...]]:
+        return dict(self._groups)
+
+    def param_values(self) -> dict[str, torch.Tensor]:
+        return dict(self._values)
+
+    def check_wrt(self, wrt: str) -> tuple[str, ...]:
+        if wrt not in self._groups:
+            raise ValueError(f"{self.name}: wrt must be one of {', '.join(map(repr, self._groups))}; got {wrt!r}")
+        return self._groups[wrt]
+
+    def params(self, wrt: str = "all") -> dict[str, torch.Tensor]:
+        return {n: self._values[n].clone() for n in self.check_wrt(wrt)}
+
+    def layout(self, wrt: str = "all") -> ParamLayout:
+        names = self.check_wrt(wrt)
+        return ParamLayout(names, tuple(tuple(self._values[n].shape) for n in names))
+
+    @property
+    def event_shape(self) -> tuple[int, int]:
+        """``(total variables, largest K)``: a summary only (draws may differ in ``K``)."""
+        return sum(d.num_vars for d in self.draws), max(d.num_classes for d in self.draws)
+
+    def num_configurations(self) -> int:
+        return math.prod(d.num_classes**d.num_vars for d in self.draws)
+
+    def uniforms_per_sample(self, estimator: Estimator) -> int:
+        return sum(self._uniforms_per_draw(estimator))
+
+    def _uniforms_per_draw(self, estimator: Estimator) -> list[int]:
+        if isinstance(estimator, Reinforce):
+            return [estimator.m * d.num_vars for d in self.draws]
+        if not estimator.pathwise:
+            raise TypeError(f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE")
+        return [estimator.num_uniforms(d.shape) for d in self.draws]
+
+    def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
+        item = torch.finfo(self.dtype).bits // 8
+        m = estimator.m if isinstance(estimator, Reinforce) else 1
+        logits = sum(math.prod(d.shape) for d in self.draws)
+        return item * (2 * self.uniforms_per_sample(estimator) + 16 * logits * m) + 3 * 8 * self.layout(wrt).size
+
+    def config(self) -> dict:
+        return {
+            "problem": self.name,
+            "forward": getattr(self.forward_fn, "__qualname__", None) or type(self.forward_fn).__name__,
+            "draws": [list(d.shape) for d in self.draws],
+            "loss_shape": list(self.loss_shape),
+            "params": {k: list(v.shape) for k, v in self._values.items()},
+            "dtype": str(self.dtype).replace("torch.", ""),
+        }
+
+    # ------------------------------------------------------------------ exact engine
+    def exact_chunk(self, params, estimator: Estimator | None, start: int, stop: int) -> torch.Tensor:
+        """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` of all draws (mixed radix: the variables
+        of draw 0 are the lowest digits), one ``forward`` per configuration under ``vmap``; differentiable in
+        ``params``."""
+        c = torch.arange(start, stop, device=self.device, dtype=torch.int64)
+        n = c.numel()
+        digits = []
+        for d in self.draws:
+            powers = d.num_classes ** torch.arange(d.num_vars, device=self.device, dtype=torch.int64)
+            digits.append(((c.unsqueeze(-1) // powers) % d.num_classes).reshape(n, *d.shape[:-1], 1))
+            c = c // d.num_classes**d.num_vars
+
+        def one(idx: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+            log_p = []
+
+            def sample(i: int, logits: torch.Tensor) -> torch.Tensor:
+                target = logits if estimator is None else estimator.forward_logits(logits)
+                log_p.append(torch.log_softmax(target, dim=-1).gather(-1, idx[i]).sum())
+                return scatter_one_hot(idx[i], logits.detach())
+
+            values = self._run(params, sample).sum()
+            return torch.stack(log_p).sum(), values
+
+        log_p, values = torch.func.vmap(one)(tuple(digits))
+        return (torch.exp(log_p) * values).sum()
+
+    # ------------------------------------------------------------------ sampling
+    def per_sample_gradients(self, estimator: Estimator, uniforms: torch.Tensor, wrt: str, workspace=None):
+        """Gradients ``{name: (R, *shape)}`` of ``R`` independent samples (uniforms ``(R, n)``):
+        ``vmap(grad(one sample's surrogate))``, so ``forward`` sees one sample and plain parameters."""
+        r = uniforms.shape[0]
+        want = self.uniforms_per_sample(estimator)
+        if tuple(uniforms.shape) != (r, want):
+            raise ValueError(f"{self.name}: uniforms must have shape (R, {want}), got {tuple(uniforms.shape)}")
+        sizes = self._uniforms_per_draw(estimator)
+        fixed = self.param_values()
+        surrogate = self._reinforce_surrogate if isinstance(estimator, Reinforce) else self._pathwise_surrogate
+
+        def one(chosen: dict, u: torch.Tensor) -> torch.Tensor:
+            return surrogate(estimator, {**fixed, **chosen}, torch.split(u, sizes))
+
+        return torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(self.params(wrt), uniforms)
+
+    def _pathwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
+        return self._run(params, lambda i, logits: est.relax(logits, parts[i])).sum()
+
+    def _reinforce_surrogate(self, est: Reinforce, params, parts) -> torch.Tensor:
+        """RF(m) over the whole trace: ``m`` traces (``vmap``), the score of all draws together, leave-one-out
+        baselines per loss element, plus the pathwise gradient of parameters the loss uses directly."""
+        m = est.m
+
+        def trace(u: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+            log_p = []
+
+            def sample(i, logits):
+                lp = torch.log_softmax(logits, dim=-1)
+                index = inverse_cdf_index(lp.detach().exp(), u[i])
+                log_p.append(lp.gather(-1, index).sum())
+                return scatter_one_hot(index, lp.detach())
+
+            return self._run(params, sample), torch.stack(log_p).sum()
+
+        us = tuple(p.reshape(m, *d.shape[:-1], 1) for p, d in zip(parts, self.draws, strict=True))
+        values, log_p = torch.func.vmap(trace)(us)  # (m, *E), (m,)
+        centred = (values - values.mean(dim=0, keepdim=True)).detach() / (m - 1)
+        score = (centred * log_p.reshape(m, *([1] * len(self.loss_shape)))).sum(dim=0)
+        return (values.mean(dim=0) + (score - score.detach())).sum()
