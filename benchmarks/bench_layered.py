@@ -36,13 +36,8 @@ def loop_seconds_per_sample(model, est, n: int = 200) -> float:
     params = {k: v.clone().requires_grad_() for k, v in model.param_values().items()}
     t0 = time.perf_counter()
     for _ in range(n):
-        parts = [torch.rand(s, generator=g, dtype=model.dtype) for s in sizes]
-        calls = iter(range(len(parts)))
-
-        def draw(logits):
-            return est.relax(logits, parts[next(calls)])
-
-        loss = model.forward_fn(params, draw).sum()
+        parts = iter([torch.rand(s, generator=g, dtype=model.dtype) for s in sizes])
+        loss = model.forward_fn(params, lambda logits, parts=parts: est.relax(logits, next(parts))).sum()
         torch.autograd.grad(loss, list(params.values()))
     return (time.perf_counter() - t0) / n
 
