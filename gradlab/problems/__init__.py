@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import build
 from .base import ParamLayout, Problem, config_indices, one_hot_configurations
-from .build import build_problem
+from .build import available_problems, build_problem, register_problem
 from .data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
 from .layered import HierarchicalVAE, SigmoidBeliefNet
 from .model import DrawSpec, StochasticModel
@@ -14,6 +14,8 @@ from .vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae
 __all__ = [
     "build",
     "build_problem",
+    "register_problem",
+    "available_problems",
     "Problem",
     "ParamLayout",
     "StochasticModel",

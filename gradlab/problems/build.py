@@ -10,7 +10,12 @@
 * ``quantization``: ``eta``, ``levels``, ``noise``, ``std``, ``loss`` (``linear`` / ``quadratic`` / ``sigmoid``);
 * ``vae``: ``dataset`` (``digits``; others need ``data_path``), ``binarize``, ``num_vars``, ``num_classes``,
   ``embedding``, ``encoder``, ``batch_size``, ``batch_seed``, and the parameters from ``snapshot`` (a
-  ``gradlab train`` file) or a fresh initialisation from ``init_seed``.
+  ``gradlab train`` file) or a fresh initialisation from ``init_seed``;
+* ``sbn``: :class:`~gradlab.problems.layered.SigmoidBeliefNet` (``hidden``, ``batch_size``, ``init_seed``, data);
+* ``hvae``: :class:`~gradlab.problems.layered.HierarchicalVAE` (``num_vars``, ``num_classes``, ``batch_size``, data).
+
+Kinds live in a registry (:func:`register_problem`); each declares the settings it reads, and any other key is
+an error naming the kind and what it accepts (a typo is never silently a default).
 
 Common keys: ``dtype`` (``float64`` default), ``device``.
 """
@@ -18,7 +23,7 @@ Common keys: ``dtype`` (``float64`` default), ``device``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -26,9 +31,16 @@ from .. import _checks
 from .base import Problem
 from .simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
 
-__all__ = ["build_problem", "QuadraticLoss", "PairwiseQuadraticLoss", "PROBLEM_KINDS"]
-
-PROBLEM_KINDS = ("single", "binary", "multi", "quantization", "vae")
+__all__ = [
+    "build_problem",
+    "register_problem",
+    "available_problems",
+    "ProblemKind",
+    "PROBLEMS",
+    "QuadraticLoss",
+    "PairwiseQuadraticLoss",
+    "PROBLEM_KINDS",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,57 +97,110 @@ def _dtype(cfg: Mapping) -> torch.dtype:
     return getattr(torch, name)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProblemKind:
+    """A registered kind of problem: ``build(cfg, dtype, device)`` and the settings it accepts."""
+
+    name: str
+    build: Callable[[Mapping, torch.dtype, str], Problem]
+    keys: tuple[str, ...]
+    summary: str = ""
+
+
+PROBLEMS: dict[str, ProblemKind] = {}
+COMMON_KEYS = ("kind", "dtype", "device")
+
+
+def register_problem(
+    name: str, build: Callable[[Mapping, torch.dtype, str], Problem], keys: tuple[str, ...], summary: str = ""
+) -> None:
+    """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
+    ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"register_problem: name must be a non-empty string, got {name!r}")
+    if not callable(build):
+        raise TypeError(f"register_problem: build must be callable, got {type(build).__name__}")
+    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary)
+
+
+def available_problems() -> list[str]:
+    return sorted(PROBLEMS)
+
+
 def build_problem(cfg: Mapping) -> Problem:
     """A problem from a configuration dictionary (see the module docstring)."""
     if not isinstance(cfg, Mapping):
         raise TypeError(f"problem: expected a table of settings, got {type(cfg).__name__}")
-    kind = _checks.choice("problem", "kind", cfg.get("kind"), PROBLEM_KINDS)
-    dtype, device = _dtype(cfg), cfg.get("device", "cpu")
-    loss = cfg.get("loss", "quadratic")
-    if kind == "single":
-        if "logits" in cfg:
-            logits = torch.tensor(cfg["logits"], dtype=dtype)
-        else:
-            k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 8), 2)
-            logits = torch.randn(k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
-        k = logits.numel()
-        _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
-        fn = QuadraticLoss.random(k, cfg.get("loss_seed", 0), dtype)
-        if loss == "linear":
-            fn = QuadraticLoss(torch.zeros(k, k, dtype=dtype), fn.b)
-        return SingleCategorical(logits, fn, dtype, device)
-    if kind == "binary":
-        _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
-        c = float(torch.rand((), generator=torch.Generator().manual_seed(cfg.get("loss_seed", 0))))
-        fn = QuadraticLoss(
-            torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=dtype), torch.tensor([0.0, -2 * c], dtype=dtype)
+    kind = _checks.choice("problem", "kind", cfg.get("kind"), PROBLEMS)
+    spec = PROBLEMS[kind]
+    unknown = set(cfg) - set(COMMON_KEYS) - set(spec.keys)
+    if unknown:
+        raise ValueError(
+            f"problem: unknown setting(s) {sorted(unknown)} for kind {kind!r}; it accepts "
+            f"{sorted(set(spec.keys) | set(COMMON_KEYS))}"
         )
-        if loss == "linear":
-            fn = QuadraticLoss(torch.zeros(2, 2, dtype=dtype), torch.tensor([0.0, 1.0], dtype=dtype))
-        return Binary(cfg.get("logit", 0.0), lambda b, fn=fn: fn(torch.stack([1 - b, b], -1)), dtype, device)
-    if kind == "multi":
-        v = _checks.integer("problem", "num_vars", cfg.get("num_vars", 3), 1)
-        k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 4), 2)
-        logits = torch.randn(v, k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
-        return MultiCategorical(
-            logits, PairwiseQuadraticLoss.random(v, k, cfg.get("loss_seed", 0), dtype), dtype, device
-        )
-    if kind == "quantization":
-        return QuantizationUnit(
-            cfg.get("eta", 0.0),
-            cfg.get("levels", 4),
-            cfg.get("noise", "triangular"),
-            loss,
-            cfg.get("std"),
-            dtype,
-            device,
-        )
-    from .data import load_dataset
-    from .vae import CategoricalVAE
+    return spec.build(cfg, _dtype(cfg), cfg.get("device", "cpu"))
 
-    dataset = load_dataset(
+
+def _single(cfg: Mapping, dtype, device) -> Problem:
+    loss = cfg.get("loss", "quadratic")
+    if "logits" in cfg:
+        logits = torch.tensor(cfg["logits"], dtype=dtype)
+    else:
+        k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 8), 2)
+        logits = torch.randn(k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
+    k = logits.numel()
+    _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
+    fn = QuadraticLoss.random(k, cfg.get("loss_seed", 0), dtype)
+    if loss == "linear":
+        fn = QuadraticLoss(torch.zeros(k, k, dtype=dtype), fn.b)
+    return SingleCategorical(logits, fn, dtype, device)
+
+
+def _binary(cfg: Mapping, dtype, device) -> Problem:
+    loss = cfg.get("loss", "quadratic")
+    _checks.choice("problem", "loss", loss, ("quadratic", "linear"))
+    c = float(torch.rand((), generator=torch.Generator().manual_seed(cfg.get("loss_seed", 0))))
+    fn = QuadraticLoss(torch.tensor([[0.0, 0.0], [0.0, 1.0]], dtype=dtype), torch.tensor([0.0, -2 * c], dtype=dtype))
+    if loss == "linear":
+        fn = QuadraticLoss(torch.zeros(2, 2, dtype=dtype), torch.tensor([0.0, 1.0], dtype=dtype))
+    return Binary(cfg.get("logit", 0.0), lambda b, fn=fn: fn(torch.stack([1 - b, b], -1)), dtype, device)
+
+
+def _multi(cfg: Mapping, dtype, device) -> Problem:
+    v = _checks.integer("problem", "num_vars", cfg.get("num_vars", 3), 1)
+    k = _checks.integer("problem", "num_classes", cfg.get("num_classes", 4), 2)
+    logits = torch.randn(v, k, generator=torch.Generator().manual_seed(cfg.get("logits_seed", 0)), dtype=dtype)
+    return MultiCategorical(logits, PairwiseQuadraticLoss.random(v, k, cfg.get("loss_seed", 0), dtype), dtype, device)
+
+
+def _quantization(cfg: Mapping, dtype, device) -> Problem:
+    return QuantizationUnit(
+        cfg.get("eta", 0.0),
+        cfg.get("levels", 4),
+        cfg.get("noise", "triangular"),
+        cfg.get("loss", "quadratic"),
+        cfg.get("std"),
+        dtype,
+        device,
+    )
+
+
+DATA_KEYS = ("dataset", "data_path", "binarize", "data_seed", "batch_size", "batch_seed")
+
+
+def _dataset(cfg: Mapping):
+    from .data import load_dataset
+
+    return load_dataset(
         cfg.get("dataset", "digits"), cfg.get("data_path"), cfg.get("binarize"), cfg.get("data_seed", 0)
     )
+
+
+def _vae(cfg: Mapping, dtype, device) -> Problem:
+    from .vae import CategoricalVAE
+
+    dataset = _dataset(cfg)
     kw = dict(batch_size=cfg.get("batch_size", 200), batch_seed=cfg.get("batch_seed", 0), dtype=dtype, device=device)
     if cfg.get("snapshot"):
         return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, **kw)
@@ -149,3 +214,51 @@ def build_problem(cfg: Mapping) -> Problem:
         seed=cfg.get("init_seed", 0),
         **kw,
     )
+
+
+def _sbn(cfg: Mapping, dtype, device) -> Problem:
+    from .layered import SigmoidBeliefNet
+
+    return SigmoidBeliefNet(
+        _dataset(cfg),
+        tuple(cfg.get("hidden", (32, 32))),
+        batch_size=cfg.get("batch_size", 20),
+        batch_seed=cfg.get("batch_seed", 0),
+        init_seed=cfg.get("init_seed", 0),
+        dtype=dtype,
+        device=device,
+    )
+
+
+def _hvae(cfg: Mapping, dtype, device) -> Problem:
+    from .layered import HierarchicalVAE
+
+    return HierarchicalVAE(
+        _dataset(cfg),
+        cfg.get("num_vars", 4),
+        cfg.get("num_classes", 4),
+        batch_size=cfg.get("batch_size", 20),
+        batch_seed=cfg.get("batch_seed", 0),
+        init_seed=cfg.get("init_seed", 0),
+        dtype=dtype,
+        device=device,
+    )
+
+
+register_problem(
+    "single", _single, ("logits", "num_classes", "logits_seed", "loss", "loss_seed"), "one categorical variable"
+)
+register_problem("binary", _binary, ("logit", "loss", "loss_seed"), "one binary variable")
+register_problem("multi", _multi, ("num_vars", "num_classes", "logits_seed", "loss_seed"), "independent categoricals")
+register_problem("quantization", _quantization, ("eta", "levels", "noise", "loss", "std"), "a quantization unit")
+register_problem(
+    "vae",
+    _vae,
+    (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot"),
+    "categorical VAE",
+)
+register_problem("sbn", _sbn, (*DATA_KEYS, "hidden", "init_seed"), "sigmoid belief net classifier (StochasticModel)")
+register_problem(
+    "hvae", _hvae, (*DATA_KEYS, "num_vars", "num_classes", "init_seed"), "two-layer categorical VAE (ZGR App. B.3.1)"
+)
+PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)
