@@ -21,7 +21,7 @@ import numpy as np
 from . import names as N
 from .results import one_seed
 
-__all__ = ["RunSettings", "run_main_job", "run_config"]
+__all__ = ["RunSettings", "run_main_job", "run_config", "estimator_families"]
 
 
 @dataclasses.dataclass
@@ -47,27 +47,33 @@ class RunSettings:
         return s
 
 
-def run_config(s: RunSettings, snapshot: Path) -> dict:
-    """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
-    quick = s.quick
+def estimator_families(quick: bool = False, n: int = 1000, decoupled: bool = True) -> list[dict]:
+    """The ``[[estimators]]`` tables of every family the papers compare: GS, GS-ST, GR-MC (m = 10, 100; the
+    latter with n / 2 samples) over temperature, ST(t), ST(2)-ZGR(alpha), ZGR, RF(2), RF(4), ReinMax(1) and a
+    (tau_f, tau_b) grid of decoupled ST (shared by ``gradlab run`` and the analysis scripts)."""
     temps = {"logspace": [0.01, 2.0, 3 if quick else 6]}
-    enumerable = s.num_classes**s.num_vars <= 1 << 16
-    estimators = [
+    out = [
         {"name": "gs", "t": temps},
         {"name": "gs_st", "t": temps},
         {"name": "gr_mc", "t": temps, "m": 10},
-        {"name": "gr_mc", "t": temps, "m": 100, "n": max(50, s.n // 2)},
+        {"name": "gr_mc", "t": temps, "m": 100, "n": max(50, n // 2)},
         {"name": "st", "t": {"logspace": [1.0, 8.0, 2 if quick else 4]}},
         {"name": "st_zgr", "t": 2.0, "alpha": {"linspace": [0.25, 0.75, 2 if quick else 3]}},
         {"name": "zgr"},
         {"name": "reinforce", "m": [2, 4]},
         {"name": "reinmax", "t": 1.0},
-        {
-            "name": "decoupled_st",
-            "tau_f": [0.5, 2.0] if quick else [0.5, 1.0, 2.0],
-            "tau_b": [0.5, 2.0] if quick else [0.5, 1.0, 2.0],
-        },
     ]
+    if decoupled:
+        grid = [0.5, 2.0] if quick else [0.5, 1.0, 2.0]
+        out.append({"name": "decoupled_st", "tau_f": grid, "tau_b": grid})
+    return out
+
+
+def run_config(s: RunSettings, snapshot: Path) -> dict:
+    """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
+    quick = s.quick
+    enumerable = s.num_classes**s.num_vars <= 1 << 16
+    estimators = estimator_families(quick, s.n)
     return {
         "name": "gradlab-run" + ("-quick" if quick else ""),
         "seed": s.seed,

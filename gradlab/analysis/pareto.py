@@ -48,9 +48,13 @@ def pareto_front(*objectives) -> np.ndarray:
     return confident_front(p.T, p.T)
 
 
+RTOL = 1e-9  # values this close (relatively) are ties: the same estimator written twice differs by rounding
+
+
 def confident_front(lower: Sequence, upper: Sequence) -> np.ndarray:
     """Points not dominated with confidence: ``i`` is removed when some ``j`` has ``upper_j <= lower_i`` in
-    every objective and ``<`` in one. ``lower``/``upper``: sequences of per-objective arrays."""
+    every objective and ``<`` in one. ``lower``/``upper``: sequences of per-objective arrays. Values within a
+    relative ``RTOL`` count as equal (ReinMax(t=1) and ZGR agree to rounding: neither dominates the other)."""
     lo, hi = _stack(lower, "confident_front"), _stack(upper, "confident_front")
     if lo.shape != hi.shape:
         raise ValueError(f"confident_front: lower {lo.shape} and upper {hi.shape} differ")
@@ -59,8 +63,9 @@ def confident_front(lower: Sequence, upper: Sequence) -> np.ndarray:
     for i in np.flatnonzero(ok):
         others = ok.copy()
         others[i] = False
-        no_worse = (hi <= lo[i]).all(1)
-        better = (hi < lo[i]).any(1)
+        tol = RTOL * np.maximum(np.abs(hi), np.abs(lo[i]))
+        no_worse = (hi <= lo[i] + tol).all(1)
+        better = (hi < lo[i] - tol).any(1)
         mask[i] = not (others & no_worse & better).any()
     return mask
 

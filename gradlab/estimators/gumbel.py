@@ -171,7 +171,7 @@ class GumbelRao(PathwiseEstimator):
         # G' = perturbed - theta is a constant: the gradient flows through theta - sg(theta), whose value
         # is exactly 0 (masked categories, -inf logits, keep G' = 0 and get a zero gradient)
         delta = theta - theta.detach()
-        if not bool(torch.isfinite(theta.detach()).all()):
-            delta = torch.where(torch.isfinite(theta.detach()), delta, torch.zeros_like(delta))
+        # unconditional (no branch on the values, so it traces under torch.func.vmap); the same values
+        delta = torch.where(torch.isfinite(theta.detach()), delta, torch.zeros_like(delta))
         soft = torch.softmax((perturbed + delta.unsqueeze(sample_ndim)) * (1.0 / self.t), dim=-1)
         return straight_through(hard, soft.mean(dim=sample_ndim))
