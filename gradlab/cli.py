@@ -189,6 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             n_jobs=args.n_jobs,
             seed=args.seed,
             progress=not args.no_progress,
+            reference=args.reference,
+            reference_n=args.reference_n,
         )
     )
     return 0
@@ -223,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=None, help="samples per setting (default 1000; quick 200)")
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--reference",
+        choices=("auto", "exact", "samples"),
+        default="auto",
+        help="bias against exact gradients or RF(4) samples (default: exact when enumerable)",
+    )
+    p.add_argument("--reference-n", type=int, default=10_000, help="RF(4) reference samples (default 10000)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 

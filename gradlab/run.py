@@ -36,15 +36,34 @@ class RunSettings:
     n_jobs: int = 1
     seed: int = 0
     progress: bool = True
+    reference: str = "auto"  # "exact", "samples" (RF(4), reference_n of them) or "auto" (exact if enumerable)
+    reference_n: int = 10_000
 
     def resolved(self) -> RunSettings:
+        """Defaults filled in and every setting checked (before any training or sampling)."""
+        from . import _checks
+
         s = dataclasses.replace(self)
         s.out, s.figures = Path(s.out), Path(s.figures)
+        _checks.choice("run", "reference", s.reference, REFERENCES)
+        _checks.integer("run", "reference_n", s.reference_n, 2)
+        configurations = s.num_classes**s.num_vars
+        if s.reference == "auto":
+            s.reference = "exact" if configurations <= MAX_EXACT else "samples"
+        if s.reference == "exact" and configurations > MAX_EXACT:
+            raise ValueError(
+                f"run: reference='exact' needs an enumerable latent space; {s.num_classes}^{s.num_vars} = "
+                f"{configurations:,} configurations is above {MAX_EXACT:,} (use --reference samples)"
+            )
         if s.epochs is None:
             s.epochs = 3 if s.quick else 10
         if s.n is None:
             s.n = 200 if s.quick else 1000
         return s
+
+
+REFERENCES = ("auto", "exact", "samples")
+MAX_EXACT = 1 << 16  # configurations the main job enumerates (4,096 by default)
 
 
 def estimator_families(quick: bool = False, n: int = 1000, decoupled: bool = True) -> list[dict]:
@@ -72,8 +91,10 @@ def estimator_families(quick: bool = False, n: int = 1000, decoupled: bool = Tru
 def run_config(s: RunSettings, snapshot: Path) -> dict:
     """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
     quick = s.quick
-    enumerable = s.num_classes**s.num_vars <= 1 << 16
+    exact = s.reference == "exact"
     estimators = estimator_families(quick, s.n)
+    if not exact:  # decoupled ST with tau_f != 1 estimates another target: only an exact one can measure it
+        estimators[-1]["tau_f"] = [1.0]
     return {
         "name": "gradlab-run" + ("-quick" if quick else ""),
         "seed": s.seed,
@@ -90,8 +111,8 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
             "dtype": "float32",
         },
         "reference": {"kind": "exact"}
-        if enumerable
-        else {"kind": "estimator", "name": "reinforce", "m": 4, "n": 10_000},
+        if exact
+        else {"kind": "estimator", "name": "reinforce", "m": 4, "n": s.reference_n},
         "sampling": {"n": s.n, "seeds": [0], "wrt": "all", "bootstrap": 50 if quick else 100},
         "estimators": estimators,
         "run": {"n_jobs": s.n_jobs, "backend": "loky"},

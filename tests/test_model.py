@@ -201,3 +201,35 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"support has 6,561 configurations .* above max_configurations=100"):
         gl.exact_gradient(StochasticModel(lambda p, d: forward(p, d) + forward(p, d), params), max_configurations=100)
     assert math.isfinite(float(gl.exact_expectation(StochasticModel(forward, params))))
+
+
+def test_gradient_gap_of_one_sample_by_hand(model):
+    """GS-ST(t) through both layers: the relaxed forward (softmax_t(logits + G) at every draw) against the
+    straight-through one (one-hot argmax forward, the same softmax backward), with the sampler's uniforms for
+    sample 0 turned into Gumbel noise here (-log(-log(u + eps/4)))."""
+    from gradlab.sampler import UniformStream
+
+    t = 0.7
+    est = gl.estimator("gs_st", t=t)
+    u, _ = UniformStream(est, None, 9, DT, "cpu", n_uniforms=model.uniforms_per_sample(est)).take(0, 1)
+    eps = torch.finfo(DT).eps
+    gumbel = (-torch.log(-torch.log(u[0] + eps / 4))).split([6, 6])
+
+    def grads(hard: bool):
+        p = {k: v.clone().requires_grad_() for k, v in make_params().items()}
+        noise = iter(gumbel)
+
+        def draw(logits):
+            soft = torch.softmax((logits + next(noise).reshape(2, 3)) / t, -1)
+            if not hard:
+                return soft
+            onehot = torch.nn.functional.one_hot(soft.argmax(-1), 3).to(DT)
+            return onehot + soft - soft.detach()
+
+        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(forward(p, draw), list(p.values()))])
+
+    want = float(((grads(False) - grads(True)) ** 2).sum())
+    got = gl.analysis.gradient_gap(model, est, 1, seed=9)
+    assert float(got.mean[0]) == pytest.approx(want, rel=1e-10)
+    with pytest.raises(TypeError, match="gradient gap is not defined"):
+        gl.analysis.gradient_gap(model, gl.estimator("zgr"), 10)

@@ -130,3 +130,22 @@ def test_demo_prints_intervals_that_contain_their_estimates(capsys):
         assert float(lo) - slack <= float(b2) <= float(hi) + slack, label
         assert bool(zero) == (float(lo) <= 0), label
     assert "A negative squared bias means the bias is below the sampling noise" in out
+
+
+def test_run_reference_options_are_checked_before_any_work(tmp_path):
+    from pathlib import Path
+
+    from gradlab.run import RunSettings, run_config
+    from gradlab.sweep import load_config, plan_cells
+
+    s = RunSettings(out=tmp_path, reference="samples", reference_n=500).resolved()
+    cfg = load_config(run_config(s, Path(tmp_path / "snap.pt")))
+    assert cfg.reference == {"kind": "estimator", "name": "reinforce", "m": 4, "n": 500}
+    decoupled = [c for c in plan_cells(cfg) if c.estimator_name == "decoupled_st"]
+    assert decoupled and {dict(c.hparams)["tau_f"] for c in decoupled} == {1.0}  # own-target cells need exact
+    assert RunSettings(num_vars=16, num_classes=16).resolved().reference == "samples"  # auto
+    with pytest.raises(ValueError, match="reference='exact' needs an enumerable latent space"):
+        RunSettings(num_vars=16, num_classes=16, reference="exact").resolved()
+    with pytest.raises(ValueError, match="reference must be one of"):
+        RunSettings(reference="rf4").resolved()
+    assert not list(tmp_path.iterdir())  # nothing was trained or written

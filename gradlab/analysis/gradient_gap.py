@@ -62,11 +62,11 @@ def gradient_gap(
 
     n = _checks.integer("gradient_gap", "n", n, 1)
     relaxed = Relaxation(estimator)
-    logits = problem.latent_logits(problem.param_values())
-    logits_shape = tuple(logits.shape)
+    logits = problem.probe_logits()
     relaxed.relax(logits, estimator.draw_uniforms(logits, 0))  # fails early when there is no relaxed sample
     dev = torch.device(problem.device)
-    stream = UniformStream(estimator, logits_shape, seed, problem.dtype, dev)
+    n_uniforms = problem.uniforms_per_sample(estimator)
+    stream = UniformStream(estimator, None, seed, problem.dtype, dev, n_uniforms=n_uniforms)
     itemsize = torch.finfo(problem.dtype).bits // 8
     budget = (memory_budget or default_memory_budget(dev)) // 2
     chunk = chunk_size or chunk_size_for(problem, estimator, wrt, budget, stream.block, n, itemsize)

@@ -108,6 +108,10 @@ class Problem:
     device: torch.device = torch.device("cpu")
     layered = False  # True: draws in sequence (StochasticModel); the exact engine calls exact_chunk
 
+    def probe_logits(self) -> torch.Tensor:
+        """Logits of the shape the estimators see (to check early what an estimator can do)."""
+        return self.latent_logits(self.param_values())
+
     def uniforms_per_sample(self, estimator) -> int:
         """``U(0,1)`` draws one gradient sample of ``estimator`` needs (the sampler's noise stream width)."""
         return estimator.num_uniforms(tuple(self.latent_logits(self.param_values()).shape))

@@ -186,6 +186,9 @@ class StochasticModel(Problem):
     def num_configurations(self) -> int:
         return math.prod(d.num_classes**d.num_vars for d in self.draws)
 
+    def probe_logits(self) -> torch.Tensor:
+        return torch.zeros(self.draws[0].shape, dtype=self.dtype, device=self.device)
+
     def uniforms_per_sample(self, estimator: Estimator) -> int:
         return sum(self._uniforms_per_draw(estimator))
 
