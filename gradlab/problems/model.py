@@ -199,6 +199,13 @@ class StochasticModel(Problem):
             raise TypeError(f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE")
         return [estimator.num_uniforms(d.shape) for d in self.draws]
 
+    def bytes_per_configuration(self) -> int:
+        """Memory one configuration of the exact engine needs (a conservative estimate: the draws' logits,
+        samples and log-probabilities with their autograd buffers, and the loss, 256 numbers per logit);
+        sets the chunk size, so peak memory depends on the chunk, not on the number of configurations."""
+        item = torch.finfo(self.dtype).bits // 8
+        return item * 256 * (sum(math.prod(d.shape) for d in self.draws) + math.prod(self.loss_shape))
+
     def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
         item = torch.finfo(self.dtype).bits // 8
         m = estimator.m if isinstance(estimator, Reinforce) else 1
