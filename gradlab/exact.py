@@ -42,12 +42,7 @@ def check_enumerable(problem: Problem, max_configurations: int = DEFAULT_MAX_CON
 
 def chunk_size_for(problem: Problem, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
     """Configurations per chunk so that one chunk needs about ``memory_budget`` bytes."""
-    per = getattr(problem, "bytes_per_configuration", None)
-    if per is None:
-        v, k = problem.event_shape
-        per_config = 8 * v * k * 4
-    else:
-        per_config = per()
+    per_config = problem.bytes_per_configuration()
     return max(1, min(problem.num_configurations(), memory_budget // max(per_config, 1)))
 
 

@@ -13,7 +13,6 @@ the chunk size; statistics then agree up to floating-point rounding.
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -93,9 +92,8 @@ def per_sample_gradients(
 ) -> dict[str, torch.Tensor]:
     """Gradients of the estimator's surrogate for ``R = uniforms.shape[0]`` independent samples:
     ``{name: (R, *shape)}`` for the parameters selected by ``wrt``."""
-    fast = getattr(problem, "per_sample_gradients", None)
-    if fast is not None:
-        return fast(estimator, uniforms, wrt, workspace)
+    if problem.has_per_sample_gradients:  # a declared capability: the problem's own vectorised path
+        return problem.per_sample_gradients(estimator, uniforms, wrt, workspace)
     return replicated_gradients(problem, estimator, uniforms, wrt)
 
 
@@ -124,16 +122,7 @@ def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch
 
 
 def _bytes_per_sample(problem: Problem, estimator: Estimator, wrt: str, itemsize: int) -> int:
-    custom = getattr(problem, "bytes_per_sample", None)
-    if custom is not None:
-        return int(custom(estimator, wrt))
-    v, k = problem.event_shape
-    e = math.prod(problem.latent_logits(problem.param_values()).shape[:-2]) or 1
-    m = max(int(getattr(estimator, "m", 1)), 1)
-    logits = e * v * k
-    return itemsize * (estimator.num_uniforms((*([e] if e > 1 else []), v, k)) * 2 + 12 * logits * m) + 3 * 8 * (
-        problem.layout(wrt).size
-    )
+    return int(problem.bytes_per_sample(estimator, wrt))
 
 
 def chunk_size_for(problem, estimator, wrt, memory_budget, block, n, itemsize) -> int:

@@ -13,7 +13,6 @@ settings and the loss history) — everything ``CategoricalVAE.from_snapshot`` n
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,16 +20,13 @@ from pathlib import Path
 import torch
 
 from . import _checks
-from ._version import __version__
 from .estimators import Estimator
-from .io import atomic_write_text, atomic_write_with
 from .problems.data import Dataset
+from .problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
 from .problems.vae import VAEArchitecture, VAEModel, init_vae_params
 from .random import make_generator, task_seed
 
 __all__ = ["TrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
-
-SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
 
 
 @dataclasses.dataclass
@@ -148,43 +144,3 @@ def train_vae(
             bar.set_postfix(neg_elbo=f"{record['train_neg_elbo']:.3f}")
         snap(epoch)
     return TrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)
-
-
-def snapshot_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
-    stem = Path(out_dir) / f"epoch_{epoch:04d}"
-    return stem.with_suffix(".pt"), stem.with_suffix(".json")
-
-
-def save_snapshot(out_dir, epoch: int, params, arch: VAEArchitecture, dataset: Dataset, settings: dict, history):
-    """Write ``epoch_NNNN.pt`` and ``epoch_NNNN.json`` atomically; returns the ``.pt`` path."""
-    pt, js = snapshot_paths(out_dir, epoch)
-    state = {k: v.detach().cpu().clone() for k, v in params.items()}
-    atomic_write_with(pt, lambda tmp: torch.save(state, tmp), suffix=".pt")
-    cfg = {
-        "format": SNAPSHOT_FORMAT,
-        "epoch": epoch,
-        "architecture": dataclasses.asdict(arch),
-        "dataset": dataset.config(),
-        **settings,
-        "history": list(history),
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
-        "weights": pt.name,
-    }
-    atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True))
-    return pt
-
-
-def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """``(state dict, config)`` of a snapshot given its ``.pt``, ``.json`` or stem path."""
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
-    pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
-    for f in (pt, js):
-        if not f.is_file():
-            raise FileNotFoundError(f"load_snapshot: expected {f} (a snapshot is {pt.name} + {js.name})")
-    cfg = json.loads(js.read_text())
-    if cfg.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError(f"load_snapshot: {js} is not a {SNAPSHOT_FORMAT} file (format {cfg.get('format')!r})")
-    state = torch.load(pt, weights_only=True, map_location="cpu")
-    return state, cfg

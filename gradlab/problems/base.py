@@ -107,6 +107,26 @@ class Problem:
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
     layered = False  # True: draws in sequence (StochasticModel); the exact engine calls exact_chunk
+    has_per_sample_gradients = False  # True: per_sample_gradients is the problem's own vectorised path
+
+    def per_sample_gradients(self, estimator, uniforms: torch.Tensor, wrt: str = "all", workspace=None):
+        """Gradients ``{name: (R, *shape)}`` of ``R`` samples (problems declaring has_per_sample_gradients)."""
+        raise NotImplementedError(f"{self.name} has no per_sample_gradients (has_per_sample_gradients is False)")
+
+    def bytes_per_sample(self, estimator, wrt: str = "all") -> int:
+        """Memory one gradient sample needs in the sampler (sets the chunk size)."""
+        itemsize = torch.finfo(self.dtype).bits // 8
+        v, k = self.event_shape
+        e = math.prod(self.latent_logits(self.param_values()).shape[:-2]) or 1
+        m = max(int(getattr(estimator, "m", 1)), 1)
+        logits = e * v * k
+        uniforms = estimator.num_uniforms((*([e] if e > 1 else []), v, k))
+        return itemsize * (uniforms * 2 + 12 * logits * m) + 3 * 8 * self.layout(wrt).size
+
+    def bytes_per_configuration(self) -> int:
+        """Memory one configuration needs in the exact engine (sets its chunk size)."""
+        v, k = self.event_shape
+        return 8 * v * k * 4
 
     def probe_logits(self) -> torch.Tensor:
         """Logits of the shape the estimators see (to check early what an estimator can do)."""

@@ -91,6 +91,7 @@ class StochasticModel(Problem):
 
     name = "StochasticModel"
     layered = True
+    has_per_sample_gradients = True
 
     def __init__(
         self,

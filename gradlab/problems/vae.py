@@ -150,6 +150,7 @@ class CategoricalVAE(Problem):
     """
 
     name = "CategoricalVAE"
+    has_per_sample_gradients = True  # its encoder runs once per chunk (vae_grad)
 
     def __init__(
         self,
@@ -211,7 +212,7 @@ class CategoricalVAE(Problem):
     ) -> CategoricalVAE:
         """Load a ``gradlab train`` snapshot (state dict + JSON config) on a fixed minibatch of ``dataset``
         (default: the dataset the snapshot was trained on, if it is the embedded one)."""
-        from ..train import load_snapshot
+        from .snapshots import load_snapshot
 
         params, cfg = load_snapshot(path)
         arch = cfg["architecture"]

@@ -1,0 +1,60 @@
+"""Model snapshots: two files written atomically, ``epoch_NNNN.pt`` (the parameter state dict; load with
+``torch.load(..., weights_only=True)``) and ``epoch_NNNN.json`` (architecture, dataset, estimator, training
+settings and the loss history). Here, below both the problems that read them and the training that writes
+them, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from .._version import __version__
+from ..io import atomic_write_text, atomic_write_with
+
+__all__ = ["SNAPSHOT_FORMAT", "snapshot_paths", "save_snapshot", "load_snapshot"]
+
+SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
+
+
+def snapshot_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
+    stem = Path(out_dir) / f"epoch_{epoch:04d}"
+    return stem.with_suffix(".pt"), stem.with_suffix(".json")
+
+
+def save_snapshot(out_dir, epoch: int, params, arch, dataset, settings: dict, history) -> Path:
+    """Write ``epoch_NNNN.pt`` and ``epoch_NNNN.json`` atomically; returns the ``.pt`` path."""
+    pt, js = snapshot_paths(out_dir, epoch)
+    state = {k: v.detach().cpu().clone() for k, v in params.items()}
+    atomic_write_with(pt, lambda tmp: torch.save(state, tmp), suffix=".pt")
+    cfg = {
+        "format": SNAPSHOT_FORMAT,
+        "epoch": epoch,
+        "architecture": dataclasses.asdict(arch),
+        "dataset": dataset.config(),
+        **settings,
+        "history": list(history),
+        "gradlab_version": __version__,
+        "torch_version": str(torch.__version__),
+        "weights": pt.name,
+    }
+    atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True))
+    return pt
+
+
+def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """``(state dict, config)`` of a snapshot given its ``.pt``, ``.json`` or stem path."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
+    pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    for f in (pt, js):
+        if not f.is_file():
+            raise FileNotFoundError(f"load_snapshot: expected {f} (a snapshot is {pt.name} + {js.name})")
+    cfg = json.loads(js.read_text())
+    if cfg.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError(f"load_snapshot: {js} is not a {SNAPSHOT_FORMAT} file (format {cfg.get('format')!r})")
+    state = torch.load(pt, weights_only=True, map_location="cpu")
+    return state, cfg
