@@ -233,3 +233,36 @@ def test_gradient_gap_of_one_sample_by_hand(model):
     assert float(got.mean[0]) == pytest.approx(want, rel=1e-10)
     with pytest.raises(TypeError, match="gradient gap is not defined"):
         gl.analysis.gradient_gap(model, gl.estimator("zgr"), 10)
+
+
+def test_existing_problems_written_as_stochastic_models_give_the_same_numbers():
+    """The single-layer problems share the engine: the same problem written with StochasticModel (reusing its
+    own logits and loss code) gives the same exact gradient and, for the same seed, the same samples."""
+    from gradlab.problems.build import build_problem
+
+    single = build_problem({"kind": "single", "num_classes": 5, "loss": "quadratic"})
+    loss = single.user_loss
+    as_model = StochasticModel(lambda p, draw: loss(draw(p["logits"])), single.param_values())
+    assert torch.equal(gl.exact_gradient(as_model), gl.exact_gradient(single))
+    for est in (gl.estimator("zgr"), gl.estimator("gs_st", t=0.5), gl.estimator("reinforce", m=3)):
+        a, b = gl.sample_gradients(as_model, est, 2000, seed=1), gl.sample_gradients(single, est, 2000, seed=1)
+        torch.testing.assert_close(a.mean, b.mean, rtol=1e-12, atol=1e-14)
+
+    vae = build_problem({"kind": "vae", "num_vars": 2, "num_classes": 4, "batch_size": 3, "hidden": [16, 8]})
+
+    def forward(p, draw):
+        logits = vae.logits(p)
+        return vae.loss(draw(logits), p, logits)
+
+    joint = StochasticModel(forward, vae.param_values())  # 4^(2 x 3) joint configurations of the 3 images
+    torch.testing.assert_close(gl.exact_gradient(joint), gl.exact_gradient(vae), rtol=1e-12, atol=1e-13)
+    per_element = StochasticModel(forward, vae.param_values(), elements_independent=True)
+    for est in (gl.estimator("zgr"), gl.estimator("reinforce", m=3)):  # the VAE's RF scores each image alone
+        a, b = gl.sample_gradients(per_element, est, 2000, seed=2), gl.sample_gradients(vae, est, 2000, seed=2)
+        torch.testing.assert_close(a.mean, b.mean, rtol=1e-10, atol=1e-14)
+        torch.testing.assert_close(a.m2, b.m2, rtol=1e-10, atol=1e-14)
+    # the default whole-trace score is also unbiased, with more variance than per-element scores
+    whole = gl.sample_gradients(joint, gl.estimator("reinforce", m=3), 2000, seed=2)
+    assert whole.avg_var > gl.sample_gradients(vae, gl.estimator("reinforce", m=3), 2000, seed=2).avg_var
+    with pytest.raises(ValueError, match="elements_independent needs per-element losses"):
+        StochasticModel(lambda p, draw: draw(p["a"]).sum(), make_params(), elements_independent=True)

@@ -86,7 +86,10 @@ class StochasticModel(Problem):
     """A stochastic computation graph given as ``forward(params, draw)`` (see the module docstring).
 
     ``params``: a dict of tensors (the parameters); ``groups``: extra parameter groups for ``wrt``
-    (``{"encoder": ("w1", "b1")}``); ``"all"`` is every parameter.
+    (``{"encoder": ("w1", "b1")}``); ``"all"`` is every parameter. ``elements_independent``: loss element ``e``
+    depends only on element ``e`` of every draw (the draws' shapes start with the loss shape ``E``, as the
+    images of a minibatch); REINFORCE then scores each element with its own variables' log-probability
+    (lower variance; the default, the score of all draws, is valid for any model).
     """
 
     name = "StochasticModel"
@@ -102,6 +105,7 @@ class StochasticModel(Problem):
         dtype: torch.dtype = torch.float64,
         device="cpu",
         name: str | None = None,
+        elements_independent: bool = False,
     ):
         if not callable(forward):
             raise TypeError(f"StochasticModel: forward must be callable, got {type(forward).__name__}")
@@ -122,6 +126,15 @@ class StochasticModel(Problem):
         if name:
             self.name = name
         self.draws, self.loss_shape = self._trace()
+        self.elements_independent = bool(elements_independent)
+        if self.elements_independent:
+            e = self.loss_shape
+            bad = [d.shape for d in self.draws if d.shape[: len(e)] != e or len(d.shape) < len(e) + 1]
+            if not e or bad:
+                raise ValueError(
+                    f"{self.name}: elements_independent needs per-element losses (shape E) and draws whose shapes "
+                    f"start with E = {e}; got draws {bad or [d.shape for d in self.draws]}"
+                )
 
     # ------------------------------------------------------------------ structure
     def _trace(self) -> tuple[tuple[DrawSpec, ...], tuple[int, ...]]:
@@ -281,13 +294,16 @@ class StochasticModel(Problem):
             def sample(i, logits):
                 lp = torch.log_softmax(logits, dim=-1)
                 index = inverse_cdf_index(lp.detach().exp(), u[i])
-                log_p.append(lp.gather(-1, index).sum())
+                picked = lp.gather(-1, index)
+                log_p.append(picked.reshape(*elements, -1).sum(-1))  # per element, or the whole draw
                 return scatter_one_hot(index, lp.detach())
 
-            return self._run(params, sample), torch.stack(log_p).sum()
+            return self._run(params, sample), torch.stack(log_p).sum(0)
 
+        elements = self.loss_shape if self.elements_independent else ()
         us = tuple(p.reshape(m, *d.shape[:-1], 1) for p, d in zip(parts, self.draws, strict=True))
-        values, log_p = torch.func.vmap(trace)(us)  # (m, *E), (m,)
+        values, log_p = torch.func.vmap(trace)(us)  # (m, *E), (m,) or (m, *E)
         centred = (values - values.mean(dim=0, keepdim=True)).detach() / (m - 1)
-        score = (centred * log_p.reshape(m, *([1] * len(self.loss_shape)))).sum(dim=0)
+        log_p = log_p.reshape(m, *elements, *([1] * (len(self.loss_shape) - len(elements))))
+        score = (centred * log_p).sum(dim=0)
         return (values.mean(dim=0) + (score - score.detach())).sum()
