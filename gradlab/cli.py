@@ -32,6 +32,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     w2 = max(len(r[2]) for r in rows)
     for r in rows:
         print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]:<{w2}}  {r[3]}")
+    from .problems.build import PROBLEMS
+
+    print("\nproblem kinds (the [problem] table of a sweep: kind = NAME plus these settings):")
+    width = max(len(k) for k in PROBLEMS)
+    for name in sorted(PROBLEMS):
+        spec = PROBLEMS[name]
+        print(f"{name:<{width}}  {spec.summary}: {', '.join(spec.keys)}")
     return 0
 
 
