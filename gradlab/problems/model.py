@@ -59,8 +59,14 @@ class _Drawer:
     """The ``draw`` callable of one ``forward`` call (one sample, one configuration or one trace): checks
     every call against the trace and delegates the sample to ``sample(i, logits)``."""
 
-    def __init__(self, model: StochasticModel, sample: Callable):
+    def __init__(self, model: StochasticModel, sample: Callable, target: Callable | None = None):
         self.model, self.sample, self.calls = model, sample, 0
+        self._target = target
+
+    def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits of the distribution the draws follow: ``softmax(logits / tau_f)`` under decoupled ST, else
+        ``logits`` (for analytic terms of the objective, such as a KL, that should follow the draws' target)."""
+        return logits if self._target is None else self._target(logits)
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         specs = self.model.draws
@@ -139,6 +145,7 @@ class StochasticModel(Problem):
     # ------------------------------------------------------------------ structure
     def _trace(self) -> tuple[tuple[DrawSpec, ...], tuple[int, ...]]:
         specs: list[DrawSpec] = []
+        model = self
 
         def record(logits: torch.Tensor) -> torch.Tensor:
             if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.shape[-1] < 2:
@@ -149,17 +156,18 @@ class StochasticModel(Problem):
             specs.append(DrawSpec(tuple(logits.shape)))
             return scatter_one_hot(logits.detach().argmax(-1, keepdim=True), logits.detach())
 
+        record.forward_logits = lambda logits: logits  # the same interface as _Drawer
         with torch.no_grad():
-            out = self.forward_fn(self.param_values(), record)
+            out = model.forward_fn(self.param_values(), record)
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"{self.name}: forward must return a tensor of per-element losses, got {type(out)}")
         if not specs:
             raise ValueError(f"{self.name}: forward never called draw; there is nothing to estimate")
         return tuple(specs), tuple(out.shape)
 
-    def _run(self, params, sample: Callable) -> torch.Tensor:
+    def _run(self, params, sample: Callable, estimator: Estimator | None = None) -> torch.Tensor:
         """One call of ``forward`` (one sample): per-element losses of the traced shape."""
-        drawer = _Drawer(self, sample)
+        drawer = _Drawer(self, sample, None if estimator is None else estimator.forward_logits)
         out = self.forward_fn(params, drawer)
         if drawer.calls != len(self.draws):
             raise ValueError(
@@ -257,7 +265,7 @@ class StochasticModel(Problem):
                 log_p.append(torch.log_softmax(target, dim=-1).gather(-1, idx[i]).sum())
                 return scatter_one_hot(idx[i], logits.detach())
 
-            values = self._run(params, sample).sum()
+            values = self._run(params, sample, estimator).sum()
             return torch.stack(log_p).sum(), values
 
         log_p, values = torch.func.vmap(one)(tuple(digits))
@@ -281,7 +289,7 @@ class StochasticModel(Problem):
         return torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(self.params(wrt), uniforms)
 
     def _pathwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
-        return self._run(params, lambda i, logits: est.relax(logits, parts[i])).sum()
+        return self._run(params, lambda i, logits: est.relax(logits, parts[i]), est).sum()
 
     def _reinforce_surrogate(self, est: Reinforce, params, parts) -> torch.Tensor:
         """RF(m) over the whole trace: ``m`` traces (``vmap``), the score of all draws together, leave-one-out

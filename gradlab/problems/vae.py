@@ -150,7 +150,7 @@ class CategoricalVAE(Problem):
     """
 
     name = "CategoricalVAE"
-    has_per_sample_gradients = True  # its encoder runs once per chunk (vae_grad)
+    has_per_sample_gradients = True  # through a StochasticModel of its own logits and loss (vmap)
 
     def __init__(
         self,
@@ -279,10 +279,35 @@ class CategoricalVAE(Problem):
         return (torch.exp(log_qc) * nll).sum() / self.data.shape[0]
 
     def per_sample_gradients(self, estimator, uniforms, wrt="all", workspace=None):
-        """Fast path for the sampler: see :mod:`gradlab.problems.vae_grad`."""
-        from .vae_grad import vae_per_sample_gradients
+        """The sampler's path: this problem's own ``logits`` and ``loss`` as a
+        :class:`~gradlab.problems.model.StochasticModel` (one draw, images independent), mapped over samples
+        with ``vmap``; the analytic KL follows the draws' distribution (``softmax(logits / tau_f)`` under
+        decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``)."""
+        workspace = {} if workspace is None else workspace
+        key = ("model", "logits" if wrt == "logits" else "params")
+        if key not in workspace:
+            workspace[key] = self.as_stochastic_model(wrt == "logits")
+        return workspace[key].per_sample_gradients(estimator, uniforms, wrt, workspace)
 
-        return vae_per_sample_gradients(self, estimator, uniforms, wrt, workspace)
+    def as_stochastic_model(self, logits_as_parameter: bool = False):
+        """This VAE as a StochasticModel (``logits_as_parameter``: the latent logits are the parameter, as for
+        ``wrt="logits"``); the same numbers for the same seed."""
+        from .model import StochasticModel
+
+        values = self.param_values()
+        groups = {g: names for g, names in self.param_groups().items() if g != "all"}
+        if logits_as_parameter:
+            values = {**values, "logits": self.logits(values)}
+            groups = {"logits": ("logits",)}
+
+        def forward(p, draw):
+            logits = self.latent_logits(p)
+            x = draw(logits)
+            return self.loss(x, p, draw.forward_logits(logits))
+
+        return StochasticModel(
+            forward, values, groups, dtype=self.dtype, device=self.device, name=self.name, elements_independent=True
+        )
 
     def bytes_per_sample(self, estimator, wrt="all") -> int:
         """Rough peak bytes per sample of :meth:`per_sample_gradients` (sets the sampler's chunk size)."""
