@@ -2,8 +2,9 @@
 
 A chunk of ``R`` samples is one batched computation: the problem's parameters get a leading replica axis
 (``R`` independent copies), the estimator gets ``R`` rows of noise, and one backward pass gives the ``R``
-per-sample gradients. Problems may provide a faster ``per_sample_gradients`` (the categorical VAE does:
-its encoder runs once per chunk and every per-sample weight gradient is one batched matrix product).
+per-sample gradients. Problems that declare ``has_per_sample_gradients`` use their own path instead: the
+categorical VAE and every :class:`~gradlab.problems.model.StochasticModel` run their own code under
+``torch.func.vmap`` (what does not depend on the sample, such as the VAE's encoder, runs once per chunk).
 
 Reproducibility. The noise of sample ``i`` depends only on ``(seed, i)``: samples are grouped in fixed
 blocks (their size depends on the problem and the estimator, not on the chunk), and block ``b`` is drawn
