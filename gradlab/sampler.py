@@ -199,7 +199,9 @@ def sample_gradients(
             f"sample_gradients: keep_samples={keep_samples} of {layout.size:,} entries need "
             f"{keep_samples * layout.size * itemsize / 2**30:.1f} GiB, above 4x memory_budget; keep fewer"
         )
-    acc = StatsAccumulator(layout.size, keep_samples, bootstrap, device="cpu")
+    # float64 statistics stay on a CUDA device (no copy of each chunk's statistics to the host; MPS has no
+    # float64, so other accelerators accumulate on the CPU); result() moves them to the CPU once at the end
+    acc = StatsAccumulator(layout.size, keep_samples, bootstrap, device=dev if dev.type == "cuda" else "cpu")
     workspace: dict = {}
     bar = None
     if progress:
