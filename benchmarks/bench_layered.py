@@ -3,8 +3,9 @@ user would write (one forward and one backward pass per sample, the estimator as
 draw), and peak memory against n.
 
 Models: SigmoidBeliefNet(hidden=(32, 32)) and HierarchicalVAE(num_vars=4, num_classes=4), 20 digits each,
-float64, ZGR. The loop runs 200 samples and is extrapolated to 10^4; the vectorised sampler runs 10^4. Peak
-memory: a fresh process per n (resident set size, ru_maxrss).
+float64 and float32 (loop and vectorised in the same dtype), ZGR. The loop runs 200 samples and is
+extrapolated to 10^4; the vectorised sampler runs 10^4. Peak memory (float64): a fresh process per n
+(resident set size, ru_maxrss).
 
 Run: python benchmarks/bench_layered.py
 """
@@ -23,10 +24,10 @@ import torch
 import gradlab as gl
 
 
-def make(name: str):
+def make(name: str, dtype: torch.dtype = torch.float64):
     if name == "sbn":
-        return gl.problems.SigmoidBeliefNet(hidden=(32, 32), batch_size=20)
-    return gl.problems.HierarchicalVAE(num_vars=4, num_classes=4, batch_size=20)
+        return gl.problems.SigmoidBeliefNet(hidden=(32, 32), batch_size=20, dtype=dtype)
+    return gl.problems.HierarchicalVAE(num_vars=4, num_classes=4, batch_size=20, dtype=dtype)
 
 
 def loop_seconds_per_sample(model, est, n: int = 200) -> float:
@@ -55,18 +56,24 @@ def peak_mb(name: str, n: int) -> float:
 def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}")
     rows = []
-    for name in ("sbn", "hvae"):
-        model = make(name)
+    for name, dtype in (
+        ("sbn", torch.float64),
+        ("sbn", torch.float32),
+        ("hvae", torch.float64),
+        ("hvae", torch.float32),
+    ):
+        model = make(name, dtype)
         est = gl.estimator("zgr")
         gl.sample_gradients(model, est, 200, seed=1)  # warm-up
         t0 = time.perf_counter()
         gl.sample_gradients(model, est, 10_000, seed=0)
         vec = time.perf_counter() - t0
         loop = loop_seconds_per_sample(model, est) * 10_000
-        mem = {n: peak_mb(name, n) for n in (2_000, 20_000)}
+        mem = {n: peak_mb(name, n) for n in (2_000, 20_000)} if dtype == torch.float64 else None
         rows.append(
             {
                 "model": name,
+                "dtype": str(dtype).replace("torch.", ""),
                 "parameters": model.layout().size,
                 "vectorised_s": round(vec, 2),
                 "loop_s_extrapolated": round(loop, 1),
