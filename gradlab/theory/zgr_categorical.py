@@ -327,7 +327,13 @@ def check_footnote_st2(quick: bool) -> list[CheckResult]:
 
 
 def check_reinmax_zgr(quick: bool) -> list[CheckResult]:
-    """An identity we found while measuring: ReinMax with t = 1 is ZGR, sample by sample."""
+    """ReinMax with t = 1 is ZGR, sample by sample: an identity not stated in the three papers (found while
+    measuring; we do not claim it is new). ReinMax (Liu et al. 2023, Alg. 2) at t = 1 uses the Jacobian
+    ``2 J(pi) - J(p) / 2`` with ``pi = (e_x + p) / 2`` and ``J(q) = diag q - q q^T``. Expanding,
+    ``J(pi) = (diag e_x + diag p) / 2 - (e_x + p)(e_x + p)^T / 4``, so
+    ``2 J(pi) - J(p) / 2 = (diag e_x + diag p)/2 - (e_x e_x^T + e_x p^T + p e_x^T + p p^T)/2 + p p^T / 2
+    = (J(p) + (e_x - p)(e_x - p)^T) / 2`` (``diag e_x = e_x e_x^T`` for a one-hot), which is ZGR's
+    ``(ST + DARN(p)) / 2`` (eq. 13). Checked exactly at every ``x`` against ReinMax(t=2) for contrast."""
     from ..estimators import estimator
 
     dt = torch.float64
@@ -348,7 +354,7 @@ def check_reinmax_zgr(quick: bool) -> list[CheckResult]:
     return [
         CheckResult(
             "observation.reinmax1-is-zgr",
-            "Observation (not claimed by either paper): ReinMax(t=1) (Liu et al. "
+            "Observation (not stated in the three papers): ReinMax(t=1) (Liu et al. "
             "2023, Alg. 2) and ZGR (eq. 13) are the same estimator",
             "gradlab (algebra: 2(diag pi - pi pi^T) - "
             "(diag p - p p^T)/2 = ((diag p - p p^T) + (e_x - p)(e_x - p)^T)/2 for pi = (e_x + p)/2)",
