@@ -294,3 +294,15 @@ def test_vae_vectorised_path_equals_a_per_sample_loop(wrt):
             for k, g in zip(leaves, grads, strict=True):
                 want = torch.zeros_like(leaves[k]) if g is None else g
                 torch.testing.assert_close(got[k][r], want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_forward_that_vmap_cannot_trace_gets_a_one_line_error():
+    def branching(p, draw):
+        x = draw(p["a"])
+        return (x * 2).sum() if x[0, 0] > 0.5 else x.sum()  # Python control flow on a sample
+
+    m = StochasticModel(branching, make_params())
+    with pytest.raises(ValueError, match=r"forward must be vmap-compatible .* torch.func.vmap said: vmap: It looks"):
+        gl.sample_gradients(m, gl.estimator("st"), 10, seed=0)
+    with pytest.raises(ValueError, match="forward must be vmap-compatible"):
+        gl.exact_gradient(m)

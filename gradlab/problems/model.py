@@ -88,6 +88,20 @@ class _Drawer:
         return self.sample(i, logits)
 
 
+def _vmapped(model: StochasticModel, fn: Callable, *args):
+    """Run a ``torch.func`` transform; a ``forward`` that ``vmap`` cannot trace gets a one-line error."""
+    try:
+        return fn(*args)
+    except RuntimeError as exc:
+        if "vmap" not in str(exc):
+            raise
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ValueError(
+            f"{model.name}: forward must be vmap-compatible (write it for one sample: no .item(), no Python "
+            f"if/while on tensor values, no in-place update of an input); torch.func.vmap said: {first}"
+        ) from exc
+
+
 class StochasticModel(Problem):
     """A stochastic computation graph given as ``forward(params, draw)`` (see the module docstring).
 
@@ -268,7 +282,7 @@ class StochasticModel(Problem):
             values = self._run(params, sample, estimator).sum()
             return torch.stack(log_p).sum(), values
 
-        log_p, values = torch.func.vmap(one)(tuple(digits))
+        log_p, values = _vmapped(self, torch.func.vmap(one), tuple(digits))
         return (torch.exp(log_p) * values).sum()
 
     # ------------------------------------------------------------------ sampling
@@ -286,7 +300,7 @@ class StochasticModel(Problem):
         def one(chosen: dict, u: torch.Tensor) -> torch.Tensor:
             return surrogate(estimator, {**fixed, **chosen}, torch.split(u, sizes))
 
-        return torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(self.params(wrt), uniforms)
+        return _vmapped(self, torch.func.vmap(torch.func.grad(one), in_dims=(None, 0)), self.params(wrt), uniforms)
 
     def _pathwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
         return self._run(params, lambda i, logits: est.relax(logits, parts[i]), est).sum()
