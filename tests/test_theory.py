@@ -107,3 +107,15 @@ def test_a_check_that_cannot_run_is_an_error(monkeypatch):
     assert T.exit_status(res) == 2
     with pytest.raises(ValueError, match="unknown check group"):
         T.run_checks(quick=True, only=["nope"])
+
+
+def test_shah_checks_run_on_a_trained_model_and_say_so(quick_results):
+    """Quick mode uses the same 20-epoch snapshot as the full run (an untrained encoder could confirm or refute
+    nothing about a trained VAE): every Shah check reports the snapshot, and its posterior is far from uniform."""
+    import re
+
+    shah = [r for r in quick_results if r.id.startswith("shah.")]
+    assert len(shah) == 5
+    for r in shah:
+        m = re.search(r"snapshot after (\d+) epochs of RF\(4\); posterior entropy ([\d.]+) % of the uniform", r.method)
+        assert m and int(m.group(1)) == 20 and float(m.group(2)) < 90.0, r.method
