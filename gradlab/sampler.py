@@ -122,12 +122,9 @@ def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch
     return {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in zip(leaves, grads, strict=True)}
 
 
-def _bytes_per_sample(problem: Problem, estimator: Estimator, wrt: str, itemsize: int) -> int:
-    return int(problem.bytes_per_sample(estimator, wrt))
-
-
-def chunk_size_for(problem, estimator, wrt, memory_budget, block, n, itemsize) -> int:
-    per = max(1, _bytes_per_sample(problem, estimator, wrt, itemsize))
+def chunk_size_for(problem, estimator, wrt, memory_budget, block, n) -> int:
+    """Samples per chunk: what fits ``memory_budget`` (``problem.bytes_per_sample``), whole noise blocks."""
+    per = max(1, int(problem.bytes_per_sample(estimator, wrt)))
     r = max(1, memory_budget // per)
     if r >= block:
         r = (r // block) * block
@@ -186,13 +183,12 @@ def sample_gradients(
         problem = problem.to(device)
     dev = torch.device(problem.device)
     layout = problem.layout(wrt)
-    v, k = problem.event_shape
     n_uniforms = problem.uniforms_per_sample(estimator)
     stream = UniformStream(estimator, None, seed, problem.dtype, dev, bootstrap, n_uniforms=n_uniforms)
     itemsize = torch.finfo(problem.dtype).bits // 8
     memory_budget = memory_budget or default_memory_budget(dev)
     if chunk_size is None:
-        chunk_size = chunk_size_for(problem, estimator, wrt, memory_budget, stream.block, n, itemsize)
+        chunk_size = chunk_size_for(problem, estimator, wrt, memory_budget, stream.block, n)
     chunk_size = _checks.integer("sample_gradients", "chunk_size", chunk_size, 1)
     if keep_samples and keep_samples * layout.size * itemsize > 4 * memory_budget:
         raise ValueError(

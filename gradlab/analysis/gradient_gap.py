@@ -67,9 +67,8 @@ def gradient_gap(
     dev = torch.device(problem.device)
     n_uniforms = problem.uniforms_per_sample(estimator)
     stream = UniformStream(estimator, None, seed, problem.dtype, dev, n_uniforms=n_uniforms)
-    itemsize = torch.finfo(problem.dtype).bits // 8
     budget = (memory_budget or default_memory_budget(dev)) // 2
-    chunk = chunk_size or chunk_size_for(problem, estimator, wrt, budget, stream.block, n, itemsize)
+    chunk = chunk_size or chunk_size_for(problem, estimator, wrt, budget, stream.block, n)
     acc = StatsAccumulator(1)
     layout = problem.layout(wrt)
     ws_a, ws_b = {}, {}

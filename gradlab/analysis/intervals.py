@@ -153,12 +153,13 @@ def b2_interval(b2: float, a: torch.Tensor, e: torch.Tensor, z: float) -> tuple[
     """Score-type interval for ``b2`` from ``a`` (reference mean minus tested mean) and replicate deviations
     ``e`` ``(B, d)`` of that difference (or their negatives: only variances enter); returns
     ``(lo, hi, se at max(b2, 0))``."""
-    d = a.numel()
-    aa = float(a @ a)
-    s_lin = _var(e @ a)  # a' C a
-    s_quad = _var(torch.linalg.vector_norm(e, dim=-1) ** 2)  # Var |e|^2 (no (B, d) temporary)
+    proj, sq = e @ a, torch.linalg.vector_norm(e, dim=-1) ** 2  # (B,) each; no (B, d) temporary
+    return _score_interval(b2, float(a @ a), a.numel(), _var(proj), _var(sq) / a.numel() ** 2, z)
+
+
+def _score_interval(b2: float, aa: float, d: int, s_lin: float, quad: float, z: float) -> tuple[float, float, float]:
+    """The interval of :func:`b2_interval` from ``|a|^2``, ``Var*(a.e*)`` and ``Var*|e*|^2 / d^2``."""
     lin = 4.0 * s_lin / (aa * d) if aa > 0 else 0.0  # 4 rho / d
-    quad = s_quad / d**2
     bq = 2.0 * b2 + z * z * lin
     cq = b2 * b2 - z * z * quad
     disc = max(bq * bq - 4.0 * cq, 0.0)
@@ -211,14 +212,16 @@ def intervals(
     v = stats.avg_var
     if b2 is None:
         b2 = float(a @ a) / stats.dim - ref_term - v / stats.n
-    b2_lo, b2_hi, b2_se = b2_interval(b2, a, e[:count], z)
+    # the two (B,) projections of the replicates, computed once for both intervals (one pass over (B, d))
+    proj, sq = e[:count] @ a, torch.linalg.vector_norm(e[:count], dim=-1) ** 2
+    quad = _var(sq) / stats.dim**2
+    b2_lo, b2_hi, b2_se = _score_interval(b2, float(a @ a), stats.dim, _var(proj), quad, z)
     sd_v = math.sqrt(_var(rep.var))
     v_lo, v_hi = _log_normal(v, sd_v, z)
     # MSE: the linear parts of b2 and V move together (strongly, in few dimensions), so their joint spread
     # is taken from the replicates directly; the replicates' linear part of b2 carries twice the quadratic
     # variance on top of the truth's (see b2_interval), the quadratic part once: net, subtract it once.
-    lin = sign * 2.0 * (e[:count] @ a) / stats.dim
-    quad = _var(torch.linalg.vector_norm(e[:count], dim=-1) ** 2) / stats.dim**2
+    lin = sign * 2.0 * proj / stats.dim
     mse = b2 + v
     sd_m = math.sqrt(max(_var(lin + rep.var[:count]) - quad, quad))
     m_lo, m_hi = _log_normal(mse, sd_m, z)
