@@ -66,10 +66,14 @@ REFERENCES = ("auto", "exact", "samples")
 MAX_EXACT = 1 << 16  # configurations the main job enumerates (4,096 by default)
 
 
-def estimator_families(quick: bool = False, n: int = 1000, decoupled: bool = True) -> list[dict]:
+def estimator_families(
+    quick: bool = False, n: int = 1000, decoupled: bool = True, own_targets: bool = True
+) -> list[dict]:
     """The ``[[estimators]]`` tables of every family the papers compare: GS, GS-ST, GR-MC (m = 10, 100; the
     latter with n / 2 samples) over temperature, ST(t), ST(2)-ZGR(alpha), ZGR, RF(2), RF(4), ReinMax(1) and a
-    (tau_f, tau_b) grid of decoupled ST (shared by ``gradlab run`` and the analysis scripts)."""
+    (tau_f, tau_b) grid of decoupled ST (shared by ``gradlab run`` and the analysis scripts). ``own_targets``
+    False keeps decoupled ST at tau_f = 1 (with tau_f != 1 it estimates another target, which only an exact
+    reference can measure)."""
     temps = {"logspace": [0.01, 2.0, 3 if quick else 6]}
     out = [
         {"name": "gs", "t": temps},
@@ -84,7 +88,7 @@ def estimator_families(quick: bool = False, n: int = 1000, decoupled: bool = Tru
     ]
     if decoupled:
         grid = [0.5, 2.0] if quick else [0.5, 1.0, 2.0]
-        out.append({"name": "decoupled_st", "tau_f": grid, "tau_b": grid})
+        out.append({"name": "decoupled_st", "tau_f": grid if own_targets else [1.0], "tau_b": grid})
     return out
 
 
@@ -92,9 +96,7 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
     """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
     quick = s.quick
     exact = s.reference == "exact"
-    estimators = estimator_families(quick, s.n)
-    if not exact:  # decoupled ST with tau_f != 1 estimates another target: only an exact one can measure it
-        estimators[-1]["tau_f"] = [1.0]
+    estimators = estimator_families(quick, s.n, own_targets=exact)
     return {
         "name": "gradlab-run" + ("-quick" if quick else ""),
         "seed": s.seed,
@@ -146,11 +148,9 @@ def ensure_snapshot(s: RunSettings) -> Path:
 def same_target(sub) -> np.ndarray:
     """Estimators of the model's objective (the ``target`` coordinate): all but decoupled_st with tau_f != 1,
     whose target is the objective under softmax(logits / tau_f); only these are compared for the frontier."""
-    from .estimators.base import TARGET_MODEL
+    from .analysis.pareto import model_target_mask
 
-    if N.TARGET not in sub.coords:
-        return np.ones(sub.sizes[N.ESTIMATOR], dtype=bool)
-    return sub[N.TARGET].values == TARGET_MODEL
+    return model_target_mask(sub)
 
 
 def pareto_of(sub, method: str = "auto", objectives=(N.BIAS2, N.VARIANCE)) -> np.ndarray:

@@ -24,7 +24,7 @@ import xarray as xr
 
 from .. import names as N
 
-__all__ = ["pareto_front", "confident_front", "pareto_mask", "PARETO_METHODS"]
+__all__ = ["pareto_front", "confident_front", "pareto_mask", "model_target_mask", "PARETO_METHODS"]
 
 PARETO_METHODS = ("auto", "plain", "upper", "confident")
 
@@ -70,6 +70,16 @@ def confident_front(lower: Sequence, upper: Sequence) -> np.ndarray:
     return mask
 
 
+def model_target_mask(ds: xr.Dataset) -> np.ndarray:
+    """True for the settings that estimate the model's objective (the ``target`` coordinate; all when the
+    result does not record targets): only these are compared with each other."""
+    from ..estimators.base import TARGET_MODEL
+
+    if N.TARGET not in ds.coords:
+        return np.ones(ds.sizes[N.ESTIMATOR], dtype=bool)
+    return ds[N.TARGET].values == TARGET_MODEL
+
+
 def pareto_mask(
     ds: xr.Dataset,
     objectives: Sequence[str] = (N.BIAS2, N.VARIANCE),
@@ -104,11 +114,7 @@ def pareto_mask(
         v = ds[key].values.astype(float)
         return np.maximum(v, 0.0) if name in (N.BIAS2, N.MSE) else v
 
-    keep = np.ones(ds.sizes[N.ESTIMATOR], dtype=bool)
-    if same_target and N.TARGET in ds.coords:
-        from ..estimators.base import TARGET_MODEL
-
-        keep = ds[N.TARGET].values == TARGET_MODEL
+    keep = model_target_mask(ds) if same_target else np.ones(ds.sizes[N.ESTIMATOR], dtype=bool)
     front = np.zeros(keep.shape, dtype=bool)
     if method == "plain":
         front[keep] = pareto_front(*[column(o, "")[keep] for o in objectives])

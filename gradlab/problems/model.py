@@ -159,7 +159,6 @@ class StochasticModel(Problem):
     # ------------------------------------------------------------------ structure
     def _trace(self) -> tuple[tuple[DrawSpec, ...], tuple[int, ...]]:
         specs: list[DrawSpec] = []
-        model = self
 
         def record(logits: torch.Tensor) -> torch.Tensor:
             if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.shape[-1] < 2:
@@ -172,7 +171,7 @@ class StochasticModel(Problem):
 
         record.forward_logits = lambda logits: logits  # the same interface as _Drawer
         with torch.no_grad():
-            out = model.forward_fn(self.param_values(), record)
+            out = self.forward_fn(self.param_values(), record)
         if not isinstance(out, torch.Tensor):
             raise TypeError(f"{self.name}: forward must return a tensor of per-element losses, got {type(out)}")
         if not specs:
