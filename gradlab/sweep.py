@@ -46,7 +46,6 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -55,177 +54,15 @@ import numpy as np
 import torch
 import xarray as xr
 
-from . import _checks
 from . import names as N
 from .io import atomic_write_text
 from .random import task_seed
 from .results import describe, estimator_coords, provenance, write_netcdf
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .sweep_config import SweepConfig, expand_values, load_config
 
 __all__ = ["SweepConfig", "load_config", "expand_values", "run_sweep", "plan_cells", "Cell"]
 
 PARAM_STATS_MAX_DIM = 64  # keep per-parameter means/stds when the gradient has at most this many entries
-
-
-def expand_values(value, key: str = "value") -> list:
-    """A scalar -> [scalar]; a list -> itself; ``{linspace = [a, b, n]}`` / ``{logspace = [a, b, n]}`` (``a``,
-    ``b`` the end values, not exponents) / ``{range = [a, b, step]}`` -> the values."""
-    if isinstance(value, Mapping):
-        if len(value) != 1:
-            raise ValueError(f"{key}: expected one of linspace/logspace/range, got {sorted(value)}")
-        ((kind, args),) = value.items()
-        if kind in ("linspace", "logspace"):
-            if not (isinstance(args, Sequence) and len(args) == 3):
-                raise ValueError(f"{key}: {kind} needs [start, stop, count], got {args!r}")
-            a, b, n = float(args[0]), float(args[1]), _checks.integer(key, f"{kind} count", args[2], 1)
-            if kind == "logspace":
-                if a <= 0 or b <= 0:
-                    raise ValueError(f"{key}: logspace end values must be > 0, got {a}, {b}")
-                return [float(v) for v in np.geomspace(a, b, n)]
-            return [float(v) for v in np.linspace(a, b, n)]
-        if kind == "range":
-            return [float(v) if isinstance(v, float) else v for v in np.arange(*args).tolist()]
-        raise ValueError(f"{key}: unknown range kind {kind!r}; use linspace, logspace or range")
-    if isinstance(value, list):
-        if not value:
-            raise ValueError(f"{key}: an empty list gives an empty grid")
-        return list(value)
-    return [value]
-
-
-@dataclasses.dataclass
-class SweepConfig:
-    name: str
-    seed: int
-    out: Path
-    problem: dict
-    reference: dict
-    sampling: dict
-    estimators: list[dict]
-    run: dict
-    source: str = ""
-
-    def n_for(self, label: str) -> int | str:
-        """Samples per cell for an estimator setting (an [[estimators]] table may set its own ``n``);
-        ``"auto"``: until the interval is as narrow as ``sampling.rtol`` asks."""
-        if not hasattr(self, "_n_override"):
-            self.estimator_grid()
-        n = self._n_override.get(label, self.sampling["n"])
-        return n if n == "auto" else int(n)
-
-    def to_json(self) -> str:
-        """The resolved configuration (defaults filled in) as JSON: the ``config`` attribute of results."""
-        return json.dumps(
-            {
-                "name": self.name,
-                "seed": self.seed,
-                "out": str(self.out),
-                "problem": self.problem,
-                "reference": self.reference,
-                "sampling": self.sampling,
-                "estimators": self.estimators,
-                "run": self.run,
-            },
-            default=str,
-            sort_keys=True,
-        )
-
-    @property
-    def cells_dir(self) -> Path:
-        return self.out.with_suffix(self.out.suffix + ".cells")
-
-    def problem_axes(self) -> dict[str, list]:
-        """Problem settings that vary (grid axes), in configuration order."""
-        return {
-            k: expand_values(v, f"problem.{k}")
-            for k, v in self.problem.items()
-            if k not in ("hidden", "levels") and (isinstance(v, list) or isinstance(v, Mapping))
-        }
-
-    def estimator_grid(self):
-        from .estimators import estimator
-
-        out = []
-        self._n_override = {}
-        for i, block in enumerate(self.estimators):
-            if "name" not in block:
-                raise ValueError(f"estimators[{i}]: missing 'name'")
-            keys = [k for k in block if k not in ("name", "n")]
-            values = [expand_values(block[k], f"estimators[{i}].{k}") for k in keys]
-            for combo in itertools.product(*values):
-                est = estimator(block["name"], **dict(zip(keys, combo, strict=True)))
-                out.append(est)
-                if "n" in block:
-                    self._n_override[est.label] = (
-                        "auto" if block["n"] == "auto" else _checks.integer(f"estimators[{i}]", "n", block["n"], 2)
-                    )
-        labels = [e.label for e in out]
-        dup = {x for x in labels if labels.count(x) > 1}
-        if dup:
-            raise ValueError(f"estimators: the same setting appears twice: {sorted(dup)}")
-        return out
-
-
-def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
-    """Read and validate a sweep configuration (a TOML file or a dictionary)."""
-    if isinstance(path, Mapping):
-        raw, source, base = dict(path), json.dumps(path, default=str), Path.cwd()
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"sweep: no configuration file at {p}")
-        source = p.read_text()
-        try:
-            raw = tomllib.loads(source)
-        except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"sweep: {p} is not valid TOML: {e}") from None
-        base = Path.cwd()
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    known = {"name", "seed", "out", "problem", "reference", "sampling", "estimators", "run"}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"sweep: unknown top-level key(s) {sorted(unknown)}; known: {sorted(known)}")
-    if "problem" not in raw or "estimators" not in raw:
-        raise ValueError("sweep: the configuration needs a [problem] table and at least one [[estimators]] table")
-    sampling = {
-        "n": 10_000,
-        "seeds": [0],
-        "wrt": "all",
-        "bootstrap": 0,
-        "gradient_gap": False,
-        **raw.get("sampling", {}),
-    }
-    if sampling["n"] == "auto":
-        if "rtol" not in sampling:
-            raise ValueError('sampling: n = "auto" needs rtol (the relative half-width to reach, e.g. 0.1)')
-        _checks.positive_real("sampling", "rtol", sampling["rtol"])
-        sampling.setdefault("max_n", 100_000)
-        sampling.setdefault("min_n", 1000)
-        sampling.setdefault("precision_of", "variance")
-        sampling["bootstrap"] = sampling["bootstrap"] or 100
-    else:
-        _checks.integer("sampling", "n", sampling["n"], 2)
-    sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
-    reference = {"kind": "exact", **raw.get("reference", {})}
-    _checks.choice("reference", "kind", reference["kind"], ("exact", "estimator"))
-    run = {"n_jobs": 1, "backend": "loky", "scheduler": "", **raw.get("run", {})}
-    cfg = SweepConfig(
-        name=str(raw.get("name", "sweep")),
-        seed=_checks.integer("sweep", "seed", raw.get("seed", 0), 0),
-        out=(base / raw.get("out", "results/sweep.nc")).resolve(),
-        problem=dict(raw["problem"]),
-        reference=reference,
-        sampling=sampling,
-        estimators=list(raw["estimators"]),
-        run=run,
-        source=source,
-    )
-    cfg.estimator_grid()  # validate early: unknown names and bad hyper-parameters fail here
-    return cfg
 
 
 @dataclasses.dataclass(frozen=True)
