@@ -34,7 +34,8 @@ NOISES = ("triangular", "logistic", "uniform")
 def binary_to_categorical(logit: torch.Tensor) -> torch.Tensor:
     """Bernoulli logit ``a`` (shape ``(...)``) -> categorical logits ``(0, a)`` of shape ``(..., 2)``."""
     if not isinstance(logit, torch.Tensor) or not logit.is_floating_point():
-        raise TypeError(f"binary_to_categorical: logit must be a floating-point tensor, got {logit!r}")
+        got = f"dtype {logit.dtype}" if isinstance(logit, torch.Tensor) else type(logit).__name__
+        raise TypeError(f"binary_to_categorical: logit must be a floating-point tensor, got {got}")
     return torch.stack([torch.zeros_like(logit), logit], dim=-1)
 
 

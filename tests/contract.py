@@ -62,6 +62,7 @@ def check_contract(est: gl.Estimator) -> None:
             x4 = est.sample(logits, generator=torch.Generator().manual_seed(4))
             assert not torch.equal(x3, x4), f"{est.label}: different seeds, same sample"
         check_replicas(est, dtype)
+        check_binary(est, dtype)
     assert torch.equal(torch.get_rng_state(), torch_state), f"{est.label} touched the global torch RNG"
     assert np.array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002, f"{est.label} touched the global numpy RNG"
 
@@ -83,3 +84,35 @@ def check_replicas(est: gl.Estimator, dtype, r: int = 6) -> None:
         (gi,) = torch.autograd.grad(oi, li)
         torch.testing.assert_close(oi, out[i].detach(), rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(gi, g[i], rtol=1e-5, atol=1e-6)
+
+
+BINARY_LOGITS = [-100.0, -30.0, -3.0, -0.5, -1e-3, 0.0, 1e-3, 0.7, 4.0, 30.0, 100.0]
+
+
+def check_binary(est: gl.Estimator, dtype, r: int = 64) -> None:
+    """``relax_binary(a, u)`` is component 1 of ``relax((0, a), u)`` (Estimator.relax_binary's contract): the
+    same values and the same gradient in ``a``, for ``r`` replicas of logits from -100 to 100 (both forms
+    evaluated on the same uniforms; float64 to 1e-12, float32 to its rounding)."""
+    a = torch.tensor(BINARY_LOGITS, dtype=dtype).expand(r, -1).contiguous()
+    w = torch.randn(a.shape, generator=torch.Generator().manual_seed(7), dtype=dtype)
+    u = torch.rand(r, est.num_uniforms((a.shape[1], 2)), generator=torch.Generator().manual_seed(8), dtype=dtype)
+    if not est.pathwise:
+        try:
+            est.relax_binary(a, u)
+        except TypeError as exc:
+            assert "score-function" in str(exc)
+            return
+        raise AssertionError(f"{est.label}: relax_binary of a score-function estimator must raise")
+    a1, a2 = a.clone().requires_grad_(), a.clone().requires_grad_()
+    fast = est.relax_binary(a1, u)
+    slow = gl.estimators.Estimator.relax_binary(est, a2, u)  # the categorical form, by definition
+    (g1,) = torch.autograd.grad((w * fast).sum(), a1)
+    (g2,) = torch.autograd.grad((w * slow).sum(), a2)
+    assert fast.shape == a.shape and fast.dtype == dtype
+    assert torch.isfinite(fast).all() and torch.isfinite(g1).all(), est.label
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    if est.relaxed_forward:
+        torch.testing.assert_close(fast, slow, **tol)
+    else:
+        assert torch.equal(fast.detach(), slow.detach()), f"{est.label}: binary and categorical samples differ"
+    torch.testing.assert_close(g1, g2, **tol, msg=lambda m: f"{est.label} binary gradient: {m}")

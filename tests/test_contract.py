@@ -11,7 +11,7 @@ import torch
 import gradlab as gl
 from gradlab.estimators import REGISTRY
 
-from .contract import check_contract
+from .contract import check_binary, check_contract
 
 
 @pytest.mark.parametrize("name", gl.available_estimators())
@@ -128,3 +128,21 @@ def test_user_registered_estimator_is_covered_by_the_contract():
             gl.register_estimator(HalfST, name="st")
     finally:
         REGISTRY.pop("half_st", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "hp"),
+    [
+        ("st", {"t": 1e-3}),
+        ("gs", {"t": 1e-3}),
+        ("gs_st", {"t": 1e-3}),
+        ("st_zgr", {"t": 1e-3, "alpha": 0.3}),
+        ("reinmax", {"t": 0.5}),
+        ("decoupled_st", {"tau_f": 1e-3, "tau_b": 1e-3}),
+        ("decoupled_st", {"tau_f": 2.0, "tau_b": 1e-3, "backward": "gumbel_sum"}),
+    ],
+)
+def test_binary_form_at_low_temperatures(name, hp):
+    """The binary closed forms at t = 1e-3 (float64: in float32 the categorical form's own rounding of
+    theta + G, divided by t, reaches 1e-5 relative, so the two forms are compared in float64 only)."""
+    check_binary(gl.estimator(name, **hp), torch.float64)

@@ -129,3 +129,22 @@ def test_forward_values_are_exactly_one_hot():
         x = est.sample(eta, generator=gen)
         assert set(torch.unique(x).tolist()) <= {0.0, 1.0}, name
         assert torch.equal(x.sum(-1), torch.ones(50, dtype=torch.float64)), name
+
+
+def test_binary_closed_forms_zgr_is_darn_half():
+    """Binary units (relax_binary): d x / d a is ZGR Cor. 1's DARN(1/2), (x - 1/2)(x - p), for zgr and for
+    darn(phi_bar="uniform"); p (1 - p) for st; a closed form written here, float64. Logits up to 5 (beyond,
+    autograd's sigmoid derivative p (1 - p) loses digits to the rounding of 1 - p; the contract test compares
+    the binary and categorical forms up to +-100)."""
+    a = torch.tensor([-5.0, -2.0, -0.3, 0.0, 0.3, 2.0, 5.0], dtype=torch.float64)
+    a = a.repeat(200).requires_grad_()
+    u = torch.rand(a.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    p, q = torch.sigmoid(a.detach()), torch.sigmoid(-a.detach())  # q = 1 - p without cancellation
+    for name, hp in (("zgr", {}), ("darn", {"phi_bar": "uniform"}), ("st", {})):
+        est = gl.estimator(name, **hp)
+        x = est.relax_binary(a, u)
+        (g,) = torch.autograd.grad(x.sum(), a)
+        x = x.detach()
+        assert set(x.unique().tolist()) == {0.0, 1.0}
+        want = p * q if name == "st" else (x - 0.5) * torch.where(x == 1, q, -p)
+        torch.testing.assert_close(g, want, rtol=1e-12, atol=0)

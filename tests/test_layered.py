@@ -118,3 +118,57 @@ def test_labels_belong_to_their_images_and_errors():
         SigmoidBeliefNet(hidden=(), batch_size=1)
     with pytest.raises(TypeError, match="hidden units must be an integer"):
         SigmoidBeliefNet(hidden=(4, 2.5), batch_size=1)
+
+
+def test_bernoulli_draws_equal_the_categorical_draws_of_0_a():
+    """SigmoidBeliefNet draws with draw.bernoulli (each estimator's binary closed form); a twin model written
+    with draw((0, a))[..., 1] (the categorical form) must give the same per-sample gradients, seed for seed."""
+    from gradlab.distributions import binary_to_categorical
+
+    sbn = SigmoidBeliefNet(hidden=(4, 3), batch_size=2, batch_seed=1)  # 2^14 configurations
+
+    def categorical_forward(p, draw):
+        h = sbn.x
+        for i in range(2):
+            h = draw(binary_to_categorical(h @ p[f"w{i}"] + p[f"b{i}"]))[..., 1]
+        logits = h @ p["w_out"] + p["b_out"]
+        return torch.logsumexp(logits, -1) - logits.gather(-1, sbn.y.unsqueeze(-1)).squeeze(-1)
+
+    twin = gl.problems.StochasticModel(categorical_forward, sbn.param_values(), name="twin")
+    assert [d.shape for d in twin.draws] == [d.shape for d in sbn.draws] == [(2, 4, 2), (2, 3, 2)]
+    torch.testing.assert_close(gl.exact_gradient(sbn), gl.exact_gradient(twin), rtol=0, atol=0)
+    for est in (
+        gl.estimator("zgr"),
+        gl.estimator("st", t=0.3),
+        gl.estimator("darn", phi_bar="uniform"),
+        gl.estimator("reinmax", t=2.0),
+        gl.estimator("gs", t=0.5),
+        gl.estimator("gs_st"),
+        gl.estimator("decoupled_st", tau_f=0.5, tau_b=2.0),
+        gl.estimator("gr_mc", t=0.5, m=2),
+        gl.estimator("reinforce", m=2),
+    ):
+        a = gl.sample_gradients(sbn, est, 200, seed=4, keep_samples=200)
+        b = gl.sample_gradients(twin, est, 200, seed=4, keep_samples=200)
+        torch.testing.assert_close(a.samples, b.samples, rtol=1e-10, atol=1e-12, msg=lambda m, e=est: f"{e}: {m}")
+
+
+def test_bernoulli_errors():
+    sbn = SigmoidBeliefNet(hidden=(4,), batch_size=2)
+
+    def integer_logit(p, draw):
+        return draw.bernoulli((sbn.x @ p["w0"]).long()).sum(-1)
+
+    with pytest.raises(TypeError, match="draw.bernoulli expects a floating-point logit tensor, got dtype torch.int64"):
+        gl.problems.StochasticModel(integer_logit, sbn.param_values())
+
+    calls = []
+
+    def changing(p, draw):
+        calls.append(1)
+        a = sbn.x @ p["w0"] + p["b0"]
+        return draw.bernoulli(a if len(calls) == 1 else a[:, :2]).sum(-1)
+
+    model = gl.problems.StochasticModel(changing, sbn.param_values())
+    with pytest.raises(ValueError, match=r"draw 0 expects logits of shape \(2, 4, 2\) as traced .* got \(2, 2, 2\)"):
+        gl.sample_gradients(model, gl.estimator("zgr"), 4, seed=0)

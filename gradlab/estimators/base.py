@@ -31,6 +31,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
+from ..distributions import binary_to_categorical
 from ..random import as_generator, gumbel_from_uniform, open_uniform
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
@@ -47,6 +48,13 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     The bracket is exactly zero in floating point, so the forward value is ``hard`` to the last bit.
     """
     return hard + (soft - soft.detach())
+
+
+def logistic_from_uniform(u: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """``G_1 - G_0`` for the Gumbels of a 2-way variable from its two uniforms (layout ``(*shape, 2)``): the
+    standard logistic noise of a binary unit, from the same draws the categorical form uses."""
+    g = gumbel_from_uniform(u).reshape(*shape, 2)
+    return g[..., 1] - g[..., 0]
 
 
 def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
@@ -174,6 +182,39 @@ class Estimator:
         """Drop-in layer: ``logits (..., K) -> one-hot (..., K)`` with this estimator in the backward."""
         return self.relax(logits, self.draw_uniforms(logits, generator))
 
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        """Binary unit: Bernoulli logit ``a`` (shape ``(*sample, *S)``) -> its value ``x in {0, 1}`` (the relaxed
+        value for relaxed estimators) with this estimator in the backward.
+
+        The contract: component 1 of :meth:`relax` on the categorical logits ``(0, a)``, with the same uniforms
+        (``num_uniforms((*S, 2))`` per replica), hence the same sample and the same gradient (to rounding). The
+        ZGR paper treats a binary variable as this 2-way categorical one (Sec. 3.1). This default evaluates
+        exactly that; estimators override it with a closed form on ``a`` alone (half the elements and no
+        reduction over a 2-wide axis), which ``tests/test_binary.py`` checks against this default.
+        """
+        return self.relax(binary_to_categorical(logit), uniforms)[..., 1]
+
+    def _split_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+        """:meth:`_split` for a Bernoulli logit without building the ``(0, a)`` tensor."""
+        if not isinstance(logit, torch.Tensor) or not logit.is_floating_point():
+            got = f"dtype {logit.dtype}" if isinstance(logit, torch.Tensor) else type(logit).__name__
+            raise TypeError(f"{self.name}: logit must be a floating-point tensor, got {got}")
+        if not isinstance(uniforms, torch.Tensor) or not 0 <= uniforms.ndim - 1 <= logit.ndim:
+            got = tuple(uniforms.shape) if isinstance(uniforms, torch.Tensor) else type(uniforms).__name__
+            raise ValueError(
+                f"{self.name}: uniforms must have shape (*sample, n) for a logit of shape {tuple(logit.shape)}, "
+                f"got {got}"
+            )
+        sample_ndim = uniforms.ndim - 1
+        event = (*logit.shape[sample_ndim:], 2)
+        want = (*logit.shape[:sample_ndim], self.num_uniforms(event))
+        if tuple(uniforms.shape) != want:
+            raise ValueError(
+                f"{self.name}: uniforms must have shape {want} for a logit of shape {tuple(logit.shape)}, "
+                f"got {tuple(uniforms.shape)}"
+            )
+        return sample_ndim, event
+
 
 @dataclasses.dataclass(frozen=True)
 class PathwiseEstimator(Estimator):
@@ -253,6 +294,26 @@ class CategoricalForward(PathwiseEstimator):
         """Return ``straight_through(hard, soft)``; ``probs = softmax(logits)`` carries gradient,
         ``index`` has shape ``(..., 1)``."""
         raise NotImplementedError
+
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        # the draw of the categorical form on (0, a): x = 1 iff p_0 <= u (p_0 + p_1), by inversion; the backward
+        # is the closed-form slope dx/da, as straight_through(x, sg(slope) * a)
+        self._split_binary(logit, uniforms)
+        a = logit.detach()
+        p1, p0 = torch.sigmoid(a), torch.sigmoid(-a)
+        x = (p0 <= open_uniform(uniforms.reshape(logit.shape)) * (p0 + p1)).to(logit.dtype)
+        slope = self._binary_slope(a, p1, p0, x)
+        if slope is None:
+            return super().relax_binary(logit, uniforms)
+        return straight_through(x, slope * logit)
+
+    def _binary_slope(
+        self, logit: torch.Tensor, p1: torch.Tensor, p0: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor | None:
+        """The derivative in ``a`` of component 1 of :meth:`_backward` on the logits ``(0, a)``, in closed form
+        (no gradient): ``p1 = sigmoid(a)``, ``p0 = sigmoid(-a)`` (both exact, no ``1 - p`` cancellation), ``x``
+        the sample in ``{0, 1}``. ``None`` (the default): evaluate the categorical form instead."""
+        return None
 
 
 def categorical_sample(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:

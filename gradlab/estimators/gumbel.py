@@ -20,7 +20,7 @@ import torch
 
 from .. import _checks
 from ..random import gumbel_from_uniform
-from .base import PathwiseEstimator, categorical_index, one_hot, straight_through
+from .base import PathwiseEstimator, categorical_index, logistic_from_uniform, one_hot, straight_through
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,11 @@ class GumbelSoftmax(PathwiseEstimator):
         theta = torch.log_softmax(logits, dim=-1)
         return torch.softmax((theta + gumbel) / self.t, dim=-1)
 
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        # softmax_t(theta + G)[1] = sigmoid((a + G_1 - G_0) / t), as theta_1 - theta_0 = a
+        self._split_binary(logit, uniforms)
+        return torch.sigmoid((logit + logistic_from_uniform(uniforms, logit.shape)) / self.t)
+
 
 @dataclasses.dataclass(frozen=True)
 class GumbelSoftmaxST(PathwiseEstimator):
@@ -64,6 +69,12 @@ class GumbelSoftmaxST(PathwiseEstimator):
 
     def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
+
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        # argmax(theta + G) = 1 iff a + G_1 - G_0 > 0 (a tie picks 0, as argmax does)
+        self._split_binary(logit, uniforms)
+        perturbed = logit + logistic_from_uniform(uniforms, logit.shape)
+        return straight_through((perturbed.detach() > 0).to(logit.dtype), torch.sigmoid(perturbed / self.t))
 
 
 DECOUPLED_BACKWARDS = ("gumbel_logits", "gumbel_sum", "softmax")
@@ -118,6 +129,18 @@ class DecoupledST(PathwiseEstimator):
         if self.backward == "gumbel_sum":
             return torch.softmax((logits / self.tau_f + gumbel) / self.tau_b, dim=-1)
         return torch.softmax(logits / self.tau_b, dim=-1)
+
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        self._split_binary(logit, uniforms)
+        noise = logistic_from_uniform(uniforms, logit.shape)  # G_1 - G_0
+        hard = (logit.detach() / self.tau_f + noise > 0).to(logit.dtype)
+        if self.backward == "gumbel_logits":
+            soft = torch.sigmoid(logit / self.tau_b + noise)
+        elif self.backward == "gumbel_sum":
+            soft = torch.sigmoid((logit / self.tau_f + noise) / self.tau_b)
+        else:
+            soft = torch.sigmoid(logit / self.tau_b)
+        return straight_through(hard, soft)
 
 
 @dataclasses.dataclass(frozen=True)

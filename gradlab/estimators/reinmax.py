@@ -39,3 +39,9 @@ class ReinMax(CategoricalForward):
         eta = torch.nan_to_num(logits, neginf=0.0)  # masked categories: pi_1 = 0 there, zero gradient
         linear = pi1 * (eta - (pi1 * eta).sum(-1, keepdim=True))
         return straight_through(hard, 2.0 * linear - 0.5 * probs)
+
+    def _binary_slope(self, logit, p1, p0, x):
+        # on (0, a): component 1 of the linear part is pi_1[1] pi_1[0] a (pi_1 held constant), and
+        # d p1 / da = p1 p0; pi_1[0] = (1 - x + sigmoid(-a / t)) / 2 without cancellation
+        s1, s0 = (p1, p0) if self.t == 1.0 else (torch.sigmoid(logit / self.t), torch.sigmoid(-logit / self.t))
+        return 2.0 * (0.5 * (x + s1)) * (0.5 * (1.0 - x + s0)) - 0.5 * p1 * p0

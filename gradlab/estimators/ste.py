@@ -37,6 +37,12 @@ class StraightThrough(CategoricalForward):
     def _soft(self, logits, gumbel):
         return torch.softmax(logits / self.t, dim=-1)
 
+    def _binary_slope(self, logit, p1, p0, x):
+        # d sigmoid(a / t) / da
+        if self.t == 1.0:
+            return p1 * p0
+        return torch.sigmoid(logit / self.t) * torch.sigmoid(-logit / self.t) / self.t
+
 
 @dataclasses.dataclass(frozen=True)
 class IdentityStraightThrough(CategoricalForward):
@@ -49,3 +55,6 @@ class IdentityStraightThrough(CategoricalForward):
         # masked (-inf) logits get a zero gradient instead of inf - inf = nan
         soft = torch.where(torch.isfinite(logits), logits, torch.zeros_like(logits))
         return straight_through(hard, soft)
+
+    def _binary_slope(self, logit, p1, p0, x):
+        return torch.ones_like(logit)

@@ -27,6 +27,13 @@ def log_prob_of(probs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.log(probs.gather(-1, index))
 
 
+def zgr_binary_slope(p1: torch.Tensor, p0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """dx/da of binary ZGR: the derivative of component 1 of :func:`zgr_surrogate` on ``(0, a)``,
+    ``(p0 p1 + (x - p1)^2) / 2 = (x - 1/2)(x - p1)``: ``p0 / 2`` at ``x = 1``, ``p1 / 2`` at ``x = 0``. This is
+    binary DARN(1/2), as ZGR Cor. 1 states."""
+    return 0.5 * torch.where(x > 0, p0, p1)
+
+
 def zgr_surrogate(hard: torch.Tensor, probs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Differentiable part of ZGR (Fig. B.1): ``(p + (e_x - sg(p)) log p(x)) / 2``."""
     return 0.5 * (probs + (hard - probs.detach()) * log_prob_of(probs, index))
@@ -48,6 +55,12 @@ class DARN(CategoricalForward):
         phi_bar = probs.detach() if self.phi_bar == "mean" else 1.0 / logits.shape[-1]
         return straight_through(hard, (hard - phi_bar) * log_prob_of(probs, index))
 
+    def _binary_slope(self, logit, p1, p0, x):
+        # (x - phi_bar) d log p(x) / da with d log p(x) / da = x - p1 (p0 at x = 1, -p1 at x = 0)
+        if self.phi_bar == "uniform":
+            return zgr_binary_slope(p1, p0, x)
+        return torch.where(x > 0, p0 * p0, p1 * p1)
+
 
 @dataclasses.dataclass(frozen=True)
 class ZGR(CategoricalForward):
@@ -58,6 +71,9 @@ class ZGR(CategoricalForward):
 
     def _backward(self, logits, probs, index, hard):
         return straight_through(hard, zgr_surrogate(hard, probs, index))
+
+    def _binary_slope(self, logit, p1, p0, x):
+        return zgr_binary_slope(p1, p0, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,3 +93,7 @@ class STZGR(CategoricalForward):
     def _backward(self, logits, probs, index, hard):
         st = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
         return straight_through(hard, (1.0 - self.alpha) * st + self.alpha * zgr_surrogate(hard, probs, index))
+
+    def _binary_slope(self, logit, p1, p0, x):
+        st = p1 * p0 if self.t == 1.0 else torch.sigmoid(logit / self.t) * torch.sigmoid(-logit / self.t) / self.t
+        return (1.0 - self.alpha) * st + self.alpha * zgr_binary_slope(p1, p0, x)

@@ -20,7 +20,7 @@ import math
 import torch
 
 from .. import _checks
-from ..distributions import binary_to_categorical, bit_codes
+from ..distributions import bit_codes
 from .model import StochasticModel
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
@@ -90,8 +90,8 @@ class SigmoidBeliefNet(StochasticModel):
     def _forward(self, p, draw) -> torch.Tensor:
         h = self.x
         for i in range(len(self.hidden)):
-            z = draw(binary_to_categorical(h @ p[f"w{i}"] + p[f"b{i}"]))  # (B, H, 2)
-            h = z[..., 1]  # the unit's value in {0, 1} (its relaxed value for relaxed estimators)
+            # the units' values in {0, 1} (relaxed values for relaxed estimators): the draw of logits (0, a)
+            h = draw.bernoulli(h @ p[f"w{i}"] + p[f"b{i}"])  # (B, H)
         logits = h @ p["w_out"] + p["b_out"]
         return torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
 
