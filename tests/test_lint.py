@@ -1,4 +1,4 @@
-"""ruff (lint) over the package, tests, analyses and benchmarks."""
+"""ruff (lint and format) over the package, tests, analyses and benchmarks."""
 
 from __future__ import annotations
 
@@ -13,4 +13,17 @@ def test_ruff_clean():
     ruff = shutil.which("ruff")
     assert ruff is not None, "ruff is part of the [test] extra: pip install -e '.[test]'"
     res = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_ruff_format_clean():
+    """``ruff format --check`` over the code (README.md's examples are laid out for reading, not checked)."""
+    ruff = shutil.which("ruff")
+    assert ruff is not None, "ruff is part of the [test] extra: pip install -e '.[test]'"
+    res = subprocess.run(
+        [ruff, "format", "--check", "gradlab", "tests", "analyses", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr

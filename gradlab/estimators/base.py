@@ -296,23 +296,24 @@ class CategoricalForward(PathwiseEstimator):
         raise NotImplementedError
 
     def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-        # the draw of the categorical form on (0, a): x = 1 iff p_0 <= u (p_0 + p_1), by inversion; the backward
-        # is the closed-form slope dx/da, as straight_through(x, sg(slope) * a)
+        # the draw of the categorical form on (0, a), by inversion: x = 1 iff p_0 <= u (p_0 + p_1), where
+        # p_0 + p_1 = 1 (to rounding: the categorical form's own p_0 differs from sigmoid(-a) by as much); the
+        # backward is the closed-form slope dx/da, as straight_through(x, sg(slope) * a)
         self._split_binary(logit, uniforms)
         a = logit.detach()
         p1, p0 = torch.sigmoid(a), torch.sigmoid(-a)
-        x = (p0 <= open_uniform(uniforms.reshape(logit.shape)) * (p0 + p1)).to(logit.dtype)
-        slope = self._binary_slope(a, p1, p0, x)
+        hit = p0 <= open_uniform(uniforms.reshape(logit.shape))
+        slope = self._binary_slope(a, p1, p0, hit)
         if slope is None:
             return super().relax_binary(logit, uniforms)
-        return straight_through(x, slope * logit)
+        return straight_through(hit.to(logit.dtype), slope * logit)
 
     def _binary_slope(
-        self, logit: torch.Tensor, p1: torch.Tensor, p0: torch.Tensor, x: torch.Tensor
+        self, logit: torch.Tensor, p1: torch.Tensor, p0: torch.Tensor, hit: torch.Tensor
     ) -> torch.Tensor | None:
         """The derivative in ``a`` of component 1 of :meth:`_backward` on the logits ``(0, a)``, in closed form
-        (no gradient): ``p1 = sigmoid(a)``, ``p0 = sigmoid(-a)`` (both exact, no ``1 - p`` cancellation), ``x``
-        the sample in ``{0, 1}``. ``None`` (the default): evaluate the categorical form instead."""
+        (no gradient): ``p1 = sigmoid(a)``, ``p0 = sigmoid(-a)`` (both exact, no ``1 - p`` cancellation), ``hit``
+        the sample as a boolean (``x = 1``). ``None`` (the default): evaluate the categorical form instead."""
         return None
 
 
