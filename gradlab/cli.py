@@ -159,8 +159,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Numerical checks of the papers' claims: a table, optional JSON and convergence plots."""
-    from .theory import exit_status, format_table, run_checks, write_json
+    from .theory import exit_status, format_table, list_claims, run_checks, write_json
 
+    if args.list:
+        print(list_claims())
+        return 0
     only = [g for g in (args.only or "").split(",") if g]
     results = run_checks(
         quick=args.quick,
@@ -291,8 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--only",
         default="",
-        help="comma-separated check groups (prop1, corA1, thm1, exact, cor3, gs, footnote, shah, reinmax)",
+        help="comma-separated claim ids (see --list) and/or check groups (prop1, corA1, asymptotics, thm1, exact, "
+        "estimators, cor3, gs, footnote, quantization, timing, shah, shah_gap, reinmax)",
     )
+    p.add_argument("--list", action="store_true", help="list every claim (id, paper, location, quote) and exit")
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_verify)
@@ -306,7 +311,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader went away (`gradlab verify --list | head`): not an error of ours
+        sys.stderr.close()
+        return 0
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        # bad input: the library's errors name the argument, what was expected and what arrived; one line,
+        # no traceback (GRADLAB_TRACEBACK=1 shows it)
+        if os.environ.get("GRADLAB_TRACEBACK"):
+            raise
+        print(f"gradlab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -22,13 +22,18 @@ Verdict rules (from the numerical method's error, never from the claim):
 
 from __future__ import annotations
 
+from .claims import CLAIMS, Claim, claim_by_id
 from .core import SHAH, VERDICTS, ZGR, CheckResult, fit_order, order_verdict
-from .runner import CHECKS, exit_status, format_table, run_checks, write_json
+from .runner import CHECKS, exit_status, format_table, list_claims, run_checks, write_json
 from .zgr_binary import _prop1_errors
 
 __all__ = [
     "CheckResult",
     "CHECKS",
+    "CLAIMS",
+    "Claim",
+    "claim_by_id",
+    "list_claims",
     "run_checks",
     "format_table",
     "exit_status",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import integrate
 from scipy.special import expit
 
-VERDICTS = ("confirmed", "refuted", "error")
+VERDICTS = ("confirmed", "refuted", "mixed", "error", "not run in quick mode", "not checked")
 ZGR = "ZGR paper (Shekhovtsov, Cold Analysis of Rao-Blackwellized ST-GS)"
 SHAH = "Shah et al., Decoupled ST-GS"
 
@@ -22,7 +23,7 @@ class CheckResult:
     source: str
     method: str
     measured: str
-    expected: str
+    claimed: str
     verdict: str
     claimed_order: float | None = None
     measured_order: float | None = None
@@ -31,46 +32,75 @@ class CheckResult:
     details: str = ""
     derived: bool = False
     seconds: float = 0.0
+    setting: str = ""  # what it ran on: the instance, the snapshot (epochs, posterior entropy, KL), the mode
+    paper: str = ""  # the next three are filled in from the claim registry by the runner
+    location: str = ""
+    quote: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def fit_order(ts: Sequence[float], errs: Sequence[float], floors: Sequence[float] | float, n_fit: int = 4):
-    """Slope of log(err) vs log(t) over the ``n_fit`` smallest ``t`` whose error exceeds 50x its floor.
+class Fit(NamedTuple):
+    """A fitted convergence order: the slope, its standard error, the number of points used, and whether the
+    fit is meaningful: the points lie on a straight line in log-log (every local slope between consecutive
+    points within ``max(0.25, 3 SE)`` of the fitted one), i.e. the fitted range is in the asymptotic regime.
+    ``order = inf``: every error is at the numerical floor (nothing left to converge)."""
 
-    Returns ``(order, standard error, number of points used)``; ``order = inf`` when every error is at
-    the numerical floor (nothing left to converge), ``nan`` when fewer than 3 points are usable otherwise.
-    """
+    order: float
+    se: float
+    n: int
+    meaningful: bool
+
+
+def fit_order(ts: Sequence[float], errs: Sequence[float], floors: Sequence[float] | float, n_fit: int = 4) -> Fit:
+    """Slope of log(err) vs log(t) over the ``n_fit`` smallest ``t`` whose error exceeds 50x its floor (so the
+    error is above the noise floor); ``nan`` when fewer than 3 points are usable. See :class:`Fit`."""
     ts, errs = np.asarray(ts, float), np.asarray(errs, float)
     floors = np.broadcast_to(np.asarray(floors, float), ts.shape)
     ok = errs > 50 * floors
     if not ok.any():
-        return math.inf, 0.0, 0
+        return Fit(math.inf, 0.0, 0, True)
     idx = np.argsort(ts)[::-1]  # decreasing t
     idx = [i for i in idx if ok[i]][-n_fit:]
     if len(idx) < 3:
-        return math.nan, math.nan, len(idx)
+        return Fit(math.nan, math.nan, len(idx), False)
     x, y = np.log(ts[idx]), np.log(errs[idx])
     coef, cov = np.polyfit(x, y, 1, cov=True) if len(idx) > 3 else (np.polyfit(x, y, 1), np.zeros((2, 2)))
-    return float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0))), len(idx)
+    order, se = float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
+    local = np.diff(y) / np.diff(x)
+    return Fit(order, se, len(idx), bool(np.all(np.abs(local - order) <= max(0.25, 3 * se))))
 
 
-def order_verdict(orders: Sequence[tuple[float, float]], claimed: float) -> str:
-    for q, se in orders:
-        if math.isnan(q):
-            return "error"
-        if q < claimed - max(0.25, 3 * se):
-            return "refuted"
+def order_verdict(fits: Sequence[Fit], claimed: float) -> str:
+    """``refuted`` when a meaningful fit is below ``claimed - max(0.25, 3 SE)``; ``confirmed`` when every fit is
+    meaningful and none is; ``error`` when no fit is meaningful. Fits outside the asymptotic regime decide
+    nothing (a claim with some of them is confirmed only on the meaningful ones; the report says how many)."""
+    good = [f for f in fits if f.meaningful and not math.isnan(f.order)]
+    if not good:
+        return "error"
+    if any(f.order < claimed - max(0.25, 3 * f.se) for f in good):
+        return "refuted"
     return "confirmed"
 
 
-def _fmt_orders(orders: Sequence[tuple[float, float]]) -> str:
-    finite = [q for q, _ in orders if math.isfinite(q)]
-    if not finite:
-        return "error below the numerical floor everywhere"
-    return f"{min(finite):.2f}" if len(finite) == 1 else f"{min(finite):.2f} to {max(finite):.2f}"
+def _fmt_orders(fits: Sequence[Fit]) -> str:
+    good = [f.order for f in fits if f.meaningful and math.isfinite(f.order)]
+    skipped = sum(not f.meaningful for f in fits)
+    note = f" ({skipped} of {len(fits)} cases not in the asymptotic regime: no order reported)" if skipped else ""
+    if not good:
+        if all(f.order == math.inf for f in fits):
+            return "error below the numerical floor everywhere"
+        return "no meaningful fit" + note
+    text = f"{min(good):.2f}" if len(good) == 1 else f"{min(good):.2f} to {max(good):.2f}"
+    return text + note
+
+
+def min_order(fits: Sequence[Fit]) -> float | None:
+    """The smallest meaningful fitted order (``None`` when there is none)."""
+    good = [f.order for f in fits if f.meaningful and not math.isnan(f.order)]
+    return min(good) if good else None
 
 
 def _pz(z):

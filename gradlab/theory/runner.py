@@ -12,33 +12,97 @@ from pathlib import Path
 import torch
 
 from .. import _checks
+from .claims import CLAIMS, Claim, claim_by_id
 from .core import (
     VERDICTS,
     CheckResult,
 )
-from .shah import check_shah
+from .shah import check_shah, check_shah_gap
+from .zgr_asymptotics import check_asymptotics
 from .zgr_binary import check_corollary_a1, check_prop1
 from .zgr_categorical import (
     check_corollary3,
-    check_footnote_st2,
     check_gs_variance,
     check_prop2_thm2_cor2,
     check_reinmax_zgr,
     check_theorem1,
 )
+from .zgr_claims import check_estimator_claims, check_quantization_unit, check_timing
+from .zgr_footnote import check_footnote_st2
 
 # ------------------------------------------------------------------------------- registry
 CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
     ("prop1", check_prop1),
     ("corA1", check_corollary_a1),
+    ("asymptotics", check_asymptotics),
     ("thm1", check_theorem1),
     ("exact", check_prop2_thm2_cor2),
+    ("estimators", check_estimator_claims),
     ("cor3", check_corollary3),
     ("gs", check_gs_variance),
     ("footnote", check_footnote_st2),
+    ("quantization", check_quantization_unit),
+    ("timing", check_timing),
     ("shah", check_shah),
+    ("shah_gap", check_shah_gap),
     ("reinmax", check_reinmax_zgr),
 ]
+
+
+# what the checks that do not say it themselves ran on
+GROUP_SETTINGS = {
+    "prop1": "one binary variable, quadrature of eq. (21)",
+    "corA1": "one binary variable, quadrature of eq. (21)",
+    "thm1": "one categorical variable, Monte Carlo GR-MC at forced x",
+    "exact": "one or several categorical variables, exact enumeration",
+    "cor3": "one categorical variable (K = 4), enumeration and Monte Carlo",
+    "gs": "one categorical variable (K = 4), quadratic loss, Monte Carlo",
+    "reinmax": "single categorical variables, exact at every x",
+}
+
+
+def _selection(only: Sequence[str] | None) -> tuple[list[str], set[str] | None]:
+    """Groups to run and the claim ids to keep (``None``: all) for ``only`` = group names and/or claim ids."""
+    groups = [g for g, _ in CHECKS]
+    if not only:
+        return groups, None
+    want_groups, want_ids = set(), set()
+    for item in only:
+        if item in groups:
+            want_groups.add(item)
+        else:
+            c = claim_by_id(item)  # one-line error naming the unknown id
+            want_ids.add(c.id)
+            if c.group is not None:
+                want_groups.add(c.group)
+    keep = None
+    if want_ids:
+        keep = want_ids | {c.id for c in CLAIMS if c.group in (set(only) & set(groups))}
+    return [g for g in groups if g in want_groups], keep
+
+
+def list_claims() -> str:
+    """``gradlab verify --list``: every claim with its id, paper, location, status and quote."""
+    lines = []
+    for c in CLAIMS:
+        status = f"check group {c.group}" if c.group else f"not checked: {c.why_not}"
+        lines.append(f"{c.id}  [{c.paper.split(' (')[0]}; {c.location}; {status}]")
+        lines.append(f'    "{c.quote}"')
+    checked = sum(c.group is not None for c in CLAIMS)
+    lines.append(f"{len(CLAIMS)} claims: {checked} checked, {len(CLAIMS) - checked} not checked")
+    return "\n".join(lines)
+
+
+def _unchecked(c) -> CheckResult:
+    why = f"not checked: {c.why_not}"
+    return _attach(CheckResult(c.id, c.quote, f"{c.paper}, {c.location}", "", why, "", "not checked"))
+
+
+def _attach(r: CheckResult) -> CheckResult:
+    c = claim_by_id(r.id) if r.id in {x.id for x in CLAIMS} else None
+    if c is not None:
+        r.paper, r.location, r.quote, r.derived = c.paper, c.location, c.quote, r.derived or c.derived
+    return r
 
 
 def run_checks(
@@ -47,14 +111,12 @@ def run_checks(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> list[CheckResult]:
-    """Run the checks (groups named in ``only``, default all); a failing group becomes ``error`` results."""
-    groups = [g for g, _ in CHECKS]
-    if only:
-        unknown = set(only) - set(groups)
-        if unknown:
-            raise ValueError(f"verify: unknown check group(s) {sorted(unknown)}; known: {', '.join(groups)}")
+    """Run the checks (``only``: group names and/or claim ids, default all); a failing group becomes ``error``
+    results. Claims that no group checks appear as ``not checked`` with the reason (all of them without
+    ``only``; the named ones with it)."""
+    groups, keep = _selection(only)
     results = []
-    todo = [(g, f) for g, f in CHECKS if not only or g in only]
+    todo = [(g, f) for g, f in CHECKS if g in groups]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -68,28 +130,34 @@ def run_checks(
         except Exception as exc:  # a check that cannot be computed is reported, not raised
             out = [
                 CheckResult(
-                    f"{group}.*",
-                    f"checks of group {group}",
+                    c.id,
+                    c.quote,
+                    f"{c.paper}, {c.location}",
                     "",
-                    "",
-                    "",
+                    f"{type(exc).__name__}: {exc}",
                     "",
                     "error",
-                    details=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
+                    details=traceback.format_exc(limit=3),
                 )
+                for c in [c for c in CLAIMS if c.group == group] or [Claim(f"{group}.*", "", "", "", group)]
             ]
         dt = time.perf_counter() - t0
         for r in out:
             r.seconds = dt / len(out)
+            r.setting = r.setting or GROUP_SETTINGS.get(group, "")
             _checks.choice("verify", "verdict", r.verdict, VERDICTS)
-        results.extend(out)
+            _attach(r)
+        results.extend(r for r in out if keep is None or r.id in keep)
         if log:
             log(f"{group}: {', '.join(r.verdict for r in out)} ({dt:.1f} s)")
+    named = keep or set()
+    results.extend(_unchecked(c) for c in CLAIMS if c.group is None and (not only or c.id in named))
     return results
 
 
 def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
-    """0 when every check ran; 2 if any is ``error``; with ``strict``, 1 if any claim is refuted."""
+    """0 when every check ran; 2 if any is ``error``; with ``strict``, 1 if any claim is refuted (``not checked``
+    and ``not run in quick mode`` are neither)."""
     if any(r.verdict == "error" for r in results):
         return 2
     if strict and any(r.verdict == "refuted" for r in results):
@@ -105,12 +173,16 @@ def format_table(results: Sequence[CheckResult], width: int = 60) -> str:
     def order(v):
         return "" if v is None else ("inf" if v == math.inf else f"{v:.2f}")
 
-    head = f"{'check':<32} {'verdict':<10} {'order claimed':>13} {'measured':>9}  {'measured value':<{width}}  expected"
+    vw = max([10, *(len(r.verdict) for r in results)])
+    head = (
+        f"{'check':<32} {'verdict':<{vw}} {'order claimed':>13} {'measured':>9}  {'measured value':<{width}}  claimed"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
-            f"{short(r.id + (' [derived]' if r.derived else ''), 32):<32} {r.verdict:<10} {order(r.claimed_order):>13} "
-            f"{order(r.measured_order):>9}  {short(r.measured, width):<{width}}  {short(r.expected, 40)}"
+            f"{short(r.id + (' [derived]' if r.derived else ''), 32):<32} {r.verdict:<{vw}} "
+            f"{order(r.claimed_order):>13} "
+            f"{order(r.measured_order):>9}  {short(r.measured, width):<{width}}  {short(r.claimed, 40)}"
         )
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
     lines.append("-" * len(head))
