@@ -29,6 +29,7 @@ from .zgr_categorical import (
 )
 from .zgr_claims import check_estimator_claims, check_quantization_unit, check_timing
 from .zgr_footnote import check_footnote_st2
+from .zgr_vae import check_vae_snapshots
 
 # ------------------------------------------------------------------------------- registry
 CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
@@ -43,6 +44,7 @@ CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
     ("footnote", check_footnote_st2),
     ("quantization", check_quantization_unit),
     ("timing", check_timing),
+    ("vae", check_vae_snapshots),
     ("shah", check_shah),
     ("shah_gap", check_shah_gap),
     ("reinmax", check_reinmax_zgr),
