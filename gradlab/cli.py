@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         default="",
         help="comma-separated claim ids (see --list) and/or check groups (prop1, corA1, asymptotics, thm1, exact, "
-        "estimators, cor3, gs, footnote, quantization, timing, shah, shah_gap, reinmax)",
+        "estimators, cor3, gs, footnote, quantization, quantization_gr, timing, vae, shah, shah_gap, reinmax)",
     )
     p.add_argument("--list", action="store_true", help="list every claim (id, paper, location, quote) and exit")
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")

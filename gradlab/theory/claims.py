@@ -223,6 +223,13 @@ CLAIMS: tuple[Claim, ...] = (
         "quantization",
     ),
     _z(
+        "appB5.zgr-is-gr-at-zero-temperature",
+        "App. B.5, Fig. B.5 caption",
+        "ZGR reduces the variance by an edge further while keeping the bias equal to the theoretical bias of GR "
+        "with zero temperature.",
+        "quantization_gr",
+    ),
+    _z(
         "fig5.zgr-faster",
         "Sec. 4.2, item 4), Fig. 5 (left)",
         "we measure the computation time per forward-backward pass in Fig. 5 (left) and observe that ZGR is "

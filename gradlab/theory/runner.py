@@ -27,7 +27,7 @@ from .zgr_categorical import (
     check_reinmax_zgr,
     check_theorem1,
 )
-from .zgr_claims import check_estimator_claims, check_quantization_unit, check_timing
+from .zgr_claims import check_estimator_claims, check_quantization_gr_limit, check_quantization_unit, check_timing
 from .zgr_footnote import check_footnote_st2
 from .zgr_vae import check_vae_snapshots
 
@@ -43,6 +43,7 @@ CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
     ("gs", check_gs_variance),
     ("footnote", check_footnote_st2),
     ("quantization", check_quantization_unit),
+    ("quantization_gr", check_quantization_gr_limit),
     ("timing", check_timing),
     ("vae", check_vae_snapshots),
     ("shah", check_shah),
