@@ -131,13 +131,13 @@ class Estimator:
                 f"{tuple(logits.shape)}; got shape {tuple(uniforms.shape)}"
             )
         event = tuple(logits.shape[sample_ndim:])
-        want = (*logits.shape[:sample_ndim], self.num_uniforms(event))
-        if tuple(uniforms.shape) != want:
-            raise ValueError(
-                f"{self.name}: uniforms must have shape {want} for logits of shape {tuple(logits.shape)}, "
-                f"got {tuple(uniforms.shape)}"
-            )
+        self._check_uniform_count(uniforms, logits.shape[:sample_ndim], event, f"logits of shape {tuple(logits.shape)}")
         return sample_ndim, event
+
+    def _check_uniform_count(self, uniforms: torch.Tensor, lead, event: tuple[int, ...], what: str) -> None:
+        want = (*lead, self.num_uniforms(event))
+        if tuple(uniforms.shape) != want:
+            raise ValueError(f"{self.name}: uniforms must have shape {want} for {what}, got {tuple(uniforms.shape)}")
 
     # ----------------------------------------------------------------- estimator
     def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
@@ -207,12 +207,7 @@ class Estimator:
             )
         sample_ndim = uniforms.ndim - 1
         event = (*logit.shape[sample_ndim:], 2)
-        want = (*logit.shape[:sample_ndim], self.num_uniforms(event))
-        if tuple(uniforms.shape) != want:
-            raise ValueError(
-                f"{self.name}: uniforms must have shape {want} for a logit of shape {tuple(logit.shape)}, "
-                f"got {tuple(uniforms.shape)}"
-            )
+        self._check_uniform_count(uniforms, logit.shape[:sample_ndim], event, f"a logit of shape {tuple(logit.shape)}")
         return sample_ndim, event
 
 
