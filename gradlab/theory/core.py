@@ -97,6 +97,13 @@ def _fmt_orders(fits: Sequence[Fit]) -> str:
     return text + note
 
 
+def converges(fits: Sequence[Fit]) -> bool:
+    """A "tends to" claim (no rate claimed): some fit is meaningful, and every meaningful one has an order above
+    ``max(0.25, 3 SE)`` (``inf``: every error already at the floor, converged)."""
+    good = [f for f in fits if f.meaningful and not math.isnan(f.order)]
+    return bool(good) and all(f.order > max(0.25, 3 * f.se) for f in good)
+
+
 def min_order(fits: Sequence[Fit]) -> float | None:
     """The smallest meaningful fitted order (``None`` when there is none)."""
     good = [f.order for f in fits if f.meaningful and not math.isnan(f.order)]

@@ -16,6 +16,7 @@ from .core import (
     _pz,
     _temperatures,
     binary_bracket,
+    converges,
     fit_order,
     min_order,
     order_verdict,
@@ -121,8 +122,7 @@ def check_prop1(quick: bool) -> list[CheckResult]:
     for _eta, _x, rows in cases:
         orders.append(fit_order(ts, rows[:, 3], rows[:, 4]))
     code_gap = _darn_half_vs_eq24()
-    good = [f for f in orders if f.meaningful and math.isfinite(f.order)]
-    limit_ok = bool(good) and all(f.order > max(0.25, 3 * f.se) for f in good) and code_gap < 1e-12
+    limit_ok = converges(orders) and code_gap < 1e-12
     results.append(
         CheckResult(
             "cor1.limit-darn-half",

@@ -12,6 +12,7 @@ from .core import (
     ZGR,
     CheckResult,
     _fmt_orders,
+    converges,
     fit_order,
     min_order,
 )
@@ -183,8 +184,7 @@ def check_theorem1(quick: bool) -> list[CheckResult]:
             )
             if worst_rows is None or (fit.meaningful and math.isfinite(fit.order) and fit.order < worst_rows[0]):
                 worst_rows = (fit.order, errs)
-    good = [f for f in orders if f.meaningful and not math.isnan(f.order)]
-    ok = bool(good) and all(f.order - max(0.25, 3 * f.se) > 0 for f in good)
+    ok = converges(orders)
     return [
         CheckResult(
             "thm1.gr-mc-to-zgr",

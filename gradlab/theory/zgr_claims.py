@@ -288,7 +288,7 @@ def check_quantization_gr_limit(quick: bool) -> list[CheckResult]:
     from ..estimators import estimator
     from ..problems import QuantizationUnit
     from ..sampler import sample_gradients
-    from .core import _fmt_orders, fit_order, min_order
+    from .core import _fmt_orders, converges, fit_order, min_order
 
     claim = "on the quantization unit ZGR's bias equals GR's bias at zero temperature"
     src = f"{ZGR}, App. B.5, Fig. B.5"
@@ -319,8 +319,7 @@ def check_quantization_gr_limit(quick: bool) -> list[CheckResult]:
             ses.append(float((s.var.sum() / s.n) ** 0.5))
         fits.append(fit_order(ts, diffs, np.array(ses) * 3 / 50))  # points more than 3 standard errors away
         rows.append(f"eta={eta:g}: |E[GR-MC] - E[ZGR]| " + ", ".join(f"{d:.2g}" for d in diffs))
-    good = [f for f in fits if f.meaningful and not math.isnan(f.order)]
-    ok = bool(good) and all(f.order > max(0.25, 3 * f.se) for f in good)
+    ok = converges(fits)
     return [
         CheckResult(
             "appB5.zgr-is-gr-at-zero-temperature",

@@ -23,37 +23,22 @@ so. Criteria, fixed before measuring:
 
 from __future__ import annotations
 
-import functools
-
-import torch
 from scipy import stats
 
 from .core import ZGR, CheckResult
+from .snapshots import rf4_snapshot
 
 SNAPSHOT = {"num_vars": 4, "num_classes": 8, "embedding": "bits"}
 IMAGES = 50  # fixed images the gradient is averaged over (each sample runs the decoder on all of them)
 
 
-@functools.lru_cache(maxsize=4)
 def _snapshot(epochs: int):
-    from ..estimators import estimator
-    from ..problems import CategoricalVAE, digits
-    from ..train import train_vae
-
-    ds = digits()
-    res = train_vae(ds, estimator("reinforce", m=4), epochs=epochs, seed=0, progress=False, **SNAPSHOT)
-    return CategoricalVAE.on_dataset(ds, IMAGES, 0, params=res.params, dtype=torch.float64, **SNAPSHOT)
+    return rf4_snapshot(epochs, IMAGES, **SNAPSHOT)
 
 
-def _setting(prob, epochs: int) -> str:
-    import math
-
-    log_q = torch.log_softmax(prob.latent_logits(prob.param_values()), -1)
-    entropy = float(-(log_q.exp() * log_q).sum(-1).mean()) / math.log(SNAPSHOT["num_classes"])
-    kl = float((log_q.exp() * (log_q + math.log(SNAPSHOT["num_classes"]))).sum((-2, -1)).mean())
+def _setting(epochs: int) -> str:
     return (
-        f"CategoricalVAE 4 x 8 (bits) on the embedded digits ({IMAGES} fixed images), snapshot after {epochs} "
-        f"epoch(s) of RF(4); posterior entropy {100 * entropy:.1f} % of the uniform one; KL {kl:.2f} nats per image; "
+        f"CategoricalVAE 4 x 8 (bits) on the embedded digits ({IMAGES} fixed images), {_snapshot(epochs)[1]}; "
         "gradients w.r.t. the encoder logits, exact reference"
     )
 
@@ -64,7 +49,7 @@ def _measure(epochs: int, quick: bool, gs_st_only: bool = False):
     from ..exact import exact_gradient
     from ..sampler import sample_gradients
 
-    prob = _snapshot(epochs)
+    prob, _ = _snapshot(epochs)
     ts = [0.1, 0.3, 1.0] if quick else [0.05, 0.1, 0.3, 1.0]
     n = 1000 if quick else 4000
     ests = [estimator("gs_st", t=t) for t in ts]
@@ -74,7 +59,7 @@ def _measure(epochs: int, quick: bool, gs_st_only: bool = False):
         ests += [estimator("st_zgr", t=2.0, alpha=a) for a in (0.25, 0.5, 0.75)]
     exact = exact_gradient(prob, "logits")
     st_all = {e.label: sample_gradients(prob, e, n, 1, wrt="logits", bootstrap=100) for e in ests}
-    return bias_variance(st_all, exact), ts, n, _setting(prob, epochs)
+    return bias_variance(st_all, exact), ts, n, _setting(epochs)
 
 
 def _row(ds, label):
