@@ -146,3 +146,20 @@ def test_binary_form_at_low_temperatures(name, hp):
     """The binary closed forms at t = 1e-3 (float64: in float32 the categorical form's own rounding of
     theta + G, divided by t, reaches 1e-5 relative, so the two forms are compared in float64 only)."""
     check_binary(gl.estimator(name, **hp), torch.float64)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_select_is_exactly_where(dtype):
+    """``select`` (torch.lerp with weights 0 and 1) returns an operand bit for bit, as ``torch.where``, for
+    non-negative operands whose difference is finite (its use: probabilities), from 0 and subnormals to
+    half the largest number."""
+    from gradlab.estimators.base import select
+
+    g = torch.Generator().manual_seed(0)
+    fi = torch.finfo(dtype)
+    special = torch.tensor([0.0, fi.tiny / 8, fi.tiny, 1e-30, 0.5, 1.0 - fi.eps / 2, 1.0, fi.max / 2], dtype=dtype)
+    a = torch.cat([special, special.flip(0), torch.rand(4096, generator=g, dtype=dtype)])
+    b = torch.cat([special.flip(0), special, torch.rand(4096, generator=g, dtype=dtype) * 1e-12])
+    x = torch.rand(a.shape, generator=g) < 0.5
+    bits = torch.int64 if dtype == torch.float64 else torch.int32
+    assert torch.equal(select(x.to(dtype), a, b).view(bits), torch.where(x, a, b).view(bits))

@@ -40,9 +40,8 @@ class ReinMax(CategoricalForward):
         linear = pi1 * (eta - (pi1 * eta).sum(-1, keepdim=True))
         return straight_through(hard, 2.0 * linear - 0.5 * probs)
 
-    def _binary_slope(self, logit, p1, p0, hit):
+    def _binary_slope(self, logit, p1, p0, x):
         # on (0, a): component 1 of the linear part is pi_1[1] pi_1[0] a (pi_1 held constant), and
         # d p1 / da = p1 p0; pi_1[0] = (1 - x + sigmoid(-a / t)) / 2 without cancellation
         s1, s0 = (p1, p0) if self.t == 1.0 else (torch.sigmoid(logit / self.t), torch.sigmoid(-logit / self.t))
-        x = hit.to(logit.dtype)
         return 2.0 * (0.5 * (x + s1)) * (0.5 * (1.0 - x + s0)) - 0.5 * p1 * p0

@@ -37,7 +37,7 @@ class StraightThrough(CategoricalForward):
     def _soft(self, logits, gumbel):
         return torch.softmax(logits / self.t, dim=-1)
 
-    def _binary_slope(self, logit, p1, p0, hit):
+    def _binary_slope(self, logit, p1, p0, x):
         # d sigmoid(a / t) / da
         if self.t == 1.0:
             return p1 * p0
@@ -56,5 +56,5 @@ class IdentityStraightThrough(CategoricalForward):
         soft = torch.where(torch.isfinite(logits), logits, torch.zeros_like(logits))
         return straight_through(hard, soft)
 
-    def _binary_slope(self, logit, p1, p0, hit):
+    def _binary_slope(self, logit, p1, p0, x):
         return torch.ones_like(logit)

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import CategoricalForward, straight_through
+from .base import CategoricalForward, select, straight_through
 
 PHI_BARS = ("mean", "uniform")
 
@@ -27,11 +27,11 @@ def log_prob_of(probs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.log(probs.gather(-1, index))
 
 
-def zgr_binary_slope(p1: torch.Tensor, p0: torch.Tensor, hit: torch.Tensor) -> torch.Tensor:
+def zgr_binary_slope(p1: torch.Tensor, p0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """dx/da of binary ZGR: the derivative of component 1 of :func:`zgr_surrogate` on ``(0, a)``,
     ``(p0 p1 + (x - p1)^2) / 2 = (x - 1/2)(x - p1)``: ``p0 / 2`` at ``x = 1``, ``p1 / 2`` at ``x = 0``. This is
     binary DARN(1/2), as ZGR Cor. 1 states."""
-    return 0.5 * torch.where(hit, p0, p1)
+    return 0.5 * select(x, p0, p1)
 
 
 def zgr_surrogate(hard: torch.Tensor, probs: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -55,11 +55,11 @@ class DARN(CategoricalForward):
         phi_bar = probs.detach() if self.phi_bar == "mean" else 1.0 / logits.shape[-1]
         return straight_through(hard, (hard - phi_bar) * log_prob_of(probs, index))
 
-    def _binary_slope(self, logit, p1, p0, hit):
+    def _binary_slope(self, logit, p1, p0, x):
         # (x - phi_bar) d log p(x) / da with d log p(x) / da = x - p1 (p0 at x = 1, -p1 at x = 0)
         if self.phi_bar == "uniform":
-            return zgr_binary_slope(p1, p0, hit)
-        return torch.where(hit, p0, p1).square()
+            return zgr_binary_slope(p1, p0, x)
+        return select(x, p0, p1).square()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +72,8 @@ class ZGR(CategoricalForward):
     def _backward(self, logits, probs, index, hard):
         return straight_through(hard, zgr_surrogate(hard, probs, index))
 
-    def _binary_slope(self, logit, p1, p0, hit):
-        return zgr_binary_slope(p1, p0, hit)
+    def _binary_slope(self, logit, p1, p0, x):
+        return zgr_binary_slope(p1, p0, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +94,6 @@ class STZGR(CategoricalForward):
         st = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
         return straight_through(hard, (1.0 - self.alpha) * st + self.alpha * zgr_surrogate(hard, probs, index))
 
-    def _binary_slope(self, logit, p1, p0, hit):
+    def _binary_slope(self, logit, p1, p0, x):
         st = p1 * p0 if self.t == 1.0 else torch.sigmoid(logit / self.t) * torch.sigmoid(-logit / self.t) / self.t
-        return (1.0 - self.alpha) * st + self.alpha * zgr_binary_slope(p1, p0, hit)
+        return (1.0 - self.alpha) * st + self.alpha * zgr_binary_slope(p1, p0, x)

@@ -6,7 +6,7 @@ which returns a one-hot sample ``(..., K)`` of ``softmax(logits)``; later logits
 samples (a hierarchical VAE, a sigmoid belief net, a quantized network). ``draw.bernoulli(a)`` draws binary
 units ``x in {0, 1}`` with ``P(x = 1) = sigmoid(a)`` and returns ``x`` itself (shape of ``a``): it is the draw
 of the 2-way categorical logits ``(0, a)``, component 1, so everything below treats it as that draw, while
-pathwise estimators evaluate it through their binary closed form (``est.relax_binary``, about 2.5x faster on
+pathwise estimators evaluate it through their binary closed form (``est.relax_binary``, about 4x faster on
 a sigmoid belief net). The same ``forward`` serves:
 
 * every pathwise estimator as a plug-in (ZGR App. B.2: "for every tensor of categorical variables"): each
