@@ -5,7 +5,7 @@ See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
 
 from __future__ import annotations
 
-from . import analysis, distributions, names, problems, random, results
+from . import analysis, distributions, names, problems, random, results, training
 from ._version import __version__  # noqa: E402
 from .analysis import bias_variance
 from .estimators import (
@@ -19,6 +19,7 @@ from .estimators import (
 from .exact import exact_expectation, exact_gradient
 from .sampler import sample_gradients
 from .stats import GradientStats
+from .training import history_dataset, train
 
 __all__ = [
     "__version__",
@@ -35,6 +36,9 @@ __all__ = [
     "exact_gradient",
     "sample_gradients",
     "GradientStats",
+    "train",
+    "history_dataset",
+    "training",
     "bias_variance",
     "analysis",
     "results",

@@ -1,12 +1,15 @@
 """Atomic file writes: write to a temporary file in the target directory, then rename.
 
-A crash or a kill leaves either the old file or the new one, never a half-written file.
+A crash or a kill leaves either the old file or the new one, never a half-written file. The new file gets the
+permissions of the file it replaces, or those ``open()`` gives a new file (``0666`` less the umask), not the
+temporary file's private ``0600``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,11 +27,34 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _final_mode(path))  # mkstemp makes the file private (0600)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but only where /proc is missing)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(path: Path) -> int:
+    """The permissions the written file gets: those of the file it replaces, else ``0666 & ~umask``, what
+    ``open()`` would have given a new file."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -134,7 +134,8 @@ def test_bernoulli_draws_equal_the_categorical_draws_of_0_a():
         logits = h @ p["w_out"] + p["b_out"]
         return torch.logsumexp(logits, -1) - logits.gather(-1, sbn.y.unsqueeze(-1)).squeeze(-1)
 
-    twin = gl.problems.StochasticModel(categorical_forward, sbn.param_values(), name="twin")
+    # the SBN scores each image with its own draws under REINFORCE (a DataModel's examples are independent)
+    twin = gl.problems.StochasticModel(categorical_forward, sbn.param_values(), name="twin", elements_independent=True)
     assert [d.shape for d in twin.draws] == [d.shape for d in sbn.draws] == [(2, 4, 2), (2, 3, 2)]
     torch.testing.assert_close(gl.exact_gradient(sbn), gl.exact_gradient(twin), rtol=0, atol=0)
     for est in (

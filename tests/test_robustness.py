@@ -96,3 +96,23 @@ def test_property_finite(name, k, data, log_t, dtype):
     out = est.surrogate(logits, quadratic, u)
     (g,) = torch.autograd.grad(out.sum(), logits)
     assert torch.isfinite(out).all() and torch.isfinite(g).all()
+
+
+def test_atomic_writes_keep_ordinary_permissions(tmp_path):
+    """A new file gets 0666 & ~umask (as open() gives), a replaced file keeps its mode; never mkstemp's 0600."""
+    import os
+    import stat
+
+    from gradlab.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        new = atomic_write_text(tmp_path / "a.txt", "x")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        os.chmod(new, 0o640)
+        atomic_write_text(new, "y")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "y"
+        os.umask(0o077)
+        assert stat.S_IMODE(atomic_write_text(tmp_path / "b.txt", "x").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -21,7 +21,7 @@ import torch
 
 from .. import _checks
 from ..distributions import bit_codes
-from .model import StochasticModel
+from .datamodel import DataModel
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
 
@@ -33,18 +33,35 @@ def _linear(g: torch.Generator, fan_in: int, fan_out: int, dtype) -> tuple[torch
     return w, torch.zeros(fan_out, dtype=dtype)
 
 
-def _data(data, labels: bool, batch_size: int, batch_seed: int):
+def _data(data, labels: bool, batch_size: int, batch_seed: int, dtype, device):
+    """``(fixed batch, splits, config)``: the fixed minibatch the model is a problem on, the training splits
+    (a Dataset's binarised train and valid splits, with labels for a classifier; user tensors: train only)."""
     if data is None:
         from .data import digits
 
         data = digits()
+
+    def put(ts):
+        return tuple(t.to(device=device, dtype=dtype if t.is_floating_point() else torch.int64) for t in ts)
+
     if hasattr(data, "fixed_batch"):
         cfg = {"dataset": data.config(), "batch_size": batch_size, "batch_seed": batch_seed}
-        return (data.fixed_labelled_batch if labels else data.fixed_batch)(batch_size, batch_seed), cfg
-    return data, {"dataset": "user tensors"}
+        if labels:
+            batch = data.fixed_labelled_batch(batch_size, batch_seed)
+        else:
+            batch = (data.fixed_batch(batch_size, batch_seed),)
+        # dynamic binarisation: the training splits are binarised once, with a generator seeded from the data seed
+        g = torch.Generator().manual_seed(data.seed + 104729)
+        splits = {}
+        for split in ("train", "valid"):
+            ys = data.labels_train if split == "train" else data.labels_valid
+            splits[split] = put((data.binary(split, generator=g), ys) if labels else (data.binary(split, generator=g),))
+        return put(batch), splits, cfg
+    batch = tuple(data) if labels else (data,)
+    return put(batch), {"train": put(batch)}, {"dataset": "user tensors"}
 
 
-class SigmoidBeliefNet(StochasticModel):
+class SigmoidBeliefNet(DataModel):
     """A classifier with stochastic binary hidden layers (module docstring). ``data``: a
     :class:`~gradlab.problems.data.Dataset` with labels (default: the embedded digits) or a tuple
     ``(images (B, D), labels (B,))``; ``hidden``: units per stochastic layer."""
@@ -61,17 +78,15 @@ class SigmoidBeliefNet(StochasticModel):
         dtype: torch.dtype = torch.float64,
         device="cpu",
     ):
-        (x, y), self.data_config = _data(data, True, batch_size, batch_seed)
+        (x, y), splits, self.data_config = _data(data, True, batch_size, batch_seed, dtype, device)
         self.hidden = tuple(_checks.integer("SigmoidBeliefNet", "hidden units", h, 1) for h in hidden)
         if not self.hidden:
             raise ValueError("SigmoidBeliefNet: hidden must name at least one stochastic layer")
-        self.x = x.to(dtype=dtype, device=device)
-        self.y = y.to(device=device, dtype=torch.int64)
-        self.num_outputs = int(self.y.max()) + 1 if params is None else params["w_out"].shape[1]
+        self.num_outputs = int(y.max()) + 1 if params is None else params["w_out"].shape[1]
         if params is None:
             g = torch.Generator().manual_seed(init_seed)
             params = {}
-            widths = [self.x.shape[1], *self.hidden]
+            widths = [x.shape[1], *self.hidden]
             for i in range(len(self.hidden)):
                 params[f"w{i}"], params[f"b{i}"] = _linear(g, widths[i], widths[i + 1], dtype)
             params["w_out"], params["b_out"] = _linear(g, widths[-1], max(self.num_outputs, 10), dtype)
@@ -82,24 +97,43 @@ class SigmoidBeliefNet(StochasticModel):
             self._forward,
             params,
             {**layers, "output": ("w_out", "b_out")},
+            batch=(x, y),
+            splits=splits,
             dtype=dtype,
             device=device,
             name="SigmoidBeliefNet",
         )
 
-    def _forward(self, p, draw) -> torch.Tensor:
+    @property
+    def x(self) -> torch.Tensor:
+        return self.batch[0]
+
+    @property
+    def y(self) -> torch.Tensor:
+        return self.batch[1]
+
+    def _outputs(self, p, draw) -> torch.Tensor:
         h = self.x
         for i in range(len(self.hidden)):
             # the units' values in {0, 1} (relaxed values for relaxed estimators): the draw of logits (0, a)
             h = draw.bernoulli(h @ p[f"w{i}"] + p[f"b{i}"])  # (B, H)
-        logits = h @ p["w_out"] + p["b_out"]
+        return h @ p["w_out"] + p["b_out"]  # class logits
+
+    def _forward(self, p, draw) -> torch.Tensor:
+        logits = self._outputs(p, draw)
         return torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+
+    def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
+        """The cross-entropy and the accuracy (the most probable class is the label) per image."""
+        logits = self._outputs(params, draw)
+        loss = torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+        return {"loss": loss, "accuracy": (logits.argmax(-1) == self.y).to(logits.dtype)}
 
     def config(self) -> dict:
         return {**super().config(), "hidden": list(self.hidden), "init_seed": self.init_seed, **self.data_config}
 
 
-class HierarchicalVAE(StochasticModel):
+class HierarchicalVAE(DataModel):
     """ZGR App. B.3.1's two-layer categorical VAE (module docstring): ``num_vars`` variables of ``num_classes``
     (a power of two) categories in each latent layer. ``data``: a Dataset (default: the embedded digits) or a
     ``(B, D)`` tensor of binary images."""
@@ -117,13 +151,12 @@ class HierarchicalVAE(StochasticModel):
         dtype: torch.dtype = torch.float64,
         device="cpu",
     ):
-        x, self.data_config = _data(data, False, batch_size, batch_seed)
+        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
         self.num_vars = _checks.integer("HierarchicalVAE", "num_vars", num_vars, 1)
         self.num_classes = _checks.integer("HierarchicalVAE", "num_classes", num_classes, 2)
         self.codes = bit_codes(self.num_classes, dtype, device)  # (K, b); errors if K is not 2^b
-        self.x = x.to(dtype=dtype, device=device)
         width = self.num_vars * self.codes.shape[1]  # latent bits per layer
-        vk, d = self.num_vars * self.num_classes, self.x.shape[1]
+        vk, d = self.num_vars * self.num_classes, x.shape[1]
         if params is None:
             g = torch.Generator().manual_seed(init_seed)
             params = {}
@@ -139,7 +172,13 @@ class HierarchicalVAE(StochasticModel):
             "encoder": ("enc1_w", "enc1_b", "enc2_w", "enc2_b"),
             "decoder": ("dec2_w", "dec2_b", "dec1_w", "dec1_b"),
         }
-        super().__init__(self._forward, params, groups, dtype=dtype, device=device, name="HierarchicalVAE")
+        super().__init__(
+            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="HierarchicalVAE"
+        )
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.batch[0]
 
     def _embed(self, z: torch.Tensor) -> torch.Tensor:
         return (z @ self.codes).flatten(-2)  # (B, V, K) -> (B, V * b)

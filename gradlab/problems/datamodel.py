@@ -1,0 +1,188 @@
+"""Models trained on a data set: a :class:`~gradlab.problems.model.StochasticModel` whose losses are per example
+of a minibatch, which can move to another minibatch and be trained (``gradlab.training.train``).
+
+A :class:`DataModel` holds the splits of its data set (``splits``: ``{"train": (x, y), "valid": ...}``, each a
+tuple of tensors whose first axis is the example) and one current minibatch (``batch``), on which it is a
+problem like any other (exact gradients, the sampler, bias and variance). Its declared capability
+``trainable`` tells the training loop what it may ask for:
+
+* :meth:`with_batch` — the same model (the same parameter values) on another minibatch; the structure of the
+  draws is traced once per minibatch size and shared between copies;
+* :meth:`with_params` — the same model at other parameter values (a snapshot along a training run);
+* :meth:`sample_surrogate` — one sample of an estimator's surrogate (the sampler's own per-sample code);
+* :meth:`discrete_losses` — per-example losses at discrete samples (for logging a relaxed-forward estimator's
+  training loss at its hard sample, and for evaluation);
+* :meth:`evaluate` — metrics over a split with one discrete sample per example (``loss``, plus what a model adds
+  through :meth:`batch_metrics`, such as a classifier's ``accuracy``).
+
+Subclasses write their ``forward`` for ``self.batch`` and may override :meth:`batch_metrics`. By default the
+examples are independent (``elements_independent``: example ``e``'s loss depends only on example ``e``'s draws,
+so REINFORCE scores each example with its own draws' log-probability); a model whose draws are shared between
+examples (stochastic weights) passes ``elements_independent=False``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import types
+from collections.abc import Mapping
+
+import torch
+
+from ..estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
+from ..estimators.reinforce import Reinforce
+from .model import StochasticModel, _Drawer
+
+__all__ = ["DataModel"]
+
+
+class DataModel(StochasticModel):
+    """A StochasticModel on a minibatch of a data set (module docstring)."""
+
+    trainable = True
+
+    def __init__(
+        self,
+        forward,
+        params: Mapping[str, torch.Tensor],
+        groups: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        batch: tuple[torch.Tensor, ...],
+        splits: Mapping[str, tuple[torch.Tensor, ...]],
+        dtype: torch.dtype = torch.float64,
+        device="cpu",
+        name: str | None = None,
+        elements_independent: bool = True,
+    ):
+        self.batch = tuple(batch)
+        self.splits = dict(splits)
+        super().__init__(
+            forward,
+            params,
+            groups,
+            dtype=dtype,
+            device=device,
+            name=name,
+            elements_independent=elements_independent,
+        )
+        self._traces = {self.batch_size: (self.draws, self.loss_shape)}
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.batch[0].shape[0])
+
+    def split(self, name: str) -> tuple[torch.Tensor, ...]:
+        """The tensors of split ``name`` (on the model's device)."""
+        if name not in self.splits:
+            raise ValueError(f"{self.name}: split must be one of {sorted(self.splits)}, got {name!r}")
+        return self.splits[name]
+
+    # ------------------------------------------------------------------ copies
+    def with_batch(self, batch: tuple[torch.Tensor, ...]) -> DataModel:
+        """This model (the same parameter values) on the minibatch ``batch`` (a tuple shaped like ``self.batch``
+        except for the number of examples)."""
+        batch = tuple(batch)
+        if len(batch) != len(self.batch) or any(
+            tuple(b.shape[1:]) != tuple(a.shape[1:]) for a, b in zip(self.batch, batch, strict=False)
+        ):
+            want = [("n", *a.shape[1:]) for a in self.batch]
+            got = [tuple(b.shape) for b in batch]
+            raise ValueError(f"{self.name}: with_batch expects tensors shaped {want}, got {got}")
+        new = self._copy()
+        new.batch = tuple(b.to(device=self.device) for b in batch)
+        size = new.batch_size
+        if size not in self._traces:
+            self._traces[size] = new._trace()
+        new.draws, new.loss_shape = self._traces[size]
+        return new
+
+    def with_params(self, params: Mapping[str, torch.Tensor]) -> DataModel:
+        """This model on its minibatch at the parameter values ``params`` (every parameter, the same shapes)."""
+        missing = set(self._values) - set(params)
+        if missing:
+            raise ValueError(f"{self.name}: with_params is missing {sorted(missing)}")
+        values = {}
+        for k, v in self._values.items():
+            t = params[k]
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != tuple(v.shape):
+                got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                raise ValueError(f"{self.name}: params[{k!r}] must have shape {tuple(v.shape)}, got {got}")
+            values[k] = t.detach().to(dtype=self.dtype, device=self.device).clone()
+        new = self._copy()
+        new._values = values
+        return new
+
+    def _copy(self) -> DataModel:
+        new = copy.copy(self)
+        fn = self.forward_fn
+        if getattr(fn, "__self__", None) is self:  # a method of this model: it must read the copy's batch
+            new.forward_fn = types.MethodType(fn.__func__, new)
+        return new
+
+    # ------------------------------------------------------------------ one sample
+    def sample_surrogate(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
+        """One sample of ``estimator``'s surrogate on this minibatch at ``params`` (tensors that may require
+        gradients): the sum over examples; its gradient is the estimate and its value the loss at the discrete
+        sample (the mean over REINFORCE's ``m`` traces; a relaxed-forward estimator's is at its relaxed sample).
+        ``uniforms``: ``uniforms_per_sample(estimator)`` numbers."""
+        want = self.uniforms_per_sample(estimator)
+        if tuple(uniforms.shape) != (want,):
+            raise ValueError(f"{self.name}: uniforms must have shape ({want},), got {tuple(uniforms.shape)}")
+        parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
+        if isinstance(estimator, Reinforce):
+            return self._reinforce_surrogate(estimator, params, parts)
+        return self._pathwise_surrogate(estimator, params, parts)
+
+    def hard_losses(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
+        """Per-example losses at the discrete samples of a pathwise estimator's noise: the argmax of its relaxed
+        sample (for ``gs``, whose forward is relaxed: its training loss is logged there, as the ZGR paper does)."""
+        parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
+
+        def sample(i, logits):
+            return one_hot(estimator.relax(logits, parts[i]).argmax(-1), logits.shape[-1], logits.dtype)
+
+        def sample_binary(i, logit):
+            return (estimator.relax_binary(logit, parts[i]) > 0.5).to(logit.dtype)
+
+        with torch.no_grad():
+            return self._run(params, sample, estimator, sample_binary)
+
+    def discrete_losses(self, params, generator: torch.Generator) -> torch.Tensor:
+        """Per-example losses with one discrete sample of every draw (inversion with uniforms from
+        ``generator``; no gradient)."""
+        return self.batch_metrics(params, self._discrete_drawer(generator))["loss"]
+
+    def _discrete_drawer(self, generator: torch.Generator) -> _Drawer:
+        def sample(i, logits):
+            u = torch.rand((*logits.shape[:-1], 1), generator=generator, dtype=logits.dtype, device=logits.device)
+            return scatter_one_hot(inverse_cdf_index(torch.softmax(logits, -1), u), logits)
+
+        return _Drawer(self, sample)
+
+    # ------------------------------------------------------------------ evaluation
+    def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
+        """Per-example metrics of one ``forward`` with ``draw``: ``{"loss": ...}``; models add their own (a
+        classifier's ``accuracy``). Called without gradients by :meth:`evaluate`."""
+        return {"loss": self.forward_fn(params, draw)}
+
+    def evaluate(
+        self, params, split: str = "valid", generator: torch.Generator | None = None, batch_size: int = 500
+    ) -> dict[str, float]:
+        """Mean per-example metrics over ``split`` with one discrete sample per example (noise from
+        ``generator``, default seed 0): ``{"loss": ..., ...}``."""
+        data = self.split(split)
+        g = generator if generator is not None else torch.Generator(device=self.device).manual_seed(0)
+        totals: dict[str, float] = {}
+        n = int(data[0].shape[0])
+        with torch.no_grad():
+            for i in range(0, n, batch_size):
+                part = self.with_batch(tuple(t[i : i + batch_size] for t in data))
+                for key, value in part.batch_metrics(params, part._discrete_drawer(g)).items():
+                    totals[key] = totals.get(key, 0.0) + float(value.sum())
+        return {k: v / n for k, v in totals.items()}
+
+    @property
+    def examples(self) -> int:
+        """Loss elements per minibatch (the examples)."""
+        return math.prod(self.loss_shape)

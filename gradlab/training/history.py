@@ -1,0 +1,59 @@
+"""Training histories as labelled data: an ``xarray.Dataset`` with dimensions ``estimator``, ``seed`` and
+``epoch`` (one variable per logged quantity: ``train_loss``, ``seconds``, ``lr``, ``valid_*``), the estimator
+coordinates of the bias-variance results (family and hyper-parameters) and the same provenance attributes,
+saved as netCDF with :func:`gradlab.results.write_netcdf`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from .. import names as N
+from ..estimators import estimator as make_estimator
+from ..results import estimator_coords, provenance
+from .loop import TrainResult
+
+__all__ = ["history_dataset"]
+
+
+def history_dataset(results: Sequence[TrainResult]) -> xr.Dataset:
+    """One data set of the histories of ``results`` (runs of one problem: any estimators, any seeds, any
+    numbers of epochs; missing epochs are NaN)."""
+    results = list(results)
+    if not results:
+        raise ValueError("history_dataset: results must hold at least one TrainResult, got none")
+    labels = list(dict.fromkeys(r.settings["estimator"] for r in results))
+    seeds = sorted({int(r.settings["seed"]) for r in results})
+    epochs = sorted({int(rec["epoch"]) for r in results for rec in r.history})
+    keys = sorted({k for r in results for rec in r.history for k in rec} - {"epoch"})
+    data = {k: np.full((len(labels), len(seeds), len(epochs)), np.nan) for k in keys}
+    first: dict[str, TrainResult] = {}
+    for r in results:
+        i, j = labels.index(r.settings["estimator"]), seeds.index(int(r.settings["seed"]))
+        first.setdefault(r.settings["estimator"], r)
+        for rec in r.history:
+            t = epochs.index(int(rec["epoch"]))
+            for k in keys:
+                if k in rec:
+                    data[k][i, j, t] = float(rec[k])
+    ests = [make_estimator(first[lab].settings["estimator_name"], **first[lab].settings["hparams"]) for lab in labels]
+    coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
+    coords.update({N.SEED: seeds, "epoch": epochs})
+    ds = xr.Dataset({k: ((N.ESTIMATOR, N.SEED, "epoch"), v) for k, v in data.items()}, coords=coords)
+    common = {k: v for k, v in results[0].settings.items() if k not in ("estimator", "estimator_name", "hparams", "seed")}
+    ds.attrs.update(provenance(kind="training history", problem=results[0].problem, settings=common))
+    for k in keys:
+        ds[k].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " "))
+    return ds
+
+
+_LONG_NAMES = {
+    "train_loss": "mean training loss per example at the discrete samples of the training steps",
+    "seconds": "training wall time since the start (evaluation excluded)",
+    "lr": "learning rate of the epoch",
+    "valid_loss": "mean validation loss per example, one discrete sample each",
+    "valid_accuracy": "validation accuracy, one discrete sample per example",
+}

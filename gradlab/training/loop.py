@@ -1,0 +1,226 @@
+"""``train(problem, estimator, ...)``: train any trainable model with any estimator as a plug-in on every draw.
+
+What one step does. A minibatch of the training split (a fresh permutation each epoch, from the data
+generator); the model moves to it (``problem.with_batch``); one sample of the estimator's surrogate, with
+uniforms from the noise generator, divided by the number of examples (the mean loss per example); one
+optimiser step (Adam, or plain SGD). The learning rate is ``lr`` times ``lr_gamma`` for every milestone epoch
+already completed (a step schedule, as ZGR App. B.5).
+
+What is logged per epoch: ``train_loss``, the mean per-example loss at the discrete samples the steps drew
+(for a relaxed-forward estimator such as ``gs``, at the argmax of its relaxed sample from the same noise, as
+the ZGR paper reports), the training wall time so far (``seconds``, evaluation excluded), the learning rate,
+and the model's metrics on the validation split (``valid_loss``, ``valid_accuracy`` for a classifier, ...)
+with one discrete sample per example from a generator reseeded at every evaluation (the same noise for every
+epoch and every estimator).
+
+Reproducibility. Three generators derived from ``seed`` (data order, estimator noise, evaluation); a snapshot
+holds the parameters, the optimiser's state and the generators' states, so ``resume=`` continues a run
+exactly as if it had not stopped (the tests check this to the last bit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+from .. import _checks
+from ..estimators import Estimator
+from ..io import atomic_path
+from ..random import make_generator, task_seed
+from .checkpoint import load_checkpoint, save_checkpoint
+
+__all__ = ["train", "TrainResult", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """The trained parameters, the per-epoch history (a list of dicts), the snapshot paths written, the
+    problem's configuration and the training settings (what :func:`~gradlab.training.history_dataset`
+    turns into a labelled data set)."""
+
+    params: dict[str, torch.Tensor]
+    history: list[dict]
+    snapshots: list[Path]
+    problem: dict
+    settings: dict
+
+
+def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...], gamma: float) -> float:
+    return lr * gamma ** sum(m < epoch for m in milestones)
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fail before any training when snapshots cannot be written (not after the first epoch)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out_dir / ".gradlab-write-test") as tmp:
+            tmp.write_text("")
+        (out_dir / ".gradlab-write-test").unlink()
+    except OSError as exc:
+        raise PermissionError(f"train: out_dir {str(out_dir)!r} is not writable ({exc.strerror})") from exc
+
+
+def train(
+    problem,
+    estimator: Estimator,
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    batch_size: int = 50,
+    lr_milestones: Iterable[int] = (),
+    lr_gamma: float = 0.1,
+    optimizer: str = "adam",
+    seed: int = 0,
+    snapshot_epochs: Iterable[int] = (),
+    out_dir: str | Path | None = None,
+    evaluate: bool = True,
+    resume: str | Path | None = None,
+    progress: bool = False,
+    on_epoch: Callable[[dict, dict], None] | None = None,
+) -> TrainResult:
+    """Train ``problem`` (a model that declares ``trainable``, e.g. ``SigmoidBeliefNet``, ``HierarchicalVAE``)
+    with ``estimator`` from its current parameter values (module docstring). ``snapshot_epochs`` (0 = the
+    start) are written to ``out_dir``; ``resume``: a snapshot of the same problem, estimator and settings to
+    continue from; ``on_epoch(record, params)`` is called after every epoch (for studies along the
+    trajectory)."""
+    if not getattr(problem, "trainable", False):
+        raise TypeError(
+            f"train: problem must be a trainable model (one that declares trainable, such as SigmoidBeliefNet), "
+            f"got {getattr(problem, 'name', type(problem).__name__)}"
+        )
+    if not isinstance(estimator, Estimator):
+        raise TypeError(f"train: estimator must be a gradlab Estimator, got {type(estimator).__name__}")
+    epochs = _checks.integer("train", "epochs", epochs, 1)
+    batch_size = _checks.integer("train", "batch_size", batch_size, 1)
+    lr = _checks.positive_real("train", "lr", lr)
+    lr_gamma = _checks.positive_real("train", "lr_gamma", lr_gamma)
+    milestones = tuple(sorted({_checks.integer("train", "lr_milestones", m, 1) for m in lr_milestones}))
+    _checks.choice("train", "optimizer", optimizer, OPTIMIZERS)
+    snaps = sorted({_checks.integer("train", "snapshot_epochs", e, 0) for e in snapshot_epochs})
+    if snaps and snaps[-1] > epochs:
+        raise ValueError(f"train: snapshot_epochs must be <= epochs={epochs}, got {snaps[-1]}")
+    if snaps and out_dir is None:
+        raise ValueError("train: snapshot_epochs needs out_dir")
+    if out_dir is not None and snaps:
+        out_dir = Path(out_dir)
+        _check_writable(out_dir)
+    train_data = problem.split("train")
+    n = int(train_data[0].shape[0])
+    settings = {
+        "estimator": estimator.label,
+        "estimator_name": estimator.name,
+        "hparams": estimator.hparams(),
+        "lr": lr,
+        "lr_milestones": list(milestones),
+        "lr_gamma": lr_gamma,
+        "optimizer": optimizer,
+        "batch_size": batch_size,
+        "seed": seed,
+    }
+    problem_config = json.loads(json.dumps(problem.config(), default=str))  # as a snapshot's JSON holds it
+    dev = problem.device
+    params = {k: v.detach().clone().requires_grad_() for k, v in problem.param_values().items()}
+    opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(params.values(), lr=lr)
+    g_data, g_noise = make_generator(task_seed(seed, 1), dev), make_generator(task_seed(seed, 2), dev)
+    history: list[dict] = []
+    start = 1
+    if resume is not None:
+        state, cfg = load_checkpoint(resume)
+        _check_resume(cfg, settings, problem_config, epochs)
+        with torch.no_grad():
+            for k, v in params.items():
+                v.copy_(state["params"][k])
+        opt.load_state_dict(state["optimizer"])
+        g_data.set_state(state["g_data"])
+        g_noise.set_state(state["g_noise"])
+        history, start = list(cfg["history"]), int(cfg["epoch"]) + 1
+    snapshots: list[Path] = []
+
+    def snap(epoch: int) -> None:
+        if epoch in snaps:
+            state = {
+                "params": {k: v.detach().cpu().clone() for k, v in params.items()},
+                "optimizer": opt.state_dict(),
+                "g_data": g_data.get_state(),
+                "g_noise": g_noise.get_state(),
+            }
+            cfg = {"problem": problem_config, "settings": settings, "epochs": epochs, "history": history}
+            snapshots.append(save_checkpoint(out_dir, epoch, state, cfg))
+
+    if start == 1:
+        snap(0)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, initial=start - 1, desc=f"train {estimator.label}", unit="epoch")
+    elapsed = history[-1]["seconds"] if history else 0.0
+    for epoch in range(start, epochs + 1):
+        rate = _lr_at(epoch, lr, milestones, lr_gamma)
+        for group in opt.param_groups:
+            group["lr"] = rate
+        t0 = time.perf_counter()
+        total = _one_epoch(problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise)
+        elapsed += time.perf_counter() - t0
+        record = {"epoch": epoch, "train_loss": total, "seconds": elapsed, "lr": rate}
+        if not math.isfinite(total):
+            raise FloatingPointError(f"train: the training loss became {total} at epoch {epoch} ({estimator.label})")
+        if evaluate and "valid" in problem.splits:
+            g_eval = make_generator(task_seed(seed, 3), dev)
+            metrics = problem.evaluate({k: v.detach() for k, v in params.items()}, "valid", g_eval)
+            record.update({f"valid_{k}": v for k, v in metrics.items()})
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record, {k: v.detach() for k, v in params.items()})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{total:.4f}")
+        snap(epoch)
+    if bar is not None:
+        bar.close()
+    return TrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, problem_config, settings)
+
+
+def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise) -> float:
+    perm = torch.randperm(n, generator=g_data, device=g_data.device)
+    total = 0.0
+    for i in range(0, n, batch_size):
+        idx = perm[i : i + batch_size]
+        part = problem.with_batch(tuple(t[idx] for t in data))
+        u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype, device=idx.device)
+        surrogate = part.sample_surrogate(estimator, params, u) / part.examples
+        opt.zero_grad(set_to_none=True)
+        surrogate.backward()
+        opt.step()
+        if estimator.relaxed_forward:
+            value = float(part.hard_losses(estimator, params, u).sum())
+        else:
+            value = float(surrogate.detach()) * part.examples
+        total += value
+    return total / n
+
+
+def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) -> None:
+    if cfg.get("problem") != problem_config:
+        raise ValueError(
+            f"train: resume: the snapshot is of another model ({cfg.get('problem', {}).get('problem')!r} with other "
+            f"settings); expected {problem_config.get('problem')!r} as configured here"
+        )
+    theirs = cfg.get("settings", {})
+    diff = sorted(k for k in settings if theirs.get(k) != settings[k])
+    if diff:
+        raise ValueError(
+            f"train: resume: the snapshot was trained with other settings ({', '.join(diff)}: "
+            + ", ".join(f"{k}={theirs.get(k)!r}" for k in diff)
+            + ")"
+        )
+    if int(cfg["epoch"]) >= epochs:
+        raise ValueError(f"train: resume: the snapshot is at epoch {cfg['epoch']}, epochs must be larger, got {epochs}")
