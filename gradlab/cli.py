@@ -116,15 +116,75 @@ def _int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()] if text else []
 
 
+def _train_hparams(args: argparse.Namespace) -> dict:
+    """``--hp`` as given; without it, RF(4) for ``reinforce`` (the ZGR paper's snapshot estimator) and the
+    registry defaults for every other estimator."""
+    if args.hp is not None:
+        return parse_hparams(args.hp)
+    return {"m": 4} if args.estimator == "reinforce" else {}
+
+
+def _problem_settings(items: Sequence[str] | None) -> dict:
+    """``--set key=value``: numbers become numbers, ``a,b`` a list (``hidden=32,32``)."""
+    out = {}
+    for key, value in parse_hparams(items).items():
+        if isinstance(value, str) and "," in value:
+            value = [v for v in (parse_hparams([f"v={x}"])["v"] for x in value.split(",") if x)]
+        out[key] = value
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a categorical VAE and save snapshots."""
+    """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
     from . import estimator
+
+    est = estimator(args.estimator, **_train_hparams(args))
+    snaps = _int_list(args.snapshot_epochs) or [args.epochs]
+    if args.problem == "vae":
+        return _train_vae(args, est, snaps)
+    from .problems.build import build_problem
+    from .results import write_netcdf
+    from .training import history_dataset, train
+
+    settings = _problem_settings(args.set)
+    settings.setdefault("dtype", "float32")
+    problem = build_problem({"kind": args.problem, **settings})
+    result = train(
+        problem,
+        est,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        lr_milestones=_int_list(args.lr_milestones),
+        lr_gamma=args.lr_gamma,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        snapshot_epochs=snaps,
+        out_dir=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    keys = [k for k in result.history[-1] if k not in ("epoch", "lr")]
+    print("epoch  " + "  ".join(f"{k:>14}" for k in keys))
+    for rec in result.history[-3:]:
+        print(f"{rec['epoch']:>5}  " + "  ".join(f"{rec[k]:>14.4f}" for k in keys))
+    for p in result.snapshots:
+        print(f"snapshot: {p}")
+    if args.history:
+        print(f"history: {write_netcdf(history_dataset([result]), args.history)}")
+    return 0
+
+
+def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
     from .problems.data import load_dataset
     from .train import train_vae
 
-    est = estimator(args.estimator, **parse_hparams(args.hp))
+    unsupported = [
+        f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones") if getattr(args, n)
+    ]
+    if unsupported:
+        raise ValueError(f"{', '.join(unsupported)}: not available for --problem vae (train_vae); use another model")
     dataset = load_dataset(args.data, args.data_path, args.binarize, seed=args.data_seed)
-    snaps = _int_list(args.snapshot_epochs) or [args.epochs]
     result = train_vae(
         dataset,
         est,
@@ -255,21 +315,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train a categorical VAE with any estimator; save snapshots")
+    p = sub.add_parser("train", help="train a model (VAE, SBN, hierarchical VAE, ...) with any estimator; snapshots")
+    p.add_argument("--problem", default="vae", help="model kind (gradlab list: problem kinds; default vae)")
+    p.add_argument("--set", nargs="*", default=None, metavar="KEY=VALUE", help="model settings (hidden=64,64)")
     p.add_argument("--estimator", default="reinforce", help="estimator name (default reinforce)")
-    p.add_argument("--hp", nargs="*", default=["m=4"], metavar="KEY=VALUE", help="hyper-parameters (default m=4)")
+    p.add_argument(
+        "--hp", nargs="*", default=None, metavar="KEY=VALUE", help="hyper-parameters (default: m=4 for reinforce)"
+    )
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-milestones", default="", help="comma-separated epochs after which lr *= --lr-gamma")
+    p.add_argument("--lr-gamma", type=float, default=0.1)
+    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-epochs", default="", help="comma-separated epochs to save (default: the last)")
     p.add_argument("--out", default="snapshots", help="directory for epoch_NNNN.pt/.json (default snapshots/)")
-    p.add_argument("--data", default="digits", help="digits (embedded), mnist, fashion_mnist, omniglot")
-    p.add_argument("--data-path", default=None, help="file or directory for non-embedded data")
-    p.add_argument("--binarize", default=None, help="static | threshold | dynamic (default per dataset)")
+    p.add_argument("--resume", default=None, help="a snapshot of the same model and settings to continue from")
+    p.add_argument("--history", default=None, metavar="PATH.nc", help="write the per-epoch history as netCDF")
+    p.add_argument("--data", default="digits", help="(vae) digits (embedded), mnist, fashion_mnist, omniglot")
+    p.add_argument("--data-path", default=None, help="(vae) file or directory for non-embedded data")
+    p.add_argument("--binarize", default=None, help="(vae) static | threshold | dynamic (default per dataset)")
     p.add_argument("--data-seed", type=int, default=0)
-    p.add_argument("--num-vars", type=int, default=4)
-    p.add_argument("--num-classes", type=int, default=8)
+    p.add_argument("--num-vars", type=int, default=4, help="(vae) latent variables")
+    p.add_argument("--num-classes", type=int, default=8, help="(vae) categories per variable")
     p.add_argument("--embedding", default="bits", choices=["bits", "onehot"])
     p.add_argument("--encoder", default="nonlinear", choices=["linear", "nonlinear"])
     p.add_argument("--no-progress", action="store_true")
@@ -316,7 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`gradlab verify --list | head`): not an error of ours
         sys.stderr.close()
         return 0
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except KeyboardInterrupt:
+        print(f"gradlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, FloatingPointError) as exc:
         # bad input: the library's errors name the argument, what was expected and what arrived; one line,
         # no traceback (GRADLAB_TRACEBACK=1 shows it)
         if os.environ.get("GRADLAB_TRACEBACK"):

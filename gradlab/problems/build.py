@@ -216,32 +216,52 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
     )
 
 
+def _at_snapshot(problem, cfg: Mapping):
+    """``problem`` at the parameters of the training snapshot ``cfg["snapshot"]`` (``gradlab train``), which
+    must be of the same kind of model with the same parameter shapes."""
+    if not cfg.get("snapshot"):
+        return problem
+    from ..training.checkpoint import load_checkpoint
+
+    state, meta = load_checkpoint(cfg["snapshot"])
+    theirs = meta.get("problem", {}).get("problem")
+    if theirs != problem.name:
+        raise ValueError(f"problem: snapshot {cfg['snapshot']} is of a {theirs} model, not of a {problem.name}")
+    return problem.with_params(state["params"])
+
+
 def _sbn(cfg: Mapping, dtype, device) -> Problem:
     from .layered import SigmoidBeliefNet
 
-    return SigmoidBeliefNet(
-        _dataset(cfg),
-        tuple(cfg.get("hidden", (32, 32))),
-        batch_size=cfg.get("batch_size", 20),
-        batch_seed=cfg.get("batch_seed", 0),
-        init_seed=cfg.get("init_seed", 0),
-        dtype=dtype,
-        device=device,
+    return _at_snapshot(
+        SigmoidBeliefNet(
+            _dataset(cfg),
+            tuple(cfg.get("hidden", (32, 32))),
+            batch_size=cfg.get("batch_size", 20),
+            batch_seed=cfg.get("batch_seed", 0),
+            init_seed=cfg.get("init_seed", 0),
+            dtype=dtype,
+            device=device,
+        ),
+        cfg,
     )
 
 
 def _hvae(cfg: Mapping, dtype, device) -> Problem:
     from .layered import HierarchicalVAE
 
-    return HierarchicalVAE(
-        _dataset(cfg),
-        cfg.get("num_vars", 4),
-        cfg.get("num_classes", 4),
-        batch_size=cfg.get("batch_size", 20),
-        batch_seed=cfg.get("batch_seed", 0),
-        init_seed=cfg.get("init_seed", 0),
-        dtype=dtype,
-        device=device,
+    return _at_snapshot(
+        HierarchicalVAE(
+            _dataset(cfg),
+            cfg.get("num_vars", 4),
+            cfg.get("num_classes", 4),
+            batch_size=cfg.get("batch_size", 20),
+            batch_seed=cfg.get("batch_seed", 0),
+            init_seed=cfg.get("init_seed", 0),
+            dtype=dtype,
+            device=device,
+        ),
+        cfg,
     )
 
 
@@ -257,8 +277,13 @@ register_problem(
     (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot"),
     "categorical VAE",
 )
-register_problem("sbn", _sbn, (*DATA_KEYS, "hidden", "init_seed"), "sigmoid belief net classifier (StochasticModel)")
 register_problem(
-    "hvae", _hvae, (*DATA_KEYS, "num_vars", "num_classes", "init_seed"), "two-layer categorical VAE (ZGR App. B.3.1)"
+    "sbn", _sbn, (*DATA_KEYS, "hidden", "init_seed", "snapshot"), "sigmoid belief net classifier (StochasticModel)"
+)
+register_problem(
+    "hvae",
+    _hvae,
+    (*DATA_KEYS, "num_vars", "num_classes", "init_seed", "snapshot"),
+    "two-layer categorical VAE (ZGR App. B.3.1)",
 )
 PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)

@@ -43,7 +43,8 @@ def history_dataset(results: Sequence[TrainResult]) -> xr.Dataset:
     coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
     coords.update({N.SEED: seeds, "epoch": epochs})
     ds = xr.Dataset({k: ((N.ESTIMATOR, N.SEED, "epoch"), v) for k, v in data.items()}, coords=coords)
-    common = {k: v for k, v in results[0].settings.items() if k not in ("estimator", "estimator_name", "hparams", "seed")}
+    per_run = ("estimator", "estimator_name", "hparams", "seed")
+    common = {k: v for k, v in results[0].settings.items() if k not in per_run}
     ds.attrs.update(provenance(kind="training history", problem=results[0].problem, settings=common))
     for k in keys:
         ds[k].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " "))

@@ -1,0 +1,190 @@
+"""gl.train on trainable models: determinism, exact resumption, the expected SGD step of an unbiased estimator,
+the logged quantities against independent computations, histories as labelled data, and bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+
+import pytest
+import torch
+from scipy.stats import norm
+
+import gradlab as gl
+from gradlab.problems import HierarchicalVAE, SigmoidBeliefNet
+
+DT = torch.float64
+
+
+def small_sbn(**kw):
+    return SigmoidBeliefNet(hidden=(3, 3), batch_size=4, **kw)
+
+
+def test_training_is_deterministic_under_a_seed():
+    m = small_sbn()
+    a = gl.train(m, gl.estimator("zgr"), epochs=2, batch_size=64, seed=3)
+    b = gl.train(m, gl.estimator("zgr"), epochs=2, batch_size=64, seed=3)
+    c = gl.train(m, gl.estimator("zgr"), epochs=2, batch_size=64, seed=4)
+    for k in a.params:
+        assert torch.equal(a.params[k], b.params[k])
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
+    assert any(not torch.equal(a.params[k], c.params[k]) for k in a.params)
+
+
+@pytest.mark.parametrize(("name", "hp"), [("zgr", {}), ("reinforce", {"m": 3}), ("gs", {"t": 0.5})])
+def test_resumed_run_continues_identically(tmp_path, name, hp):
+    """4 epochs straight against 2 epochs, a snapshot, and 2 more from it: the same parameters to the last bit
+    (the snapshot holds the optimiser state and the generators' states) and the same history."""
+    m, est = small_sbn(), gl.estimator(name, **hp)
+    kw = dict(batch_size=128, seed=1, lr=1e-2, lr_milestones=[3], lr_gamma=0.5)
+    full = gl.train(m, est, epochs=4, **kw)
+    half = gl.train(m, est, epochs=4, snapshot_epochs=[2], out_dir=tmp_path, **kw)
+    rest = gl.train(m, est, epochs=4, resume=tmp_path / "epoch_0002.pt", **kw)
+    for k in full.params:
+        assert torch.equal(full.params[k], rest.params[k]), k
+        assert torch.equal(full.params[k], half.params[k]), k
+    assert [r["train_loss"] for r in rest.history] == [r["train_loss"] for r in full.history]
+    assert [r["lr"] for r in rest.history] == [1e-2, 1e-2, 1e-2, 5e-3]
+    assert [r["epoch"] for r in rest.history] == [1, 2, 3, 4]
+
+
+def test_one_sgd_step_of_reinforce_moves_by_the_expected_step():
+    """One image, one step of plain SGD with RF(3) per seed: the mean step over 600 seeds is -lr times the
+    exact gradient (enumeration). Per coordinate a z-test; Bonferroni over the coordinates that vary, so the
+    false-failure rate of the whole test is 1e-3. ZGR's mean step over 4,000 seeds is measured to differ (its
+    bias: z = 2.5 at 600 seeds on the largest coordinate, so about 6 at 4,000)."""
+    base = SigmoidBeliefNet(hidden=(2, 2), batch_size=1)
+    x, y = base.x, base.y
+    m = SigmoidBeliefNet((x, y), hidden=(2, 2), params=base.param_values())
+    exact = gl.exact_gradient(m)  # (d,) flattened over "all"
+    layout = m.layout()
+    lr, runs = 0.1, 600
+
+    def steps(est, runs=runs):
+        out = []
+        for seed in range(runs):
+            r = gl.train(m, est, epochs=1, batch_size=1, lr=lr, optimizer="sgd", seed=seed, evaluate=False)
+            delta = {k: (r.params[k] - m.param_values()[k]) / -lr for k in r.params}
+            out.append(layout.flatten(delta))
+        return torch.stack(out)
+
+    g = steps(gl.estimator("reinforce", m=3))
+    mean, se = g.mean(0), g.std(0) / math.sqrt(runs)
+    varying = se > 0
+    assert torch.all(mean[~varying] == exact[~varying])  # coordinates no sample moves: exact is 0 there too
+    z = ((mean - exact)[varying] / se[varying]).abs()
+    limit = norm.ppf(1 - 1e-3 / (2 * int(varying.sum())))
+    assert float(z.max()) < limit, (float(z.max()), limit)
+    zg = steps(gl.estimator("zgr"), 4000)
+    zmean, zse = zg.mean(0), zg.std(0) / math.sqrt(4000)
+    assert float(((zmean - exact) / zse.clamp_min(1e-300)).abs().max()) > limit  # ZGR is biased here
+
+
+def test_relaxed_forward_loss_is_logged_at_the_hard_sample():
+    """gs trains on its relaxed sample; hard_losses is the loss at the argmax of that sample, which is gs_st's
+    forward sample from the same noise (Gumbel-max), evaluated independently here."""
+    m = small_sbn()
+    p = m.param_values()
+    gs, gs_st = gl.estimator("gs", t=0.7), gl.estimator("gs_st", t=0.7)
+    u = torch.rand(m.uniforms_per_sample(gs), generator=torch.Generator().manual_seed(0), dtype=DT)
+    hard = m.hard_losses(gs, p, u)
+    with torch.no_grad():
+        st_value = m.sample_surrogate(gs_st, p, u)  # forward value: the loss at gs_st's hard sample
+        relaxed = m.sample_surrogate(gs, p, u)
+    assert torch.allclose(hard.sum(), st_value, rtol=1e-12, atol=0)
+    assert not torch.allclose(hard.sum(), relaxed)
+
+
+def test_evaluate_is_an_unbiased_estimate_of_the_expected_validation_metrics():
+    """Validation loss and accuracy with one discrete sample per image, averaged over 300 evaluation seeds,
+    against the exact expectation by enumerating the 2^4 hidden configurations of every image (written here
+    independently of the model). z-test per metric at false-failure rate 1e-3 together."""
+    m = SigmoidBeliefNet(hidden=(2, 2), batch_size=4)
+    p = m.param_values()
+    x, y = m.split("valid")
+    loss_exact, acc_exact = 0.0, 0.0
+    for bits in itertools.product([0.0, 1.0], repeat=4):
+        h1, h2 = torch.tensor(bits[:2], dtype=DT), torch.tensor(bits[2:], dtype=DT)
+        p1 = torch.sigmoid(x @ p["w0"] + p["b0"])  # (N, 2)
+        q1 = (p1 * h1 + (1 - p1) * (1 - h1)).prod(-1)
+        p2 = torch.sigmoid(h1 @ p["w1"] + p["b1"]).expand(len(x), 2)
+        q2 = (p2 * h2 + (1 - p2) * (1 - h2)).prod(-1)
+        logits = (h2 @ p["w_out"] + p["b_out"]).expand(len(x), -1)
+        ce = torch.logsumexp(logits, -1) - logits[torch.arange(len(x)), y]
+        loss_exact += float((q1 * q2 * ce).mean())
+        acc_exact += float((q1 * q2 * (logits.argmax(-1) == y)).mean())
+    runs = [m.evaluate(p, "valid", torch.Generator().manual_seed(s)) for s in range(300)]
+    limit = norm.ppf(1 - 1e-3 / 4)
+    for key, truth in (("loss", loss_exact), ("accuracy", acc_exact)):
+        v = torch.tensor([r[key] for r in runs], dtype=DT)
+        z = (float(v.mean()) - truth) / (float(v.std()) / math.sqrt(len(v)))
+        assert abs(z) < limit, (key, float(v.mean()), truth, z)
+
+
+def test_history_dataset_and_netcdf_roundtrip(tmp_path):
+    m = HierarchicalVAE(num_vars=2, num_classes=4, batch_size=4)
+    runs = [
+        gl.train(m, gl.estimator(name), epochs=2, batch_size=256, seed=s)
+        for name in ("zgr", "st")
+        for s in (0, 1)
+    ]
+    ds = gl.history_dataset(runs)
+    assert dict(ds.sizes) == {"estimator": 2, "seed": 2, "epoch": 2}
+    assert list(ds["family"].values) == ["zgr", "st"]
+    st, zgr = runs[3].settings["estimator"], runs[0].settings["estimator"]
+    assert float(ds["train_loss"].sel(estimator=st, seed=1, epoch=2)) == runs[3].history[1]["train_loss"]
+    assert float(ds["valid_loss"].sel(estimator=zgr, seed=0, epoch=1)) == runs[0].history[0]["valid_loss"]
+    path = gl.results.write_netcdf(ds, tmp_path / "h.nc")
+    back = gl.results.read_netcdf(path)
+    assert back["train_loss"].equals(ds["train_loss"])
+    assert "HierarchicalVAE" in back.attrs["problem"]
+
+
+def test_bad_input_is_a_clear_error_before_any_work(tmp_path):
+    m, est = small_sbn(), gl.estimator("zgr")
+    with pytest.raises(TypeError, match="train: problem must be a trainable model"):
+        gl.train(gl.problems.SingleCategorical(torch.zeros(3, dtype=DT), lambda x: x[..., 0]), est)
+    with pytest.raises(TypeError, match="train: estimator must be a gradlab Estimator"):
+        gl.train(m, "zgr")
+    with pytest.raises(ValueError, match="epochs"):
+        gl.train(m, est, epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        gl.train(m, est, optimizer="adamw")
+    with pytest.raises(ValueError, match="snapshot_epochs needs out_dir"):
+        gl.train(m, est, epochs=1, snapshot_epochs=[1])
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root may write anyway: then only this part is not checked
+            with pytest.raises(PermissionError, match="out_dir .* is not writable"):
+                gl.train(m, est, epochs=1, snapshot_epochs=[1], out_dir=locked / "sub")
+    finally:
+        locked.chmod(0o700)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(PermissionError, match="out_dir .* is not writable"):  # even for root: a file is in the way
+        gl.train(m, est, epochs=1, snapshot_epochs=[1], out_dir=blocker / "sub")
+    gl.train(m, est, epochs=1, batch_size=512, snapshot_epochs=[1], out_dir=tmp_path / "a")
+    other = SigmoidBeliefNet(hidden=(3, 2), batch_size=4)
+    with pytest.raises(ValueError, match="resume: the snapshot is of another model"):
+        gl.train(other, est, epochs=2, batch_size=512, resume=tmp_path / "a" / "epoch_0001.pt")
+    with pytest.raises(ValueError, match=r"resume: the snapshot was trained with other settings \(lr"):
+        gl.train(m, est, epochs=2, batch_size=512, lr=0.5, resume=tmp_path / "a" / "epoch_0001.pt")
+    with pytest.raises(FileNotFoundError, match="load_checkpoint: expected"):
+        gl.train(m, est, epochs=2, resume=tmp_path / "nothing.pt")
+
+
+def test_a_snapshot_is_a_problem_again(tmp_path):
+    """build_problem(kind, snapshot=...) gives the model at the snapshot's parameters (for bias and variance
+    along a training run); a snapshot of another kind of model is refused."""
+    m = small_sbn()
+    r = gl.train(m, gl.estimator("st"), epochs=2, batch_size=512, snapshot_epochs=[1, 2], out_dir=tmp_path)
+    cfg = {"kind": "sbn", "hidden": [3, 3], "batch_size": 4}
+    p = gl.problems.build_problem({**cfg, "snapshot": str(r.snapshots[-1])})
+    for k, v in r.params.items():
+        assert torch.equal(p.param_values()[k], v)
+    assert not torch.equal(gl.problems.build_problem(cfg).param_values()["w0"], p.param_values()["w0"])
+    with pytest.raises(ValueError, match="is of a SigmoidBeliefNet model, not of a HierarchicalVAE"):
+        gl.problems.build_problem({"kind": "hvae", "snapshot": str(r.snapshots[-1])})
