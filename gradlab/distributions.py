@@ -131,12 +131,17 @@ def quantization_log_probs(
     """``log P(x = k; eta)`` of the stochastic quantizer ``x = round(eta + z)`` over the levels.
 
     Returns a tensor of shape ``(*eta.shape, K)``; these are the logits fed to every estimator. Impossible
-    levels (compact noise) get ``-inf`` with a zero (not NaN) gradient.
+    levels (compact noise) get ``-inf`` with a zero (not NaN) gradient. For logistic noise ``std`` may be a
+    (positive, differentiable) tensor that broadcasts with ``eta``: a learnable noise scale.
     """
     if not isinstance(eta, torch.Tensor) or not eta.is_floating_point():
         raise TypeError(f"quantization_log_probs: eta must be a floating-point tensor, got {type(eta).__name__}")
     _checks.choice("quantization_log_probs", "noise", noise, NOISES)
-    std = default_noise_std(noise) if std is None else _checks.positive_real("quantization_log_probs", "std", std)
+    if isinstance(std, torch.Tensor):  # a learnable std (logistic noise, ZGR App. B.5): positive by construction
+        if noise != "logistic":
+            raise TypeError(f"quantization_log_probs: a tensor std is for logistic noise only, got noise={noise!r}")
+    else:
+        std = default_noise_std(noise) if std is None else _checks.positive_real("quantization_log_probs", "std", std)
     lv = quantization_levels(levels, dtype=eta.dtype, device=eta.device)
     inf = torch.tensor([math.inf], dtype=eta.dtype, device=eta.device)
     mids = 0.5 * (lv[1:] + lv[:-1])
@@ -146,10 +151,21 @@ def quantization_log_probs(
     hi = upper - eta.unsqueeze(-1)
     s = _noise_scale(noise, std)
     if noise == "logistic":
-        # log(sigma(b) - sigma(a)) = log sigma(b) + log sigma(-a) + log(1 - e^(a - b))
-        a, b = lo / s, hi / s
-        width = (lower - upper) / s  # a - b, independent of eta; -inf at the end levels
-        return torch.nn.functional.logsigmoid(b) + torch.nn.functional.logsigmoid(-a) + _log1mexp(width)
+        # log(sigma(b) - sigma(a)) = log sigma(b) + log sigma(-a) + log(1 - e^(a - b)), a = lo / s, b = hi / s;
+        # at the infinite ends each term is exactly 0: masked, so that a learnable s gets no inf * 0 = NaN
+        # gradient from them
+        lo_end, hi_end = torch.isinf(lower), torch.isinf(upper)
+        zero = torch.zeros((), dtype=eta.dtype, device=eta.device)
+        a = torch.where(lo_end, zero, lo) / s
+        b = torch.where(hi_end, zero, hi) / s
+        ends = lo_end | hi_end
+        width = torch.where(ends, -1.0, lower - upper) / s  # a - b, independent of eta
+        logsig = torch.nn.functional.logsigmoid
+        return (
+            torch.where(hi_end, zero, logsig(b))
+            + torch.where(lo_end, zero, logsig(-a))
+            + torch.where(ends, zero, _log1mexp(width))
+        )
     # compact noise: difference of CDFs, from the nearer tail to avoid cancellation
     right = (lo + hi) > 0
     prob = torch.where(

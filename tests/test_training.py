@@ -124,11 +124,7 @@ def test_evaluate_is_an_unbiased_estimate_of_the_expected_validation_metrics():
 
 def test_history_dataset_and_netcdf_roundtrip(tmp_path):
     m = HierarchicalVAE(num_vars=2, num_classes=4, batch_size=4)
-    runs = [
-        gl.train(m, gl.estimator(name), epochs=2, batch_size=256, seed=s)
-        for name in ("zgr", "st")
-        for s in (0, 1)
-    ]
+    runs = [gl.train(m, gl.estimator(name), epochs=2, batch_size=256, seed=s) for name in ("zgr", "st") for s in (0, 1)]
     ds = gl.history_dataset(runs)
     assert dict(ds.sizes) == {"estimator": 2, "seed": 2, "epoch": 2}
     assert list(ds["family"].values) == ["zgr", "st"]

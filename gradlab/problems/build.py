@@ -265,6 +265,24 @@ def _hvae(cfg: Mapping, dtype, device) -> Problem:
     )
 
 
+def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[str, ...] = ()):
+    """A builder for a DataModel class that takes ``data`` and keyword settings (``tuples``: list settings)."""
+
+    def build(cfg: Mapping, dtype, device) -> Problem:
+        import importlib
+
+        model = getattr(importlib.import_module(f".{module}", __package__), cls)
+        kw = {k: (tuple(cfg[k]) if k in tuples else cfg[k]) for k in keys if k in cfg}
+        common = {k: cfg[k] for k in ("batch_size", "batch_seed") if k in cfg}
+        return _at_snapshot(model(_dataset(cfg), **kw, **common, dtype=dtype, device=device), cfg)
+
+    return build
+
+
+_QUANTIZED_KEYS = ("hidden", "weights", "activations", "noise", "init_seed")
+_LOGIC_KEYS = ("widths", "tau", "init_seed", "wiring_seed")
+_CAE_KEYS = ("num_vars", "num_classes", "hidden", "init_seed")
+
 register_problem(
     "single", _single, ("logits", "num_classes", "logits_seed", "loss", "loss_seed"), "one categorical variable"
 )
@@ -285,5 +303,23 @@ register_problem(
     _hvae,
     (*DATA_KEYS, "num_vars", "num_classes", "init_seed", "snapshot"),
     "two-layer categorical VAE (ZGR App. B.3.1)",
+)
+register_problem(
+    "quantized",
+    _model_builder("quantized", "QuantizedNetwork", _QUANTIZED_KEYS, ("hidden",)),
+    (*DATA_KEYS, *_QUANTIZED_KEYS, "snapshot"),
+    "quantized MLP with stochastic weights and activations (ZGR App. B.5)",
+)
+register_problem(
+    "logic_gates",
+    _model_builder("logic_gates", "LogicGateNetwork", _LOGIC_KEYS, ("widths",)),
+    (*DATA_KEYS, *_LOGIC_KEYS, "snapshot"),
+    "differentiable logic-gate network (Decoupled ST Figs. 4-5)",
+)
+register_problem(
+    "cat_ae",
+    _model_builder("autoencoder", "CategoricalAutoencoder", _CAE_KEYS, ("hidden",)),
+    (*DATA_KEYS, *_CAE_KEYS, "snapshot"),
+    "categorical autoencoder, 4 latents x 8 classes (Decoupled ST Fig. 3)",
 )
 PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)

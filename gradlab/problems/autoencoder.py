@@ -1,0 +1,93 @@
+"""Decoupled ST's categorical autoencoder (Fig. 3: 4 latents x 8 classes), on the embedded digits.
+
+The encoder maps a binary image to the logits of ``num_vars`` categorical latents of ``num_classes`` classes, a
+latent code is drawn (``draw``: the estimator is a plug-in), embedded one-hot and decoded to Bernoulli logits of
+the pixels; the loss is the reconstruction negative log-likelihood per image (an autoencoder: no prior and no KL
+term, unlike :class:`~gradlab.problems.CategoricalVAE`). The networks are the categorical VAE's own
+(``VAEModel``: LeakyReLU MLPs, ``hidden`` widths, decoder mirrored), so the two models share their code.
+
+:meth:`code_perplexity` measures how many codes are used: for each latent, the histogram over the validation
+images of its most probable class, and ``exp(entropy)`` of it, averaged over the latents (``num_classes`` when
+every class is used equally; Decoupled ST reports about 7.9 of 8 for its best setting).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import _checks
+from .datamodel import DataModel
+from .layered import _data
+from .vae import VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params
+
+__all__ = ["CategoricalAutoencoder"]
+
+
+class CategoricalAutoencoder(DataModel):
+    """The categorical autoencoder of the module docstring on a fixed minibatch of binarised digits."""
+
+    def __init__(
+        self,
+        data=None,
+        num_vars: int = 4,
+        num_classes: int = 8,
+        hidden: tuple[int, ...] = (128,),
+        *,
+        batch_size: int = 20,
+        batch_seed: int = 0,
+        init_seed: int = 0,
+        params: dict | None = None,
+        dtype: torch.dtype = torch.float64,
+        device="cpu",
+    ):
+        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
+        _checks.integer("CategoricalAutoencoder", "num_vars", num_vars, 1)
+        self.arch = VAEArchitecture(x.shape[1], num_vars, num_classes, "onehot", "nonlinear", tuple(hidden))
+        self.net = VAEModel(self.arch, dtype, device)
+        if params is None:
+            params = init_vae_params(self.arch, init_seed, dtype, device)
+        self.init_seed = init_seed
+        names = tuple(params)
+        groups = {part: tuple(n for n in names if n.startswith(part + ".")) for part in ("encoder", "decoder")}
+        super().__init__(
+            self._forward,
+            params,
+            groups,
+            batch=(x,),
+            splits=splits,
+            dtype=dtype,
+            device=device,
+            name="CategoricalAutoencoder",
+        )
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.batch[0]
+
+    def _forward(self, p, draw) -> torch.Tensor:
+        z = draw(self.net.encode(p, self.x))  # (B, V, K)
+        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z)))
+
+    def code_perplexity(self, params=None, split: str = "valid") -> float:
+        """Mean over the latents of ``exp(entropy)`` of the histogram of their most probable class over ``split``."""
+        params = self.param_values() if params is None else params
+        with torch.no_grad():
+            codes = self.net.encode(params, self.split(split)[0]).argmax(-1)  # (N, V)
+        out = []
+        for v in range(codes.shape[1]):
+            q = torch.bincount(codes[:, v], minlength=self.arch.num_classes).to(torch.float64)
+            q = q[q > 0] / q.sum()
+            out.append(math.exp(-float((q * q.log()).sum())))
+        return sum(out) / len(out)
+
+    def config(self) -> dict:
+        return {
+            **super().config(),
+            "num_vars": self.arch.num_vars,
+            "num_classes": self.arch.num_classes,
+            "hidden": list(self.arch.hidden),
+            "init_seed": self.init_seed,
+            **self.data_config,
+        }
