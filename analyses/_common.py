@@ -14,7 +14,7 @@ def ensure_snapshot(
 ) -> Path:
     """An RF(4) snapshot of a categorical VAE on the embedded digits (trained once, then reused)."""
     import gradlab as gl
-    from gradlab.train import snapshot_paths, train_vae
+    from gradlab.training import snapshot_paths, train_vae
 
     directory = RESULTS / "snapshots" / name
     pt, js = snapshot_paths(directory, epochs)

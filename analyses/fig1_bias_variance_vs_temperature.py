@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.mnist:
         from gradlab.sweep import load_config, run_sweep
-        from gradlab.train import snapshot_paths, train_vae
+        from gradlab.training import snapshot_paths, train_vae
 
         cfg = load_config(FIGURES.parent / "analyses" / "zgr_fig1_mnist.toml")
         cfg.problem["data_path"] = args.mnist

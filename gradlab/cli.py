@@ -177,7 +177,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
     from .problems.data import load_dataset
-    from .train import train_vae
+    from .training import train_vae
 
     unsupported = [
         f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones") if getattr(args, n)

@@ -125,7 +125,7 @@ def ensure_snapshot(s: RunSettings) -> Path:
     """The RF(4) snapshot (trained once, then reused)."""
     from .estimators import estimator
     from .problems.data import digits
-    from .train import snapshot_paths, train_vae
+    from .training import snapshot_paths, train_vae
 
     directory = s.out / "snapshots" / f"rf4_v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
     pt, js = snapshot_paths(directory, s.epochs)

@@ -10,7 +10,7 @@ import torch
 import gradlab as gl
 from gradlab.problems import CategoricalVAE, digits
 from gradlab.problems.vae import init_vae_params
-from gradlab.train import load_snapshot, train_vae
+from gradlab.training import load_snapshot, train_vae
 
 
 def exact_train_loss(params, ds, arch_kw):

@@ -184,3 +184,18 @@ def test_a_snapshot_is_a_problem_again(tmp_path):
     assert not torch.equal(gl.problems.build_problem(cfg).param_values()["w0"], p.param_values()["w0"])
     with pytest.raises(ValueError, match="is of a SigmoidBeliefNet model, not of a HierarchicalVAE"):
         gl.problems.build_problem({"kind": "hvae", "snapshot": str(r.snapshots[-1])})
+
+
+def test_categorical_vae_trains_through_its_trainable_twin(tmp_path):
+    """CategoricalVAE.training_model() is the same objective (the sum over the batch of what the problem
+    averages; exact expectation and gradient by enumeration agree to rounding); gl.train accepts the VAE
+    itself, and its snapshot is a CategoricalVAE problem again through build_problem."""
+    cfg = {"kind": "vae", "num_vars": 2, "num_classes": 4, "batch_size": 5, "hidden": [16]}
+    vae = gl.problems.build_problem(cfg)
+    twin = vae.training_model()
+    assert math.isclose(float(gl.exact_expectation(vae)) * 5, float(gl.exact_expectation(twin)), rel_tol=1e-13)
+    torch.testing.assert_close(gl.exact_gradient(vae) * 5, gl.exact_gradient(twin), rtol=1e-12, atol=1e-12)
+    r = gl.train(vae, gl.estimator("st"), epochs=1, batch_size=400, snapshot_epochs=[1], out_dir=tmp_path)
+    back = gl.problems.build_problem({**cfg, "snapshot": str(r.snapshots[0])})
+    for k, v in r.params.items():
+        assert torch.equal(back.param_values()[k], v)

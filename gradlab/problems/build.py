@@ -30,6 +30,7 @@ import torch
 from .. import _checks
 from .base import Problem
 from .simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
+from .snapshots import CHECKPOINT_FORMAT, load_checkpoint
 
 __all__ = [
     "build_problem",
@@ -202,6 +203,13 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
 
     dataset = _dataset(cfg)
     kw = dict(batch_size=cfg.get("batch_size", 200), batch_seed=cfg.get("batch_seed", 0), dtype=dtype, device=device)
+    if cfg.get("snapshot") and _is_training_snapshot(cfg["snapshot"]):  # gradlab.training.train's format
+        state, meta = load_checkpoint(cfg["snapshot"])
+        arch = meta.get("problem", {}).get("architecture")
+        if meta.get("problem", {}).get("problem") != "CategoricalVAE" or not arch:
+            raise ValueError(f"problem: snapshot {cfg['snapshot']} is not of a CategoricalVAE")
+        keys = ("num_vars", "num_classes", "embedding", "encoder", "hidden")
+        return CategoricalVAE.on_dataset(dataset, params=state["params"], **{k: arch[k] for k in keys}, **kw)
     if cfg.get("snapshot"):
         return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, **kw)
     return CategoricalVAE.on_dataset(
@@ -216,13 +224,22 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
     )
 
 
+def _is_training_snapshot(path) -> bool:
+    import json
+    from pathlib import Path
+
+    js = Path(path).with_suffix(".json")
+    try:
+        return json.loads(js.read_text()).get("format") == CHECKPOINT_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
 def _at_snapshot(problem, cfg: Mapping):
     """``problem`` at the parameters of the training snapshot ``cfg["snapshot"]`` (``gradlab train``), which
     must be of the same kind of model with the same parameter shapes."""
     if not cfg.get("snapshot"):
         return problem
-    from ..training.checkpoint import load_checkpoint
-
     state, meta = load_checkpoint(cfg["snapshot"])
     theirs = meta.get("problem", {}).get("problem")
     if theirs != problem.name:

@@ -1,7 +1,10 @@
 """Model snapshots: two files written atomically, ``epoch_NNNN.pt`` (the parameter state dict; load with
 ``torch.load(..., weights_only=True)``) and ``epoch_NNNN.json`` (architecture, dataset, estimator, training
-settings and the loss history). Here, below both the problems that read them and the training that writes
-them, so neither imports the other.
+settings and the loss history) for ``train_vae``; and the training snapshots of ``gradlab.training.train``
+(any trainable model): ``epoch_NNNN.pt`` holds the parameters, the optimiser state and the generators' states
+(so that a run resumed from it continues identically) and ``epoch_NNNN.json`` the problem's configuration, the
+estimator, the training settings and the history. Here, below both the problems that read them and the training
+that writes them, so neither imports the other.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ import torch
 from .._version import __version__
 from ..io import atomic_write_text, atomic_write_with
 
-__all__ = ["SNAPSHOT_FORMAT", "snapshot_paths", "save_snapshot", "load_snapshot"]
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "snapshot_paths",
+    "save_snapshot",
+    "load_snapshot",
+    "CHECKPOINT_FORMAT",
+    "checkpoint_paths",
+    "save_checkpoint",
+    "load_checkpoint",
+]
 
 SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
 
@@ -56,5 +68,44 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     cfg = json.loads(js.read_text())
     if cfg.get("format") != SNAPSHOT_FORMAT:
         raise ValueError(f"load_snapshot: {js} is not a {SNAPSHOT_FORMAT} file (format {cfg.get('format')!r})")
+    state = torch.load(pt, weights_only=True, map_location="cpu")
+    return state, cfg
+
+
+CHECKPOINT_FORMAT = "gradlab-training-snapshot/1"
+
+
+def checkpoint_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
+    stem = Path(out_dir) / f"epoch_{epoch:04d}"
+    return stem.with_suffix(".pt"), stem.with_suffix(".json")
+
+
+def save_checkpoint(out_dir: str | Path, epoch: int, state: dict, config: dict) -> Path:
+    """Write the tensors of ``state`` and the JSON ``config``; returns the ``.pt`` path."""
+    pt, js = checkpoint_paths(out_dir, epoch)
+    atomic_write_with(pt, lambda tmp: torch.save(state, tmp), suffix=".pt")
+    cfg = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,
+        **config,
+        "gradlab_version": __version__,
+        "torch_version": str(torch.__version__),
+        "weights": pt.name,
+    }
+    atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True, default=str))
+    return pt
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    """``(state, config)`` of a training snapshot given its ``.pt``, ``.json`` or stem path."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
+    pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    for f in (pt, js):
+        if not f.is_file():
+            raise FileNotFoundError(f"load_checkpoint: expected {f} (a training snapshot is {pt.name} + {js.name})")
+    cfg = json.loads(js.read_text())
+    if cfg.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"load_checkpoint: {js} is not a {CHECKPOINT_FORMAT} file (format {cfg.get('format')!r})")
     state = torch.load(pt, weights_only=True, map_location="cpu")
     return state, cfg

@@ -198,7 +198,33 @@ class CategoricalVAE(Problem):
         """The VAE on a fixed random minibatch of ``dataset`` (a :class:`~gradlab.problems.data.Dataset`)."""
         data = dataset.fixed_batch(batch_size, batch_seed)
         cfg = {"dataset": dataset.config(), "batch_size": batch_size, "batch_seed": batch_seed}
-        return cls(data, data_config=cfg, **kwargs)
+        prob = cls(data, data_config=cfg, **kwargs)
+        prob.dataset = dataset
+        return prob
+
+    def training_model(self):
+        """This VAE (architecture, parameter values, data set and fixed minibatch) as a trainable
+        :class:`~gradlab.problems.vae_data.VAEDataModel`: what ``gradlab.training.train`` trains when given this
+        problem. Needs the data set (a problem built with :meth:`on_dataset` or :meth:`from_snapshot`)."""
+        from .vae_data import VAEDataModel
+
+        dataset = getattr(self, "dataset", None)
+        if dataset is None:
+            raise TypeError(f"{self.name}: training needs the data set; build the problem with on_dataset(...)")
+        a = self.arch
+        return VAEDataModel(
+            dataset,
+            a.num_vars,
+            a.num_classes,
+            a.embedding,
+            a.encoder,
+            a.hidden,
+            batch_size=self.data_config["batch_size"],
+            batch_seed=self.data_config["batch_seed"],
+            params=self.param_values(),
+            dtype=self.dtype,
+            device=self.device,
+        )
 
     @classmethod
     def from_snapshot(

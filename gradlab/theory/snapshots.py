@@ -15,7 +15,7 @@ def rf4_snapshot(epochs: int, images: int, num_vars: int = 4, num_classes: int =
     on ``images`` fixed images; returns ``(problem, description)``."""
     from ..estimators import estimator
     from ..problems import CategoricalVAE, digits
-    from ..train import train_vae
+    from ..training import train_vae
 
     arch = {"num_vars": num_vars, "num_classes": num_classes, "embedding": embedding}
     ds = digits()

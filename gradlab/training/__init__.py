@@ -1,17 +1,25 @@
-"""Training any trainable model with any estimator (:func:`train`), its snapshots and its histories as
-labelled data (:func:`history_dataset`)."""
+"""Training any trainable model with any estimator (:func:`train`), its snapshots, its histories as labelled
+data (:func:`history_dataset`), bias and variance along a trajectory (:func:`trajectory_study`), and the
+categorical VAE's own training loop (:func:`train_vae`, which writes the snapshots ``gradlab run`` uses)."""
 
 from __future__ import annotations
 
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from ..problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .history import history_dataset
 from .loop import OPTIMIZERS, TrainResult, train
+from .trajectory import trajectory_study
+from .vae import load_snapshot, save_snapshot, snapshot_paths, train_vae
 
 __all__ = [
     "train",
     "TrainResult",
     "OPTIMIZERS",
     "history_dataset",
+    "trajectory_study",
+    "train_vae",
+    "snapshot_paths",
+    "save_snapshot",
+    "load_snapshot",
     "save_checkpoint",
     "load_checkpoint",
     "CHECKPOINT_FORMAT",

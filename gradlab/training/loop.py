@@ -32,8 +32,8 @@ import torch
 from .. import _checks
 from ..estimators import Estimator
 from ..io import atomic_path
+from ..problems.snapshots import load_checkpoint, save_checkpoint
 from ..random import make_generator, task_seed
-from .checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["train", "TrainResult", "OPTIMIZERS"]
 
@@ -91,6 +91,8 @@ def train(
     start) are written to ``out_dir``; ``resume``: a snapshot of the same problem, estimator and settings to
     continue from; ``on_epoch(record, params)`` is called after every epoch (for studies along the
     trajectory)."""
+    if not getattr(problem, "trainable", False) and hasattr(problem, "training_model"):
+        problem = problem.training_model()  # a problem with a trainable twin (CategoricalVAE)
     if not getattr(problem, "trainable", False):
         raise TypeError(
             f"train: problem must be a trainable model (one that declares trainable, such as SigmoidBeliefNet), "

@@ -19,18 +19,18 @@ from pathlib import Path
 
 import torch
 
-from . import _checks
-from .estimators import Estimator
-from .problems.data import Dataset
-from .problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
-from .problems.vae import VAEArchitecture, VAEModel, init_vae_params
-from .random import make_generator, task_seed
+from .. import _checks
+from ..estimators import Estimator
+from ..problems.data import Dataset
+from ..problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
+from ..problems.vae import VAEArchitecture, VAEModel, init_vae_params
+from ..random import make_generator, task_seed
 
-__all__ = ["TrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
+__all__ = ["VAETrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
 
 
 @dataclasses.dataclass
-class TrainResult:
+class VAETrainResult:
     params: dict[str, torch.Tensor]
     history: list[dict]
     snapshots: list[Path]
@@ -60,7 +60,7 @@ def train_vae(
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
     init_params: Mapping[str, torch.Tensor] | None = None,
-) -> TrainResult:
+) -> VAETrainResult:
     """Train a categorical VAE on ``dataset``'s training split with ``estimator`` (Adam).
 
     Logs per epoch the mean training negative ELBO with discrete samples (``gs`` trains on relaxed
@@ -143,4 +143,4 @@ def train_vae(
         if bar is not None:
             bar.set_postfix(neg_elbo=f"{record['train_neg_elbo']:.3f}")
         snap(epoch)
-    return TrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)
+    return VAETrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)

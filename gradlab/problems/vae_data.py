@@ -1,0 +1,67 @@
+"""The categorical VAE as a trainable model: :class:`CategoricalVAE`'s networks and loss on minibatches of a data
+set (what ``gradlab.training.train`` trains, and what ``CategoricalVAE.training_model()`` returns).
+
+The loss per image is the negative ELBO of ZGR App. B.3: ``-log p(x | z) + KL(q(z | x) || uniform)`` with the KL
+in closed form, of the distribution the draws follow (``draw.forward_logits``: ``softmax(logits / tau_f)`` under
+decoupled ST, as :class:`CategoricalVAE` does). The networks are ``VAEModel``'s, shared with
+:class:`CategoricalVAE` and :class:`~gradlab.problems.CategoricalAutoencoder`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .datamodel import DataModel
+from .layered import _data
+from .vae import VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params, kl_to_uniform
+
+__all__ = ["VAEDataModel"]
+
+
+class VAEDataModel(DataModel):
+    """A categorical VAE on a fixed minibatch of binarised images (default: the embedded digits), trainable."""
+
+    def __init__(
+        self,
+        data=None,
+        num_vars: int = 4,
+        num_classes: int = 8,
+        embedding: str = "bits",
+        encoder: str = "nonlinear",
+        hidden: tuple[int, ...] = (512, 256),
+        *,
+        batch_size: int = 20,
+        batch_seed: int = 0,
+        init_seed: int = 0,
+        params: dict | None = None,
+        dtype: torch.dtype = torch.float64,
+        device="cpu",
+    ):
+        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
+        self.arch = VAEArchitecture(x.shape[1], num_vars, num_classes, embedding, encoder, tuple(hidden))
+        self.net = VAEModel(self.arch, dtype, device)
+        if params is None:
+            params = init_vae_params(self.arch, init_seed, dtype, device)
+        self.init_seed = init_seed
+        names = tuple(params)
+        groups = {part: tuple(n for n in names if n.startswith(part + ".")) for part in ("encoder", "decoder")}
+        super().__init__(
+            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="CategoricalVAE"
+        )
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.batch[0]
+
+    def _forward(self, p, draw) -> torch.Tensor:
+        logits = self.net.encode(p, self.x)  # (B, V, K)
+        z = draw(logits)
+        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z))) + kl_to_uniform(draw.forward_logits(logits))
+
+    def config(self) -> dict:
+        return {
+            **super().config(),
+            "architecture": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self.arch).items()},
+            "init_seed": self.init_seed,
+            **self.data_config,
+        }
