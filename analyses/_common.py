@@ -63,3 +63,32 @@ def layered_pareto(kind: str, problem: dict, stem: str, title: str, exact: bool,
     for method in ("upper", "confident", "plain"):
         front = gl.analysis.pareto_mask(sub, method=method)
         print(f"Pareto frontier ({method}):", ", ".join(sub[N.ESTIMATOR].values[front.values]))
+
+
+def final_table(ds, metric: str, rows: str = "estimator", cols: str | None = None, digits: int = 2) -> str:
+    """A markdown table of the last epoch's ``metric``: mean over seeds +- (max - min) / 2 (the papers' notation);
+    ``cols``: a dimension of ``ds`` for the columns (e.g. the split of latent bits)."""
+    last = ds[metric].isel(epoch=-1)
+    mean, half = last.mean("seed"), (last.max("seed") - last.min("seed")) / 2
+    col_values = [None] if cols is None else list(ds[cols].values)
+    head = "| " + rows + " | " + " | ".join(metric if c is None else str(c) for c in col_values) + " |"
+    lines = [head, "|---|" + "---:|" * len(col_values)]
+    for r in ds[rows].values:
+        cells = []
+        for c in col_values:
+            sel = {rows: r} if c is None else {rows: r, cols: c}
+            cells.append(f"{float(mean.sel(sel)):.{digits}f} ± {float(half.sel(sel)):.{digits}f}")
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def study_args(description: str):
+    """The common command line of the training-study scripts: --quick, --seeds, --epochs, --n-jobs."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="one seed and a few epochs (a smoke run)")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick 1)")
+    ap.add_argument("--epochs", type=int, default=None, help="training epochs (default per script)")
+    ap.add_argument("--n-jobs", type=int, default=2, help="parallel training runs (default 2)")
+    return ap

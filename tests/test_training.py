@@ -199,3 +199,46 @@ def test_categorical_vae_trains_through_its_trainable_twin(tmp_path):
     back = gl.problems.build_problem({**cfg, "snapshot": str(r.snapshots[0])})
     for k, v in r.params.items():
         assert torch.equal(back.param_values()[k], v)
+
+
+def test_training_study_gathers_runs_and_is_the_same_in_parallel():
+    """Two estimators x two seeds: one data set; each seed a fresh initialisation (different losses); the
+    same numbers with two worker processes as in this process."""
+    cfg = {"kind": "sbn", "hidden": [3, 3], "batch_size": 4}
+    blocks = [{"name": "st"}, {"name": "gs_st", "t": [0.5]}]
+    a = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256)
+    b = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256, n_jobs=2)
+    assert dict(a.sizes) == {"estimator": 2, "seed": 2, "epoch": 2}
+    assert a["train_loss"].equals(b["train_loss"]) and a["valid_accuracy"].equals(b["valid_accuracy"])
+    first = a["valid_loss"].isel(epoch=0, estimator=0).values
+    assert first[0] != first[1]  # seeds 0 and 1: different initialisations
+
+
+def test_trajectory_study_matches_a_sweep_at_the_snapshot(tmp_path):
+    """At epoch 0 the trajectory's numbers are those of a plain sweep on the untrained model (same seed);
+    at a later epoch the model has moved (the exact gradient changed)."""
+    cfg = {"kind": "sbn", "hidden": [2, 2], "batch_size": 1}
+    ds = gl.training.trajectory_study(
+        cfg,
+        gl.estimator("st"),
+        [0, 2],
+        [{"name": "zgr"}],
+        out_dir=tmp_path,
+        n=500,
+        train_settings={"lr": 0.05, "batch_size": 400},
+    )
+    from gradlab.sweep import run_sweep
+
+    plain = run_sweep(
+        {
+            "out": str(tmp_path / "plain.nc"),
+            "problem": cfg,
+            "sampling": {"n": 500},
+            "estimators": [{"name": "zgr"}],
+        },
+        progress=False,
+    )
+    assert float(ds["bias2"].sel(epoch=0).squeeze()) == float(plain["bias2"].squeeze())
+    assert float(ds["variance"].sel(epoch=0).squeeze()) == float(plain["variance"].squeeze())
+    assert float(ds["variance"].sel(epoch=2).squeeze()) != float(ds["variance"].sel(epoch=0).squeeze())
+    assert (tmp_path / "trajectory.nc").is_file()

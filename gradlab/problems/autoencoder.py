@@ -82,6 +82,9 @@ class CategoricalAutoencoder(DataModel):
             out.append(math.exp(-float((q * q.log()).sum())))
         return sum(out) / len(out)
 
+    def summary_metrics(self, params) -> dict[str, float]:
+        return {"code_perplexity": self.code_perplexity(params)} if "valid" in self.splits else {}
+
     def config(self) -> dict:
         return {
             **super().config(),

@@ -182,6 +182,11 @@ class DataModel(StochasticModel):
                     totals[key] = totals.get(key, 0.0) + float(value.sum())
         return {k: v / n for k, v in totals.items()}
 
+    def summary_metrics(self, params) -> dict[str, float]:
+        """Metrics of the parameters themselves, logged with every epoch (a logic-gate network's gate perplexity,
+        an autoencoder's code perplexity); none by default."""
+        return {}
+
     @property
     def examples(self) -> int:
         """Loss elements per minibatch (the examples)."""

@@ -146,6 +146,9 @@ class LogicGateNetwork(DataModel):
         entropy = -float((q[q > 0] * q[q > 0].log()).sum())
         return counts, math.exp(entropy)
 
+    def summary_metrics(self, params) -> dict[str, float]:
+        return {"gate_perplexity": self.gate_usage(params)[1]}
+
     def config(self) -> dict:
         return {
             **super().config(),

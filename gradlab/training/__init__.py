@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .history import history_dataset
 from .loop import OPTIMIZERS, TrainResult, train
+from .study import estimator_settings, training_study
 from .trajectory import trajectory_study
 from .vae import load_snapshot, save_snapshot, snapshot_paths, train_vae
 
@@ -16,6 +17,8 @@ __all__ = [
     "OPTIMIZERS",
     "history_dataset",
     "trajectory_study",
+    "training_study",
+    "estimator_settings",
     "train_vae",
     "snapshot_paths",
     "save_snapshot",

@@ -56,5 +56,8 @@ _LONG_NAMES = {
     "seconds": "training wall time since the start (evaluation excluded)",
     "lr": "learning rate of the epoch",
     "valid_loss": "mean validation loss per example, one discrete sample each",
-    "valid_accuracy": "validation accuracy, one discrete sample per example",
+    "valid_accuracy": "validation accuracy, one discrete sample per example (the deterministic network for the "
+    "quantized and logic-gate networks)",
+    "gate_perplexity": "exp(entropy) of the histogram of the neurons' most probable gates (max 16)",
+    "code_perplexity": "exp(entropy) of the validation histogram of each latent's most probable class, averaged",
 }

@@ -179,6 +179,7 @@ def train(
             g_eval = make_generator(task_seed(seed, 3), dev)
             metrics = problem.evaluate({k: v.detach() for k, v in params.items()}, "valid", g_eval)
             record.update({f"valid_{k}": v for k, v in metrics.items()})
+        record.update(problem.summary_metrics({k: v.detach() for k, v in params.items()}))
         history.append(record)
         if on_epoch is not None:
             on_epoch(record, {k: v.detach() for k, v in params.items()})

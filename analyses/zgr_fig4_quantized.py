@@ -1,0 +1,71 @@
+"""ZGR Fig. 4 (right) and Fig. B.3 at laptop scale: bias and variance of the estimators in the first layer of a
+quantized network, along the training trajectory of ZGR (ternary weights and activations, triangular noise).
+
+The model (QuantizedNetwork(hidden=(16, 16)), 20 digits per minibatch) is trained with ZGR; at epochs 0, 5 and 20
+a sweep measures ST(t), ST(1)-ZGR(alpha), GS-ST(t), GR-MC and RF(2) on the parameters of layer 0 against
+reference samples of RF(4), with the squared bias of eq. (16) (the paper: 4 x 10^5 reference and 4 x 10^4
+samples per setting; here 2 x 10^4 and 2,000, so the squared biases are resolved only where they are large).
+
+Run: python analyses/zgr_fig4_quantized.py   (--quick: epochs 0 and 2, fewer settings and samples)
+Output: results/zgr_fig4_quantized/trajectory.nc, figures/zgr_fig4_quantized.png, figures/zgr_figB3_variance.png
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import FIGURES, RESULTS, study_args
+
+ESTIMATORS = [
+    {"name": "st", "t": [1.0, 2.0, 4.0, 8.0]},
+    {"name": "st_zgr", "t": 1.0, "alpha": [0.25, 0.5, 0.75]},
+    {"name": "zgr"},
+    {"name": "gs_st", "t": [0.1, 0.3, 1.0, 2.0]},
+    {"name": "gr_mc", "t": 0.1, "m": 10},
+    {"name": "reinforce", "m": 2},
+]
+
+
+def main() -> None:
+    args = study_args(__doc__).parse_args()
+    import matplotlib.pyplot as plt
+
+    import gradlab as gl
+    from gradlab import names as N
+    from gradlab.plots import plot_pareto, save_figure
+
+    quick = args.quick
+    epochs = [0, 2] if quick else [0, 5, args.epochs or 20]
+    ds = gl.training.trajectory_study(
+        {"kind": "quantized", "hidden": [16, 16], "batch_size": 20, "dtype": "float32"},
+        gl.estimator("zgr"),
+        epochs,
+        ESTIMATORS[:3] if quick else ESTIMATORS,
+        out_dir=RESULTS / "zgr_fig4_quantized",
+        reference={"kind": "estimator", "name": "reinforce", "m": 4, "n": 2000 if quick else 20_000},
+        n=500 if quick else 2000,
+        wrt="layer0",
+        bootstrap=0,
+        train_settings={"lr": 3e-3, "batch_size": 50},
+    )
+    last = gl.results.one_seed(ds.isel(epoch=-1))
+    print(f"epoch {int(ds.epoch[-1])}: squared bias and variance per parameter of layer 0")
+    for est in last[N.ESTIMATOR].values:
+        row = last.sel({N.ESTIMATOR: est})
+        print(
+            f"  {est:<28} bias2 {float(row[N.BIAS2]):+.3e} [{float(row[N.BIAS2 + N.LO]):+.2e}, "
+            f"{float(row[N.BIAS2 + N.HI]):+.2e}]  variance {float(row[N.VARIANCE]):.3e}"
+        )
+    keep = np.flatnonzero(np.isfinite(last[N.BIAS2].values))
+    fig = plot_pareto(last.isel({N.ESTIMATOR: keep}), f"Quantized network (T/T), layer 0, epoch {int(ds.epoch[-1])}")
+    print(save_figure(fig, FIGURES / "zgr_fig4_quantized.png"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for est in ds[N.ESTIMATOR].values:
+        v = gl.results.one_seed(ds)[N.VARIANCE].sel({N.ESTIMATOR: est})
+        ax.plot(ds.epoch, v, marker="o", label=str(est))
+    ax.set(xlabel="epoch of ZGR training", ylabel="variance per parameter (layer 0)", yscale="log")
+    ax.legend(fontsize=6, ncol=2)
+    print(save_figure(fig, FIGURES / "zgr_figB3_variance.png"))
+
+
+if __name__ == "__main__":
+    main()
