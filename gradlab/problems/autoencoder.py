@@ -62,10 +62,6 @@ class CategoricalAutoencoder(DataModel):
             name="CategoricalAutoencoder",
         )
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
-
     def _forward(self, p, draw) -> torch.Tensor:
         z = draw(self.net.encode(p, self.x))  # (B, V, K)
         return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z)))

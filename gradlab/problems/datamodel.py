@@ -34,7 +34,17 @@ from ..estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one
 from ..estimators.reinforce import Reinforce
 from .model import StochasticModel, _Drawer
 
-__all__ = ["DataModel"]
+__all__ = ["DataModel", "cross_entropy", "classifier_metrics"]
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``-log softmax(logits)[label]`` per example (logits ``(..., C)``, labels ``(...)``)."""
+    return torch.logsumexp(logits, -1) - logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+def classifier_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The cross-entropy and the accuracy (the most probable class is the label) per example."""
+    return {"loss": cross_entropy(logits, labels), "accuracy": (logits.argmax(-1) == labels).to(logits.dtype)}
 
 
 class DataModel(StochasticModel):
@@ -67,6 +77,16 @@ class DataModel(StochasticModel):
             elements_independent=elements_independent,
         )
         self._traces = {self.batch_size: (self.draws, self.loss_shape)}
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The minibatch's inputs (``batch[0]``)."""
+        return self.batch[0]
+
+    @property
+    def y(self) -> torch.Tensor:
+        """The minibatch's labels (``batch[1]``), for classifiers."""
+        return self.batch[1]
 
     @property
     def batch_size(self) -> int:

@@ -21,7 +21,7 @@ import torch
 
 from .. import _checks
 from ..distributions import bit_codes
-from .datamodel import DataModel
+from .datamodel import DataModel, classifier_metrics, cross_entropy
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
 
@@ -104,14 +104,6 @@ class SigmoidBeliefNet(DataModel):
             name="SigmoidBeliefNet",
         )
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
-
-    @property
-    def y(self) -> torch.Tensor:
-        return self.batch[1]
-
     def _outputs(self, p, draw) -> torch.Tensor:
         h = self.x
         for i in range(len(self.hidden)):
@@ -121,13 +113,12 @@ class SigmoidBeliefNet(DataModel):
 
     def _forward(self, p, draw) -> torch.Tensor:
         logits = self._outputs(p, draw)
-        return torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+        return cross_entropy(logits, self.y)
 
     def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
         """The cross-entropy and the accuracy (the most probable class is the label) per image."""
         logits = self._outputs(params, draw)
-        loss = torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
-        return {"loss": loss, "accuracy": (logits.argmax(-1) == self.y).to(logits.dtype)}
+        return classifier_metrics(logits, self.y)
 
     def config(self) -> dict:
         return {**super().config(), "hidden": list(self.hidden), "init_seed": self.init_seed, **self.data_config}
@@ -175,10 +166,6 @@ class HierarchicalVAE(DataModel):
         super().__init__(
             self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="HierarchicalVAE"
         )
-
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
 
     def _embed(self, z: torch.Tensor) -> torch.Tensor:
         return (z @ self.codes).flatten(-2)  # (B, V, K) -> (B, V * b)

@@ -25,7 +25,7 @@ import math
 import torch
 
 from .. import _checks
-from .datamodel import DataModel
+from .datamodel import DataModel, classifier_metrics, cross_entropy
 from .layered import _data
 
 __all__ = ["LogicGateNetwork", "GATE_NAMES", "gate_coefficients"]
@@ -107,14 +107,6 @@ class LogicGateNetwork(DataModel):
             elements_independent=False,
         )
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
-
-    @property
-    def y(self) -> torch.Tensor:
-        return self.batch[1]
-
     def _outputs(self, p, choose) -> torch.Tensor:
         """Class logits; ``choose(i, logits)`` gives layer ``i``'s gate choice ``(W, 16)`` (one-hot or relaxed)."""
         h = self.x
@@ -126,7 +118,7 @@ class LogicGateNetwork(DataModel):
 
     def _forward(self, p, draw) -> torch.Tensor:
         logits = self._outputs(p, lambda i, gate_logits: draw(gate_logits))
-        return torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+        return cross_entropy(logits, self.y)
 
     def _most_probable(self, i: int, gate_logits: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot(gate_logits.argmax(-1), 16).to(gate_logits.dtype)
@@ -134,8 +126,7 @@ class LogicGateNetwork(DataModel):
     def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
         """Cross-entropy and accuracy per image of the discrete network: each neuron's most probable gate."""
         logits = self._outputs(params, self._most_probable)
-        loss = torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
-        return {"loss": loss, "accuracy": (logits.argmax(-1) == self.y).to(logits.dtype)}
+        return classifier_metrics(logits, self.y)
 
     def gate_usage(self, params=None) -> tuple[torch.Tensor, float]:
         """``(counts (16,), perplexity)``: how many neurons use each gate as their most probable one, over all

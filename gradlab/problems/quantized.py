@@ -29,7 +29,7 @@ import torch
 
 from .. import _checks
 from ..distributions import quantization_log_probs
-from .datamodel import DataModel
+from .datamodel import DataModel, classifier_metrics, cross_entropy
 
 __all__ = ["QuantizedNetwork", "LEVEL_SETS"]
 
@@ -113,14 +113,6 @@ class QuantizedNetwork(DataModel):
             elements_independent=False,
         )
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
-
-    @property
-    def y(self) -> torch.Tensor:
-        return self.batch[1]
-
     def _std(self, p, key: str):
         return torch.exp(p[key]) if self.noise == "logistic" else None
 
@@ -146,7 +138,7 @@ class QuantizedNetwork(DataModel):
 
     def _forward(self, p, draw) -> torch.Tensor:
         logits = self._outputs(p, self._stochastic(draw))
-        return torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
+        return cross_entropy(logits, self.y)
 
     def deterministic_logits(self, params) -> torch.Tensor:
         """Class logits in the deterministic mode (every noise off: each unit at the level nearest its input)."""
@@ -155,8 +147,7 @@ class QuantizedNetwork(DataModel):
     def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
         """Cross-entropy and accuracy per image in the deterministic mode (``draw`` is not used)."""
         logits = self.deterministic_logits(params)
-        loss = torch.logsumexp(logits, -1) - logits.gather(-1, self.y.unsqueeze(-1)).squeeze(-1)
-        return {"loss": loss, "accuracy": (logits.argmax(-1) == self.y).to(logits.dtype)}
+        return classifier_metrics(logits, self.y)
 
     def config(self) -> dict:
         return {

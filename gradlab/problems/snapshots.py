@@ -59,17 +59,21 @@ def save_snapshot(out_dir, epoch: int, params, arch, dataset, settings: dict, hi
 
 def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """``(state dict, config)`` of a snapshot given its ``.pt``, ``.json`` or stem path."""
+    return _read_pair(path, SNAPSHOT_FORMAT, "load_snapshot", "a snapshot")
+
+
+def _read_pair(path: str | Path, fmt: str, who: str, what: str) -> tuple[dict, dict]:
+    """Read ``stem.pt`` and ``stem.json`` (``path``: either, or the stem), checking the JSON's format."""
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
     pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
     for f in (pt, js):
         if not f.is_file():
-            raise FileNotFoundError(f"load_snapshot: expected {f} (a snapshot is {pt.name} + {js.name})")
+            raise FileNotFoundError(f"{who}: expected {f} ({what} is {pt.name} + {js.name})")
     cfg = json.loads(js.read_text())
-    if cfg.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError(f"load_snapshot: {js} is not a {SNAPSHOT_FORMAT} file (format {cfg.get('format')!r})")
-    state = torch.load(pt, weights_only=True, map_location="cpu")
-    return state, cfg
+    if cfg.get("format") != fmt:
+        raise ValueError(f"{who}: {js} is not a {fmt} file (format {cfg.get('format')!r})")
+    return torch.load(pt, weights_only=True, map_location="cpu"), cfg
 
 
 CHECKPOINT_FORMAT = "gradlab-training-snapshot/1"
@@ -98,14 +102,4 @@ def save_checkpoint(out_dir: str | Path, epoch: int, state: dict, config: dict) 
 
 def load_checkpoint(path: str | Path) -> tuple[dict, dict]:
     """``(state, config)`` of a training snapshot given its ``.pt``, ``.json`` or stem path."""
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
-    pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
-    for f in (pt, js):
-        if not f.is_file():
-            raise FileNotFoundError(f"load_checkpoint: expected {f} (a training snapshot is {pt.name} + {js.name})")
-    cfg = json.loads(js.read_text())
-    if cfg.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"load_checkpoint: {js} is not a {CHECKPOINT_FORMAT} file (format {cfg.get('format')!r})")
-    state = torch.load(pt, weights_only=True, map_location="cpu")
-    return state, cfg
+    return _read_pair(path, CHECKPOINT_FORMAT, "load_checkpoint", "a training snapshot")

@@ -49,10 +49,6 @@ class VAEDataModel(DataModel):
             self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="CategoricalVAE"
         )
 
-    @property
-    def x(self) -> torch.Tensor:
-        return self.batch[0]
-
     def _forward(self, p, draw) -> torch.Tensor:
         logits = self.net.encode(p, self.x)  # (B, V, K)
         z = draw(logits)
