@@ -44,7 +44,7 @@ def main() -> None:
         reference={"kind": "estimator", "name": "reinforce", "m": 4, "n": 2000 if quick else 20_000},
         n=500 if quick else 2000,
         wrt="layer0",
-        bootstrap=0,
+        bootstrap=100,
         train_settings={"lr": 3e-3, "batch_size": 50},
     )
     last = gl.results.one_seed(ds.isel(epoch=-1))

@@ -242,3 +242,24 @@ def test_trajectory_study_matches_a_sweep_at_the_snapshot(tmp_path):
     assert float(ds["variance"].sel(epoch=0).squeeze()) == float(plain["variance"].squeeze())
     assert float(ds["variance"].sel(epoch=2).squeeze()) != float(ds["variance"].sel(epoch=0).squeeze())
     assert (tmp_path / "trajectory.nc").is_file()
+
+
+def test_eq16_against_rf4_samples_is_unbiased_over_repetitions():
+    """ZGR eq. (16) with RF(4) reference samples, repeated 150 times on an enumerable SBN: the mean of the
+    estimates equals the mean of eq. (16) against the exact gradient on the same ST samples (both unbiased for
+    the squared bias). z-test on the paired differences, false-failure rate 1e-3."""
+    from gradlab.analysis.bias_variance import squared_bias
+
+    m = SigmoidBeliefNet(hidden=(2, 2), batch_size=1)
+    exact = gl.exact_gradient(m)
+    diffs, b_exact = [], []
+    for rep in range(150):
+        st = gl.sample_gradients(m, gl.estimator("st"), 300, seed=2 * rep)
+        ref = gl.sample_gradients(m, gl.estimator("reinforce", m=4), 600, seed=2 * rep + 1)
+        a, b = squared_bias(st, ref), squared_bias(st, exact)
+        diffs.append(a - b)
+        b_exact.append(b)
+    d = torch.tensor(diffs, dtype=DT)
+    z = float(d.mean()) / (float(d.std()) / math.sqrt(len(d)))
+    assert abs(z) < norm.ppf(1 - 1e-3 / 2), (z, float(d.mean()), sum(b_exact) / len(b_exact))
+    assert sum(b_exact) / len(b_exact) > 0  # ST is biased here: the test compares non-trivial values

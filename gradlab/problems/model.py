@@ -293,6 +293,7 @@ class StochasticModel(Problem):
             "draws": [list(d.shape) for d in self.draws],
             "loss_shape": list(self.loss_shape),
             "params": {k: list(v.shape) for k, v in self._values.items()},
+            "elements_independent": self.elements_independent,  # REINFORCE scores by it: part of a cell key
             "dtype": str(self.dtype).replace("torch.", ""),
         }
 
