@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._version import __version__
 from .estimators import REGISTRY, available_estimators
@@ -140,6 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     est = estimator(args.estimator, **_train_hparams(args))
     snaps = _int_list(args.snapshot_epochs) or [args.epochs]
+    if args.out is None:
+        args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
     if args.problem == "vae":
         return _train_vae(args, est, snaps)
     from .problems.build import build_problem
@@ -330,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-epochs", default="", help="comma-separated epochs to save (default: the last)")
-    p.add_argument("--out", default="snapshots", help="directory for epoch_NNNN.pt/.json (default snapshots/)")
+    p.add_argument(
+        "--out", default=None, help="directory for epoch_NNNN.pt/.json (default snapshots/, or --resume's directory)"
+    )
     p.add_argument("--resume", default=None, help="a snapshot of the same model and settings to continue from")
     p.add_argument("--history", default=None, metavar="PATH.nc", help="write the per-epoch history as netCDF")
     p.add_argument("--data", default="digits", help="(vae) digits (embedded), mnist, fashion_mnist, omniglot")
