@@ -59,9 +59,10 @@ def main() -> None:
     fig = plot_pareto(last.isel({N.ESTIMATOR: keep}), f"Quantized network (T/T), layer 0, epoch {int(ds.epoch[-1])}")
     print(save_figure(fig, FIGURES / "zgr_fig4_quantized.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for est in ds[N.ESTIMATOR].values:
+    colors = plt.cm.tab20(np.linspace(0, 1, ds.sizes[N.ESTIMATOR]))
+    for est, color in zip(ds[N.ESTIMATOR].values, colors, strict=True):
         v = gl.results.one_seed(ds)[N.VARIANCE].sel({N.ESTIMATOR: est})
-        ax.plot(ds.epoch, v, marker="o", label=str(est))
+        ax.plot(ds.epoch, v, marker="o", color=color, label=str(est))
     ax.set(xlabel="epoch of ZGR training", ylabel="variance per parameter (layer 0)", yscale="log")
     ax.legend(fontsize=6, ncol=2)
     print(save_figure(fig, FIGURES / "zgr_figB3_variance.png"))
