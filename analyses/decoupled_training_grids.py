@@ -78,6 +78,21 @@ def main() -> None:
         if extra in ds:
             p = ds[extra].isel(epoch=-1).mean("seed")
             print(f"{extra}: " + ", ".join(f"{e}={float(p.sel(estimator=e)):.2f}" for e in ds.estimator.values))
+    if args.task == "logic":  # Fig. 5: the gates of seed 0's runs (training is deterministic: the study's runs)
+        best_est = gl.estimator("decoupled_st", tau_f=tau_f[best[0]], tau_b=tau_b[best[1]])
+        shown = [best_est, *gl.training.estimator_settings(BASELINES)]
+        model = gl.problems.build_problem({**problem, "dtype": "float32", "init_seed": 0})
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        width = 0.8 / len(shown)
+        for i, est in enumerate(shown):
+            run = gl.train(model, est, seed=0, epochs=epochs, lr=lr, batch_size=batch, evaluate=False)
+            counts, ppl = model.with_params(run.params).gate_usage()
+            share = (counts / counts.sum()).numpy()
+            ax.bar(np.arange(16) + i * width, share, width, label=f"{est.label} (perplexity {ppl:.2f})")
+        ax.set(xticks=np.arange(16) + 0.4, ylabel="share of neurons")
+        ax.set_xticklabels(gl.problems.logic_gates.GATE_NAMES, rotation=60, ha="right", fontsize=7)
+        ax.legend(fontsize=6)
+        print(save_figure(fig, FIGURES / "decoupled_logic_gates.png"))
     fig, ax = plt.subplots(figsize=(5, 4))
     im = ax.imshow(values, cmap="viridis" if higher else "viridis_r")
     ax.set(xticks=range(len(tau_b)), xticklabels=[f"{b:g}" for b in tau_b], xlabel="tau_b (backward)")
