@@ -91,4 +91,21 @@ def study_args(description: str):
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick 1)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default per script)")
     ap.add_argument("--n-jobs", type=int, default=2, help="parallel training runs (default 2)")
+    ap.add_argument("--dataset", default=None, help="digits (default), mnist, fashion_mnist, omniglot")
+    ap.add_argument("--data-path", default=None, help="the data set's files (for all but the embedded digits)")
+    ap.add_argument("--backend", default="loky", help="loky (default) or dask (a dask.distributed cluster)")
+    ap.add_argument("--scheduler", default=None, help="with --backend dask: the scheduler's address (tcp://...)")
     return ap
+
+
+def tagged(stem: str, args) -> str:
+    """Output name of a study script: ``stem``, or ``stem_quick`` for a ``--quick`` smoke run (so a smoke run
+    never overwrites the figures the README shows)."""
+    return f"{stem}_quick" if getattr(args, "quick", False) else stem
+
+
+def study_settings(args) -> tuple[dict, dict]:
+    """``(problem settings, training_study settings)`` from :func:`study_args`'s options: the data set (real
+    data sets by path, e.g. ``--dataset mnist --data-path ~/data/mnist``) and where the runs go."""
+    data = {k: v for k, v in (("dataset", args.dataset), ("data_path", args.data_path)) if v}
+    return data, {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}

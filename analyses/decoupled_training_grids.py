@@ -17,7 +17,7 @@ Output: results/decoupled_<task>.nc, figures/decoupled_<task>.png; the grid and 
 from __future__ import annotations
 
 import numpy as np
-from _common import FIGURES, RESULTS, study_args
+from _common import FIGURES, RESULTS, study_args, study_settings, tagged
 
 TASKS = {
     # problem, metric, higher is better, learning rate, batch size
@@ -36,6 +36,7 @@ def main() -> None:
     ap = study_args(__doc__)
     ap.add_argument("--task", choices=sorted(TASKS), default="sbn")
     args = ap.parse_args()
+    data, run = study_settings(args)
     import matplotlib.pyplot as plt
 
     import gradlab as gl
@@ -47,14 +48,14 @@ def main() -> None:
     epochs = args.epochs or (3 if args.quick else 30)
     grid = [{"name": "decoupled_st", "tau_f": tau_f, "tau_b": tau_b}]
     ds = gl.training.training_study(
-        {**problem, "dtype": "float32"},
+        {**problem, "dtype": "float32", **data},
         grid + BASELINES,
         seeds=seeds,
         epochs=epochs,
         lr=lr,
         batch_size=batch,
-        n_jobs=args.n_jobs,
-        out=RESULTS / f"decoupled_{args.task}.nc",
+        **run,
+        out=RESULTS / f"{tagged('decoupled_' + args.task, args)}.nc",
     )
     final = ds[metric].isel(epoch=-1).mean("seed")
 
@@ -81,7 +82,7 @@ def main() -> None:
     if args.task == "logic":  # Fig. 5: the gates of seed 0's runs (training is deterministic: the study's runs)
         best_est = gl.estimator("decoupled_st", tau_f=tau_f[best[0]], tau_b=tau_b[best[1]])
         shown = [best_est, *gl.training.estimator_settings(BASELINES)]
-        model = gl.problems.build_problem({**problem, "dtype": "float32", "init_seed": 0})
+        model = gl.problems.build_problem({**problem, "dtype": "float32", "init_seed": 0, **data})
         fig, ax = plt.subplots(figsize=(8, 3.5))
         width = 0.8 / len(shown)
         for i, est in enumerate(shown):
@@ -92,7 +93,7 @@ def main() -> None:
         ax.set(xticks=np.arange(16) + 0.4, ylabel="share of neurons")
         ax.set_xticklabels(gl.problems.logic_gates.GATE_NAMES, rotation=60, ha="right", fontsize=7)
         ax.legend(fontsize=6)
-        print(save_figure(fig, FIGURES / "decoupled_logic_gates.png"))
+        print(save_figure(fig, FIGURES / f"{tagged('decoupled_logic_gates', args)}.png"))
     fig, ax = plt.subplots(figsize=(5, 4))
     im = ax.imshow(values, cmap="viridis" if higher else "viridis_r")
     ax.set(xticks=range(len(tau_b)), xticklabels=[f"{b:g}" for b in tau_b], xlabel="tau_b (backward)")
@@ -101,7 +102,7 @@ def main() -> None:
         ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(im, label=metric)
     ax.set_title(f"decoupled ST, {args.task}: final {metric}")
-    print(save_figure(fig, FIGURES / f"decoupled_{args.task}.png"))
+    print(save_figure(fig, FIGURES / f"{tagged('decoupled_' + args.task, args)}.png"))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,14 @@ Output: results/zgr_fig2.nc, figures/zgr_fig2_temperature.png; the values on std
 
 from __future__ import annotations
 
-from _common import FIGURES, RESULTS, study_args
+from _common import FIGURES, RESULTS, study_args, study_settings, tagged
 
 TEMPERATURES = [0.1, 0.3, 1.0, 2.0]
 
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
+    data, run = study_settings(args)
     import matplotlib.pyplot as plt
 
     import gradlab as gl
@@ -25,14 +26,14 @@ def main() -> None:
     epochs = args.epochs or (3 if args.quick else 50)
     methods = [{"name": "gs", "t": temps}, {"name": "gs_st", "t": temps}, {"name": "gr_mc", "t": temps, "m": 10}]
     ds = gl.training.training_study(
-        {"kind": "vae", "num_vars": 2, "num_classes": 64, "dtype": "float32"},
+        {"kind": "vae", "num_vars": 2, "num_classes": 64, "dtype": "float32", **data},
         [*methods, {"name": "zgr"}],
         seeds=seeds,
         epochs=epochs,
         lr=1e-3,
         batch_size=50,
-        n_jobs=args.n_jobs,
-        out=RESULTS / "zgr_fig2.nc",
+        **run,
+        out=RESULTS / f"{tagged('zgr_fig2', args)}.nc",
     )
     last = ds["train_loss"].isel(epoch=-1)
     mean, half = last.mean("seed"), (last.max("seed") - last.min("seed")) / 2
@@ -47,7 +48,7 @@ def main() -> None:
     ax.axhline(float(mean.sel(estimator=z)), color="k", ls="--", label="zgr")
     ax.set(xscale="log", xlabel="temperature t", ylabel="final training negative ELBO", title="VAE C64 V2 on digits")
     ax.legend()
-    print(save_figure(fig, FIGURES / "zgr_fig2_temperature.png"))
+    print(save_figure(fig, FIGURES / f"{tagged('zgr_fig2_temperature', args)}.png"))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Output: results/zgr_fig4_quantized/trajectory.nc, figures/zgr_fig4_quantized.png
 from __future__ import annotations
 
 import numpy as np
-from _common import FIGURES, RESULTS, study_args
+from _common import FIGURES, RESULTS, study_args, tagged
 
 ESTIMATORS = [
     {"name": "st", "t": [1.0, 2.0, 4.0, 8.0]},
@@ -40,7 +40,7 @@ def main() -> None:
         gl.estimator("zgr"),
         epochs,
         ESTIMATORS[:3] if quick else ESTIMATORS,
-        out_dir=RESULTS / "zgr_fig4_quantized",
+        out_dir=RESULTS / tagged("zgr_fig4_quantized", args),
         reference={"kind": "estimator", "name": "reinforce", "m": 4, "n": 2000 if quick else 20_000},
         n=500 if quick else 2000,
         wrt="layer0",
@@ -57,7 +57,7 @@ def main() -> None:
         )
     keep = np.flatnonzero(np.isfinite(last[N.BIAS2].values))
     fig = plot_pareto(last.isel({N.ESTIMATOR: keep}), f"Quantized network (T/T), layer 0, epoch {int(ds.epoch[-1])}")
-    print(save_figure(fig, FIGURES / "zgr_fig4_quantized.png"))
+    print(save_figure(fig, FIGURES / f"{tagged('zgr_fig4_quantized', args)}.png"))
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = plt.cm.tab20(np.linspace(0, 1, ds.sizes[N.ESTIMATOR]))
     for est, color in zip(ds[N.ESTIMATOR].values, colors, strict=True):
@@ -65,7 +65,7 @@ def main() -> None:
         ax.plot(ds.epoch, v, marker="o", color=color, label=str(est))
     ax.set(xlabel="epoch of ZGR training", ylabel="variance per parameter (layer 0)", yscale="log")
     ax.legend(fontsize=6, ncol=2)
-    print(save_figure(fig, FIGURES / "zgr_figB3_variance.png"))
+    print(save_figure(fig, FIGURES / f"{tagged('zgr_figB3_variance', args)}.png"))
 
 
 if __name__ == "__main__":

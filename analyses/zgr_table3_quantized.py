@@ -14,7 +14,7 @@ Output: results/zgr_table3.nc; the table on stdout.
 from __future__ import annotations
 
 import xarray as xr
-from _common import RESULTS, final_table, study_args
+from _common import RESULTS, final_table, study_args, study_settings, tagged
 
 WIDTHS = [("2bit", "2bit", "2/2"), ("ternary", "ternary", "T/T"), ("ternary", "1bit", "T/1"), ("1bit", "1bit", "1/1")]
 METHODS = [
@@ -28,13 +28,14 @@ METHODS = [
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
+    data, run = study_settings(args)
     import gradlab as gl
 
     seeds = range(args.seeds or (1 if args.quick else 3))
     epochs = args.epochs or (3 if args.quick else 20)
     parts = []
     for w, a, label in WIDTHS:
-        problem = {"kind": "quantized", "hidden": [64, 64], "weights": w, "activations": a, "dtype": "float32"}
+        problem = {"kind": "quantized", "hidden": [64, 64], "weights": w, "activations": a, "dtype": "float32", **data}
         ds = gl.training.training_study(
             problem,
             METHODS,
@@ -43,12 +44,12 @@ def main() -> None:
             lr=3e-3,
             lr_milestones=[max(1, epochs // 2), max(1, 3 * epochs // 4)],
             batch_size=50,
-            n_jobs=args.n_jobs,
+            **run,
         )
         parts.append(ds.expand_dims(bits=[label]))
     ds = xr.concat(parts, dim="bits", combine_attrs="drop_conflicts")
     ds["valid_error"] = 100 * (1 - ds["valid_accuracy"])
-    gl.results.write_netcdf(ds, RESULTS / "zgr_table3.nc")
+    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table3', args)}.nc")
     print("Table 3: validation error [%] in the deterministic mode (weights / activations)")
     print(final_table(ds, "valid_error", cols="bits", digits=1))
 

@@ -14,7 +14,7 @@ Output: results/zgr_table_<model>.nc, figures/zgr_table_<model>_time.png, the ta
 from __future__ import annotations
 
 import xarray as xr
-from _common import FIGURES, RESULTS, final_table, study_args
+from _common import FIGURES, RESULTS, final_table, study_args, study_settings, tagged
 
 SPLITS = [(2, 12), (4, 6), (16, 3), (64, 2)]  # (categories K, variables V): 12 bits each
 METHODS = [
@@ -31,6 +31,7 @@ def main() -> None:
     ap = study_args(__doc__)
     ap.add_argument("--model", choices=["vae", "hvae"], default="vae")
     args = ap.parse_args()
+    data, run = study_settings(args)
     import gradlab as gl
     from gradlab.plots import save_figure
 
@@ -38,13 +39,11 @@ def main() -> None:
     epochs = args.epochs or (3 if args.quick else 50)
     parts = []
     for k, v in SPLITS:
-        problem = {"kind": args.model, "num_vars": v, "num_classes": k, "dtype": "float32"}
-        ds = gl.training.training_study(
-            problem, METHODS, seeds=seeds, epochs=epochs, lr=1e-3, batch_size=50, n_jobs=args.n_jobs
-        )
+        problem = {"kind": args.model, "num_vars": v, "num_classes": k, "dtype": "float32", **data}
+        ds = gl.training.training_study(problem, METHODS, seeds=seeds, epochs=epochs, lr=1e-3, batch_size=50, **run)
         parts.append(ds.expand_dims(split=[f"C{k} V{v}"]))
     ds = xr.concat(parts, dim="split", combine_attrs="drop_conflicts")
-    gl.results.write_netcdf(ds, RESULTS / f"zgr_table_{args.model}.nc")
+    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table_' + args.model, args)}.nc")
     print(f"{'Table 1 (VAE)' if args.model == 'vae' else 'Table 2 (hierarchical VAE)'}: final training negative ELBO")
     print(final_table(ds, "train_loss", cols="split"))
     import matplotlib.pyplot as plt
@@ -56,7 +55,7 @@ def main() -> None:
         ax.plot(run.seconds.mean("seed"), run.train_loss.mean("seed"), label=str(est))
     ax.set(xlabel="training time [s]", ylabel="training negative ELBO", title=f"{args.model}: {ds.split.values[-1]}")
     ax.legend(fontsize=7)
-    print(save_figure(fig, FIGURES / f"zgr_table_{args.model}_time.png"))
+    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_table_{args.model}_time', args)}.png"))
 
 
 if __name__ == "__main__":

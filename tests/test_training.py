@@ -263,3 +263,13 @@ def test_eq16_against_rf4_samples_is_unbiased_over_repetitions():
     z = float(d.mean()) / (float(d.std()) / math.sqrt(len(d)))
     assert abs(z) < norm.ppf(1 - 1e-3 / 2), (z, float(d.mean()), sum(b_exact) / len(b_exact))
     assert sum(b_exact) / len(b_exact) > 0  # ST is biased here: the test compares non-trivial values
+
+
+def test_training_study_on_a_dask_cluster_of_worker_processes():
+    """The same runs on a local dask.distributed cluster (2 worker processes on 127.0.0.1): the same numbers
+    as in this process; results travel back to the client, nothing is written by the workers."""
+    cfg = {"kind": "sbn", "hidden": [3, 3], "batch_size": 4}
+    blocks = [{"name": "zgr"}]
+    here = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256)
+    there = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256, n_jobs=2, backend="dask")
+    assert here["train_loss"].equals(there["train_loss"]) and here["valid_loss"].equals(there["valid_loss"])

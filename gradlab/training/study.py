@@ -2,8 +2,9 @@
 gathered into one labelled data set (``estimator x seed x epoch``), as the papers' training tables and curves
 need (ZGR Tables 1-3, Figs. 2-3; Decoupled ST Figs. 2-5).
 
-Runs are independent processes' work (``n_jobs`` > 1: joblib's loky workers, one run each); the data set is
-written atomically to ``out`` when given.
+Runs are independent processes' work (``n_jobs`` > 1: joblib's loky workers, one run each; ``backend="dask"``:
+a ``dask.distributed`` scheduler, local or at ``scheduler``); the results come back to the calling process and
+the data set is written atomically to ``out`` when given.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def training_study(
     seeds: Iterable[int] = (0, 1, 2),
     out: str | Path | None = None,
     n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
     **train_settings,
 ) -> xr.Dataset:
     """Train ``problem`` (a registry configuration) with every setting of ``estimators`` and every seed (the
@@ -63,15 +66,40 @@ def training_study(
         raise ValueError("training_study: needs at least one estimator setting and one seed")
     build_problem(problem)  # a bad configuration fails here, before any training
     jobs = [(est, s) for est in ests for s in seeds]
-    if n_jobs == 1:
+    if n_jobs == 1 and backend != "dask":
         results = [_one_run(problem, est, s, train_settings) for est, s in jobs]
     else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=n_jobs)(delayed(_one_run)(problem, est, s, train_settings) for est, s in jobs)
+        results = _parallel(problem, jobs, train_settings, n_jobs, backend, scheduler)
     ds = history_dataset(results)
     if out is not None:
         from ..results import write_netcdf
 
         write_netcdf(ds, out)
     return ds
+
+
+def _parallel(problem, jobs, settings, n_jobs: int, backend: str, scheduler: str | None) -> list[TrainResult]:
+    """The runs on joblib workers; ``backend="dask"``: on a ``dask.distributed`` scheduler (``scheduler``: its
+    address, else a local cluster of ``n_jobs`` worker processes). Each run's result travels back to this
+    process: workers need the data set (by path for the real ones), not a shared file system."""
+    import joblib
+
+    client = cluster = None
+    try:
+        if backend == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if scheduler:
+                client = Client(scheduler)
+            else:
+                cluster = LocalCluster(
+                    n_workers=max(1, n_jobs), threads_per_worker=1, processes=True, dashboard_address=None
+                )
+                client = Client(cluster)
+        with joblib.parallel_config(backend=backend, n_jobs=n_jobs if backend != "dask" else -1):
+            return joblib.Parallel()(joblib.delayed(_one_run)(problem, est, s, settings) for est, s in jobs)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
