@@ -1,0 +1,76 @@
+"""ZGR Fig. B.4 at laptop scale: bias-variance diagrams of the VAE (``--model vae``, left) and the hierarchical VAE
+(``--model hvae``, right) at several stages of training.
+
+The model (VAE: C8 V4 with the 512-256 MLPs; HVAE: 4 x 4 per layer; 20 fixed digits as the problem's minibatch)
+is trained with RF(4) on the digits (Adam 1e-3, batch 50); at epochs 1, 10 and 50 (the paper: 1, 10, 100 and 200
+MNIST epochs) a sweep measures ST(t), ST(2)-ZGR(alpha), ZGR, GS-ST(t), GR-MC(0.1, 10) and RF(4), 2,000 samples
+each, against exact gradients for the VAE (its 4,096 configurations per image are enumerated image by image) and
+against 2 x 10^4 RF(4) samples for the HVAE (its exact engine enumerates the joint support of all 20 images).
+
+Run: python analyses/zgr_figB4_trajectory.py --model vae   (--quick: epochs 0 and 1, fewer settings)
+Output: results/zgr_figB4_<model>/trajectory.nc, figures/zgr_figB4_<model>.png; the fronts on stdout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from _common import FIGURES, RESULTS, study_args, tagged
+
+ESTIMATORS = [
+    {"name": "st", "t": [1.0, 2.0]},
+    {"name": "st_zgr", "t": 2.0, "alpha": [0.25, 0.5, 0.75]},
+    {"name": "zgr"},
+    {"name": "gs_st", "t": [0.1, 0.3, 1.0, 2.0]},
+    {"name": "gr_mc", "t": 0.1, "m": 10},
+    {"name": "reinforce", "m": 4},
+]
+
+
+def main() -> None:
+    ap = study_args(__doc__)
+    ap.add_argument("--model", choices=["vae", "hvae"], default="vae")
+    args = ap.parse_args()
+    import matplotlib.pyplot as plt
+
+    import gradlab as gl
+    from gradlab import names as N
+
+    problem = {"kind": args.model, "batch_size": 20, "dtype": "float64"}
+    problem.update({"num_vars": 4, "num_classes": 8} if args.model == "vae" else {"num_vars": 4, "num_classes": 4})
+    epochs = [0, 1] if args.quick else [1, 10, args.epochs or 50]
+    ds = gl.training.trajectory_study(
+        problem,
+        gl.estimator("reinforce", m=4),
+        epochs,
+        ESTIMATORS[:3] if args.quick else ESTIMATORS,
+        out_dir=RESULTS / tagged(f"zgr_figB4_{args.model}", args),
+        reference=None
+        if args.model == "vae"
+        else {"kind": "estimator", "name": "reinforce", "m": 4, "n": 4000 if args.quick else 20_000},
+        n=500 if args.quick else 2000,
+        bootstrap=100,
+        train_settings={"lr": 1e-3, "batch_size": 50},
+    )
+    fig, axes = plt.subplots(1, len(epochs), figsize=(4.5 * len(epochs), 4), squeeze=False)
+    for ax, epoch in zip(axes[0], epochs, strict=True):
+        sub = gl.results.one_seed(ds.sel(epoch=epoch))
+        b2, var = np.clip(sub[N.BIAS2].values, 1e-12, None), sub[N.VARIANCE].values
+        front = gl.analysis.pareto_mask(sub, method="upper").values
+        for i, est in enumerate(sub[N.ESTIMATOR].values):
+            ax.scatter(var[i], b2[i], s=30 if front[i] else 12, marker="o" if front[i] else ".")
+            ax.annotate(str(est), (var[i], b2[i]), fontsize=5)
+        ax.set(xscale="log", yscale="log", xlabel="variance", ylabel="squared bias", title=f"epoch {epoch}")
+        print(f"epoch {epoch}: upper-bound front: {', '.join(map(str, sub[N.ESTIMATOR].values[front]))}")
+        print(
+            f"  zgr: bias2 {float(sub[N.BIAS2].sel({N.ESTIMATOR: 'zgr'})):.3e}, "
+            f"variance {float(sub[N.VARIANCE].sel({N.ESTIMATOR: 'zgr'})):.3e}"
+        )
+    against = "exact gradients" if args.model == "vae" else "RF(4) reference samples"
+    fig.suptitle(f"{args.model}: bias-variance along RF(4) training ({against})")
+    from gradlab.plots import save_figure
+
+    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_figB4_{args.model}', args)}.png"))
+
+
+if __name__ == "__main__":
+    main()
