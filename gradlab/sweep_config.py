@@ -22,6 +22,33 @@ else:  # pragma: no cover
 __all__ = ["SweepConfig", "load_config", "expand_values"]
 
 
+SAMPLING_KEYS = (
+    "n",
+    "seeds",
+    "wrt",
+    "bootstrap",
+    "gradient_gap",
+    "rtol",
+    "min_n",
+    "max_n",
+    "precision_of",
+    "chunk_size",
+)
+RUN_KEYS = ("n_jobs", "backend", "scheduler")
+
+
+def check_keys(section: str, table: Mapping, allowed: Sequence[str]) -> None:
+    """Unknown keys in a TOML table are errors (a typo would otherwise run with the default), naming the section,
+    the key and the closest valid key."""
+    import difflib
+
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"sweep: unknown key {key!r} in [{section}]{hint} (valid: {', '.join(sorted(allowed))})")
+
+
 def expand_values(value, key: str = "value") -> list:
     """A scalar -> [scalar]; a list -> itself; ``{linspace = [a, b, n]}`` / ``{logspace = [a, b, n]}`` (``a``,
     ``b`` the end values, not exponents) / ``{range = [a, b, step]}`` -> the values."""
@@ -142,6 +169,14 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         raise ValueError(f"sweep: unknown top-level key(s) {sorted(unknown)}; known: {sorted(known)}")
     if "problem" not in raw or "estimators" not in raw:
         raise ValueError("sweep: the configuration needs a [problem] table and at least one [[estimators]] table")
+    for section in ("sampling", "reference", "run"):
+        if section in raw and not isinstance(raw[section], Mapping):
+            raise ValueError(f"sweep: [{section}] must be a table, got {type(raw[section]).__name__}")
+    from .problems.build import check_problem_keys
+
+    check_problem_keys(raw["problem"])
+    check_keys("sampling", raw.get("sampling", {}), SAMPLING_KEYS)
+    check_keys("run", raw.get("run", {}), RUN_KEYS)
     sampling = {
         "n": 10_000,
         "seeds": [0],
@@ -163,6 +198,15 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
     reference = {"kind": "exact", **raw.get("reference", {})}
     _checks.choice("reference", "kind", reference["kind"], ("exact", "estimator"))
+    if reference["kind"] == "exact":
+        check_keys("reference", reference, ("kind",))
+    else:  # the estimator's own hyper-parameters are checked by the registry when it is built
+        from .estimators import estimator
+
+        hp = {k: v for k, v in reference.items() if k not in ("kind", "name", "n")}
+        estimator(reference.get("name", "reinforce"), **(hp or {"m": 4}))
+        if "n" in reference:
+            _checks.integer("reference", "n", reference["n"], 2)
     run = {"n_jobs": 1, "backend": "loky", "scheduler": "", **raw.get("run", {})}
     cfg = SweepConfig(
         name=str(raw.get("name", "sweep")),

@@ -201,3 +201,26 @@ def test_example_configs_load(name):
     cfg = load_config(Path(__file__).resolve().parents[1] / "analyses" / name)
     cells = plan_cells(cfg)
     assert len(cells) >= 2 and len({c.key for c in cells}) == len(cells)
+
+
+def test_typos_in_every_section_are_errors_naming_the_closest_key():
+    """A misspelt key inside [problem], [sampling], [reference] or [run] fails before any work, naming the
+    section, the key and the closest valid key (it would otherwise run silently with the default)."""
+    from gradlab.sweep_config import load_config
+
+    base = {"problem": {"kind": "single"}, "estimators": [{"name": "zgr"}]}
+    cases = [
+        (
+            {"problem": {"kind": "single", "lss": "linear"}},
+            r"unknown setting\(s\) \['lss'\] for kind 'single'; it accepts .*'lss': did you mean 'loss'",
+        ),
+        ({"sampling": {"seed": [0, 1]}}, r"unknown key 'seed' in \[sampling\]; did you mean 'seeds'"),
+        ({"sampling": {"bootstrp": 100}}, r"'bootstrp' in \[sampling\]; did you mean 'bootstrap'"),
+        ({"sampling": {"sampels": 5}}, r"unknown key 'sampels' in \[sampling\]"),
+        ({"run": {"n_jobz": 2}}, r"'n_jobz' in \[run\]; did you mean 'n_jobs'"),
+        ({"reference": {"kind": "exact", "n": 5}}, r"unknown key 'n' in \[reference\]"),
+        ({"reference": {"kind": "estimator", "name": "reinforce", "mm": 4}}, "reinforce: unknown hyper-parameter"),
+    ]
+    for extra, message in cases:
+        with pytest.raises((ValueError, TypeError), match=message):
+            load_config({**base, **extra})

@@ -130,17 +130,29 @@ def available_problems() -> list[str]:
 
 def build_problem(cfg: Mapping) -> Problem:
     """A problem from a configuration dictionary (see the module docstring)."""
+    spec = check_problem_keys(cfg)
+    return spec.build(cfg, _dtype(cfg), cfg.get("device", "cpu"))
+
+
+def check_problem_keys(cfg: Mapping) -> ProblemKind:
+    """The registered kind of ``cfg``, after checking that it names one and no setting it does not accept (a
+    typo is an error naming the closest valid key); cheap, so sweeps call it before any work."""
     if not isinstance(cfg, Mapping):
         raise TypeError(f"problem: expected a table of settings, got {type(cfg).__name__}")
     kind = _checks.choice("problem", "kind", cfg.get("kind"), PROBLEMS)
     spec = PROBLEMS[kind]
     unknown = set(cfg) - set(COMMON_KEYS) - set(spec.keys)
     if unknown:
+        import difflib
+
+        valid = sorted(set(spec.keys) | set(COMMON_KEYS))
+        close = {u: difflib.get_close_matches(str(u), valid, n=1) for u in sorted(unknown)}
+        hints = "; ".join(f"{u!r}: did you mean {c[0]!r}?" for u, c in close.items() if c)
         raise ValueError(
-            f"problem: unknown setting(s) {sorted(unknown)} for kind {kind!r}; it accepts "
-            f"{sorted(set(spec.keys) | set(COMMON_KEYS))}"
+            f"problem: unknown setting(s) {sorted(unknown)} for kind {kind!r}; it accepts {valid}"
+            + (f"; {hints}" if hints else "")
         )
-    return spec.build(cfg, _dtype(cfg), cfg.get("device", "cpu"))
+    return spec
 
 
 def _single(cfg: Mapping, dtype, device) -> Problem:
