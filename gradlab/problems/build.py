@@ -259,41 +259,6 @@ def _at_snapshot(problem, cfg: Mapping):
     return problem.with_params(state["params"])
 
 
-def _sbn(cfg: Mapping, dtype, device) -> Problem:
-    from .layered import SigmoidBeliefNet
-
-    return _at_snapshot(
-        SigmoidBeliefNet(
-            _dataset(cfg),
-            tuple(cfg.get("hidden", (32, 32))),
-            batch_size=cfg.get("batch_size", 20),
-            batch_seed=cfg.get("batch_seed", 0),
-            init_seed=cfg.get("init_seed", 0),
-            dtype=dtype,
-            device=device,
-        ),
-        cfg,
-    )
-
-
-def _hvae(cfg: Mapping, dtype, device) -> Problem:
-    from .layered import HierarchicalVAE
-
-    return _at_snapshot(
-        HierarchicalVAE(
-            _dataset(cfg),
-            cfg.get("num_vars", 4),
-            cfg.get("num_classes", 4),
-            batch_size=cfg.get("batch_size", 20),
-            batch_seed=cfg.get("batch_seed", 0),
-            init_seed=cfg.get("init_seed", 0),
-            dtype=dtype,
-            device=device,
-        ),
-        cfg,
-    )
-
-
 def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[str, ...] = ()):
     """A builder for a DataModel class that takes ``data`` and keyword settings (``tuples``: list settings)."""
 
@@ -308,6 +273,8 @@ def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[s
     return build
 
 
+_SBN_KEYS = ("hidden", "init_seed")
+_HVAE_KEYS = ("num_vars", "num_classes", "init_seed")
 _QUANTIZED_KEYS = ("hidden", "weights", "activations", "noise", "init_seed")
 _LOGIC_KEYS = ("widths", "tau", "init_seed", "wiring_seed")
 _CAE_KEYS = ("num_vars", "num_classes", "hidden", "init_seed")
@@ -325,12 +292,15 @@ register_problem(
     "categorical VAE",
 )
 register_problem(
-    "sbn", _sbn, (*DATA_KEYS, "hidden", "init_seed", "snapshot"), "sigmoid belief net classifier (StochasticModel)"
+    "sbn",
+    _model_builder("layered", "SigmoidBeliefNet", _SBN_KEYS, ("hidden",)),
+    (*DATA_KEYS, *_SBN_KEYS, "snapshot"),
+    "sigmoid belief net classifier (StochasticModel)",
 )
 register_problem(
     "hvae",
-    _hvae,
-    (*DATA_KEYS, "num_vars", "num_classes", "init_seed", "snapshot"),
+    _model_builder("layered", "HierarchicalVAE", _HVAE_KEYS),
+    (*DATA_KEYS, *_HVAE_KEYS, "snapshot"),
     "two-layer categorical VAE (ZGR App. B.3.1)",
 )
 register_problem(
