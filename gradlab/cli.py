@@ -47,11 +47,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Squared bias and variance of every estimator on one categorical variable with a quadratic loss."""
     import torch
 
-    from . import estimator
+    from . import _checks, estimator
     from .analysis.intervals import intervals
     from .stats import GradientStats
 
-    k, n = 6, args.n
+    k, n = 6, _checks.integer("demo", "--n", args.n, 2)
     gen = torch.Generator().manual_seed(args.seed)
     a = torch.randn(k, k, generator=gen, dtype=torch.float64)
     b = torch.randn(k, generator=gen, dtype=torch.float64)

@@ -59,6 +59,11 @@ class RunSettings:
             s.epochs = 3 if s.quick else 10
         if s.n is None:
             s.n = 200 if s.quick else 1000
+        _checks.integer("run", "n", s.n, 2)
+        _checks.integer("run", "epochs", s.epochs, 1)
+        _checks.integer("run", "n_jobs", s.n_jobs, 1)
+        _checks.integer("run", "num_vars", s.num_vars, 1)
+        _checks.integer("run", "num_classes", s.num_classes, 2)
         return s
 
 

@@ -282,14 +282,15 @@ def run_sweep(
     n_jobs = int(n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1))
     backend = backend or cfg.run.get("backend", "loky")
     cells = plan_cells(cfg)
+    created = not cfg.cells_dir.exists()
     cfg.cells_dir.mkdir(parents=True, exist_ok=True)
     for stale in cfg.cells_dir.glob(".*.part"):  # temporaries of a killed run (never a finished cell)
         stale.unlink(missing_ok=True)
     todo = [c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]
     if max_cells is not None:
         todo = todo[:max_cells]
-    if todo:
-        if n_jobs == 1 and backend != "dask":
+    try:
+        if todo and n_jobs == 1 and backend != "dask":
             it = todo
             if progress:
                 from tqdm.auto import tqdm
@@ -297,8 +298,12 @@ def run_sweep(
                 it = tqdm(todo, desc=f"sweep {cfg.name}", unit="cell")
             for c in it:
                 run_cell(cfg, c)
-        else:
+        elif todo:
             _parallel(cfg, todo, n_jobs, backend, progress)
+    except BaseException:
+        if created and not any(cfg.cells_dir.iterdir()):  # nothing finished: leave no empty folder behind
+            cfg.cells_dir.rmdir()
+        raise
     if max_cells is not None and len([c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]):
         return None
     ds = gather(cfg, cells)

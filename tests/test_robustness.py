@@ -116,3 +116,31 @@ def test_atomic_writes_keep_ordinary_permissions(tmp_path):
         assert stat.S_IMODE(atomic_write_text(tmp_path / "b.txt", "x").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_bad_numbers_fail_before_any_work_and_a_failed_sweep_leaves_no_empty_folder(tmp_path, capsys):
+    """gradlab demo/run with n <= 1 (or epochs, n_jobs <= 0) fail with one line before training anything; a sweep
+    whose first cell fails leaves no empty <out>.cells folder."""
+    from gradlab.cli import main
+    from gradlab.sweep import run_sweep
+
+    for argv, message in (
+        (["demo", "--n", "0"], "demo: --n must be an integer >= 2, got 0"),
+        (["demo", "--n", "-5"], "demo: --n must be an integer >= 2, got -5"),
+        (["run", "--n", "0", "--out", str(tmp_path / "r")], "run: n must be an integer >= 2, got 0"),
+        (["run", "--epochs", "0", "--out", str(tmp_path / "r")], "run: epochs must be an integer >= 1, got 0"),
+    ):
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing trained, nothing written
+    out = tmp_path / "s.nc"
+    cfg = {
+        "out": str(out),
+        "problem": {"kind": "single", "num_classes": 3},
+        "reference": {"kind": "exact"},
+        "sampling": {"n": 100, "wrt": "encoder"},  # not a group of this problem: the first cell fails
+        "estimators": [{"name": "zgr"}],
+    }
+    with pytest.raises(ValueError, match="wrt"):
+        run_sweep(cfg, progress=False)
+    assert not (tmp_path / "s.nc.cells").exists()
