@@ -18,15 +18,17 @@ import math
 import torch
 
 from .. import _checks
-from .datamodel import DataModel
-from .layered import _data
-from .vae import VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params
+from .vae import bernoulli_nll
+from .vae_data import VAEDataModel
 
 __all__ = ["CategoricalAutoencoder"]
 
 
-class CategoricalAutoencoder(DataModel):
-    """The categorical autoencoder of the module docstring on a fixed minibatch of binarised digits."""
+class CategoricalAutoencoder(VAEDataModel):
+    """The categorical autoencoder of the module docstring on a fixed minibatch of binarised digits: the VAE's
+    model with one-hot latents and the reconstruction loss alone."""
+
+    model_name = "CategoricalAutoencoder"
 
     def __init__(
         self,
@@ -42,24 +44,20 @@ class CategoricalAutoencoder(DataModel):
         dtype: torch.dtype = torch.float64,
         device="cpu",
     ):
-        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
         _checks.integer("CategoricalAutoencoder", "num_vars", num_vars, 1)
-        self.arch = VAEArchitecture(x.shape[1], num_vars, num_classes, "onehot", "nonlinear", tuple(hidden))
-        self.net = VAEModel(self.arch, dtype, device)
-        if params is None:
-            params = init_vae_params(self.arch, init_seed, dtype, device)
-        self.init_seed = init_seed
-        names = tuple(params)
-        groups = {part: tuple(n for n in names if n.startswith(part + ".")) for part in ("encoder", "decoder")}
         super().__init__(
-            self._forward,
-            params,
-            groups,
-            batch=(x,),
-            splits=splits,
+            data,
+            num_vars,
+            num_classes,
+            "onehot",
+            "nonlinear",
+            hidden,
+            batch_size=batch_size,
+            batch_seed=batch_seed,
+            init_seed=init_seed,
+            params=params,
             dtype=dtype,
             device=device,
-            name="CategoricalAutoencoder",
         )
 
     def _forward(self, p, draw) -> torch.Tensor:
@@ -80,13 +78,3 @@ class CategoricalAutoencoder(DataModel):
 
     def summary_metrics(self, params) -> dict[str, float]:
         return {"code_perplexity": self.code_perplexity(params)} if "valid" in self.splits else {}
-
-    def config(self) -> dict:
-        return {
-            **super().config(),
-            "num_vars": self.arch.num_vars,
-            "num_classes": self.arch.num_classes,
-            "hidden": list(self.arch.hidden),
-            "init_seed": self.init_seed,
-            **self.data_config,
-        }

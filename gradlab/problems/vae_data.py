@@ -21,6 +21,8 @@ __all__ = ["VAEDataModel"]
 class VAEDataModel(DataModel):
     """A categorical VAE on a fixed minibatch of binarised images (default: the embedded digits), trainable."""
 
+    model_name = "CategoricalVAE"
+
     def __init__(
         self,
         data=None,
@@ -46,7 +48,7 @@ class VAEDataModel(DataModel):
         names = tuple(params)
         groups = {part: tuple(n for n in names if n.startswith(part + ".")) for part in ("encoder", "decoder")}
         super().__init__(
-            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="CategoricalVAE"
+            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name=self.model_name
         )
 
     def _forward(self, p, draw) -> torch.Tensor:
