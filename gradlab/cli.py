@@ -7,7 +7,6 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from ._version import __version__
 from .estimators import REGISTRY, available_estimators
@@ -117,97 +116,11 @@ def _int_list(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()] if text else []
 
 
-def _train_hparams(args: argparse.Namespace) -> dict:
-    """``--hp`` as given; without it, RF(4) for ``reinforce`` (the ZGR paper's snapshot estimator) and the
-    registry defaults for every other estimator."""
-    if args.hp is not None:
-        return parse_hparams(args.hp)
-    return {"m": 4} if args.estimator == "reinforce" else {}
-
-
-def _problem_settings(items: Sequence[str] | None) -> dict:
-    """``--set key=value``: numbers become numbers, ``a,b`` a list (``hidden=32,32``)."""
-    out = {}
-    for key, value in parse_hparams(items).items():
-        if isinstance(value, str) and "," in value:
-            value = [v for v in (parse_hparams([f"v={x}"])["v"] for x in value.split(",") if x)]
-        out[key] = value
-    return out
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
-    from . import estimator
+    """Train a model with any estimator (``gradlab/cli_train.py``)."""
+    from .cli_train import train_command
 
-    est = estimator(args.estimator, **_train_hparams(args))
-    snaps = _int_list(args.snapshot_epochs) or [args.epochs]
-    if args.out is None:
-        args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
-    if args.problem == "vae":
-        return _train_vae(args, est, snaps)
-    from .problems.build import build_problem
-    from .results import write_netcdf
-    from .training import history_dataset, train
-
-    settings = _problem_settings(args.set)
-    settings.setdefault("dtype", "float32")
-    problem = build_problem({"kind": args.problem, **settings})
-    result = train(
-        problem,
-        est,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        lr_milestones=_int_list(args.lr_milestones),
-        lr_gamma=args.lr_gamma,
-        optimizer=args.optimizer,
-        seed=args.seed,
-        snapshot_epochs=snaps,
-        out_dir=args.out,
-        resume=args.resume,
-        progress=not args.no_progress,
-    )
-    keys = [k for k in result.history[-1] if k not in ("epoch", "lr")]
-    print("epoch  " + "  ".join(f"{k:>14}" for k in keys))
-    for rec in result.history[-3:]:
-        print(f"{rec['epoch']:>5}  " + "  ".join(f"{rec[k]:>14.4f}" for k in keys))
-    for p in result.snapshots:
-        print(f"snapshot: {p}")
-    if args.history:
-        print(f"history: {write_netcdf(history_dataset([result]), args.history)}")
-    return 0
-
-
-def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
-    from .problems.data import load_dataset
-    from .training import train_vae
-
-    unsupported = [
-        f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones") if getattr(args, n)
-    ]
-    if unsupported:
-        raise ValueError(f"{', '.join(unsupported)}: not available for --problem vae (train_vae); use another model")
-    dataset = load_dataset(args.data, args.data_path, args.binarize, seed=args.data_seed)
-    result = train_vae(
-        dataset,
-        est,
-        num_vars=args.num_vars,
-        num_classes=args.num_classes,
-        embedding=args.embedding,
-        encoder=args.encoder,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        snapshot_epochs=snaps,
-        out_dir=args.out,
-        progress=not args.no_progress,
-    )
-    for rec in result.history[-3:]:
-        print(f"epoch {rec['epoch']:>4}: train negative ELBO {rec['train_neg_elbo']:.4f}")
-    for p in result.snapshots:
-        print(f"snapshot: {p}")
-    return 0
+    return train_command(args)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
