@@ -102,6 +102,50 @@ def test_quantized_deterministic_mode_is_rounding_of_noise_free_inputs():
     assert net.levels[0].tolist() == list(range(-8, 8)) and net.levels[1].tolist() == [-2, -1, 0, 1]
 
 
+def test_quantized_convolutional_deterministic_mode_against_unfolded_convolution():
+    """The convolutional network (App. B.5 has 32C5-MP2-64C5-MP2-512FC-10FC; here 3C3-MP2-4C3-MP2-7FC-10FC) in the
+    deterministic mode against an independent forward pass: convolution as a matrix product of unfolded patches
+    with zero padding, batch normalisation per channel, 2 x 2 max pooling as the maximum of the four offsets."""
+    net = QuantizedNetwork(hidden=(7,), conv=(3, 4), kernel=3, weights="ternary", activations="2bit", batch_size=12)
+    p = net.param_values()
+    assert [tuple(p[f"w{i}"].shape) for i in range(4)] == [(3, 1, 3, 3), (4, 3, 3, 3), (16, 7), (7, 10)]
+
+    def nearest(eta, levels):
+        return levels[(eta.unsqueeze(-1) - levels).abs().argmin(-1)]
+
+    def bn(pre, i, dims):
+        mean = pre.mean(dims, keepdim=True)
+        var = ((pre - mean) ** 2).mean(dims, keepdim=True)
+        shape = [1] * pre.dim()
+        shape[1 if pre.dim() == 4 else -1] = -1
+        g, b = p[f"bn{i}_g"].reshape(shape), p[f"bn{i}_b"].reshape(shape)
+        return (pre - mean) / torch.sqrt(var + 1e-5) * g + b
+
+    h = net.x.reshape(-1, 1, 8, 8)
+    for i in range(2):
+        w = nearest(p[f"w{i}"], net.levels[i]) / math.sqrt(w_in := p[f"w{i}"][0].numel())
+        assert w_in == (1 if i == 0 else 3) * 9
+        b, c, side = h.shape[0], h.shape[1], h.shape[2]
+        padded = torch.zeros(b, c, side + 2, side + 2, dtype=DT)
+        padded[:, :, 1:-1, 1:-1] = h
+        patches = torch.stack(
+            [padded[:, :, r : r + 3, s : s + 3].reshape(b, -1) for r in range(side) for s in range(side)], 1
+        )  # (B, positions, C * 9)
+        pre = (patches @ w.reshape(w.shape[0], -1).T).transpose(1, 2).reshape(b, -1, side, side)
+        act = nearest(bn(pre, i, (0, 2, 3)), net.act_levels)
+        h = torch.stack([act[:, :, r::2, s::2] for r in (0, 1) for s in (0, 1)]).amax(0)
+    h = h.reshape(h.shape[0], -1)
+    h = nearest(bn(h @ (nearest(p["w2"], net.levels[2]) / 4.0), 2, (0,)), net.act_levels)
+    logits = h @ (nearest(p["w3"], net.levels[3]) / math.sqrt(7)) + p["b_out"]
+    torch.testing.assert_close(net.deterministic_logits(p), logits, rtol=1e-12, atol=1e-12)
+    assert net.levels[0].tolist() == list(range(-8, 8)) and net.levels[1].tolist() == [-1, 0, 1]
+    assert net.levels[3].tolist() == list(range(-8, 8))
+    with pytest.raises(ValueError, match="kernel must be odd"):
+        QuantizedNetwork(hidden=(4,), conv=(2,), kernel=4)
+    with pytest.raises(ValueError, match="poolings do not fit"):
+        QuantizedNetwork(hidden=(4,), conv=(2, 2, 2, 2))
+
+
 def test_quantized_draws_follow_the_quantizer():
     """The network's draws are quantization units: a draw's logits are quantization_log_probs of its input
     (checked for the first weight tensor), and the mean drawn weight over many samples is the exact mean."""
@@ -153,6 +197,7 @@ def test_autoencoder_uses_the_vae_networks_and_measures_code_usage():
     ("kind", "settings"),
     [
         ("quantized", {"hidden": [3], "batch_size": 2}),
+        ("quantized", {"hidden": [3], "conv": [2], "kernel": 3, "batch_size": 2}),
         ("logic_gates", {"widths": [10], "batch_size": 2}),
         ("cat_ae", {"num_vars": 2, "num_classes": 4, "hidden": [8], "batch_size": 2}),
     ],

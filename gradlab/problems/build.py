@@ -275,7 +275,7 @@ def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[s
 
 _SBN_KEYS = ("hidden", "init_seed")
 _HVAE_KEYS = ("num_vars", "num_classes", "init_seed")
-_QUANTIZED_KEYS = ("hidden", "weights", "activations", "noise", "init_seed")
+_QUANTIZED_KEYS = ("hidden", "conv", "kernel", "weights", "activations", "noise", "init_seed")
 _LOGIC_KEYS = ("widths", "tau", "init_seed", "wiring_seed")
 _CAE_KEYS = ("num_vars", "num_classes", "hidden", "init_seed")
 
@@ -305,7 +305,7 @@ register_problem(
 )
 register_problem(
     "quantized",
-    _model_builder("quantized", "QuantizedNetwork", _QUANTIZED_KEYS, ("hidden",)),
+    _model_builder("quantized", "QuantizedNetwork", _QUANTIZED_KEYS, ("hidden", "conv")),
     (*DATA_KEYS, *_QUANTIZED_KEYS, "snapshot"),
     "quantized MLP with stochastic weights and activations (ZGR App. B.5)",
 )

@@ -6,8 +6,13 @@ whose logits are :func:`~gradlab.distributions.quantization_log_probs` of its re
 ``draw`` (so every estimator is a plug-in on every tensor of units, as ZGR App. B.2 says) and embedded as its
 level value (``phi(x) = x``, ZGR Sec. 3).
 
-Architecture (an MLP where the paper uses convolutions; the digits are 8 x 8): the grey image (not quantized,
-as in the paper) -> ``hidden[0]`` units -> ... -> 10 classes. Layer ``l`` has real weight inputs ``w{l}`` (in
+Architecture: the grey image (not quantized, as in the paper) -> ``conv`` convolutional layers (default none)
+-> ``hidden[0]`` units -> ... -> 10 classes. With ``conv = (32, 64)`` and ``hidden = (512,)`` on 28 x 28 images this
+is the paper's 32C5-MP2-64C5-MP2-512FC-10FC (App. B.5); ``conv = (8, 16)``, ``hidden = (128,)`` is App. B.6's small
+network. A convolutional layer has ``kernel x kernel`` filters (default 5) with zero padding that keeps the image
+size (the paper does not say which padding; "same" also lets the 8 x 8 digits through two poolings), then batch
+normalisation per channel, the activation quantizer, and 2 x 2 max pooling (of quantized values, so the pooled
+values are levels too). Layer ``l`` has real weight inputs ``w{l}`` (in
 level units; the weight used is ``level * scale_l`` with ``scale_l = 1 / sqrt(fan_in)``), then for hidden
 layers batch normalisation (``bn{l}_g``, ``bn{l}_b``; statistics of the current minibatch, in training and in
 evaluation alike: there are no running averages) and the activation quantizer; the output layer has a real bias
@@ -26,6 +31,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .. import _checks
 from ..distributions import quantization_log_probs
@@ -48,13 +54,16 @@ def nearest_level(eta: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
 
 
 class QuantizedNetwork(DataModel):
-    """The quantized MLP classifier of the module docstring, on a fixed minibatch of grey digits."""
+    """The quantized classifier of the module docstring (an MLP, or convolutions then an MLP with ``conv``), on a
+    fixed minibatch of grey images."""
 
     def __init__(
         self,
         data=None,
         hidden: tuple[int, ...] = (64, 64),
         *,
+        conv: tuple[int, ...] = (),
+        kernel: int = 5,
         weights: str = "ternary",
         activations: str = "ternary",
         noise: str = "triangular",
@@ -72,25 +81,39 @@ class QuantizedNetwork(DataModel):
         self.weights = _checks.choice(owner, "weights", weights, LEVEL_SETS)
         self.activations = _checks.choice(owner, "activations", activations, LEVEL_SETS)
         self.noise = _checks.choice(owner, "noise", noise, ("triangular", "logistic"))
-        batch, splits, self.data_config = _grey_data(data, batch_size, batch_seed, dtype, device)
-        widths = [batch[0].shape[1], *self.hidden, 10]
-        n = len(widths) - 1
+        self.conv = tuple(_checks.integer(owner, "conv channels", c, 1) for c in conv)
+        self.kernel = _checks.integer(owner, "kernel", kernel, 1)
+        if self.conv and self.kernel % 2 == 0:
+            raise ValueError(f"{owner}: kernel must be odd (same-size padding), got {kernel}")
+        batch, splits, self.data_config, self.image_shape = _grey_data(data, batch_size, batch_seed, dtype, device)
+        h, w = self.image_shape
+        if self.conv and h * w != batch[0].shape[1]:
+            raise ValueError(f"{owner}: conv needs square images; got {batch[0].shape[1]} pixels per image")
+        shapes = []  # the weight tensor of each layer
+        channels = 1
+        for c in self.conv:
+            if min(h, w) < 2:
+                raise ValueError(f"{owner}: {len(self.conv)} poolings do not fit {self.image_shape} images")
+            shapes.append((c, channels, self.kernel, self.kernel))
+            channels, h, w = c, h // 2, w // 2
+        widths = [channels * h * w if self.conv else batch[0].shape[1], *self.hidden, 10]
+        shapes += [(widths[i], widths[i + 1]) for i in range(len(widths) - 1)]
+        n = len(shapes)
         t = dict(dtype=dtype, device=device)
         self.levels = [torch.tensor(FOUR_BITS if i in (0, n - 1) else LEVEL_SETS[weights][0], **t) for i in range(n)]
         self.act_levels = torch.tensor(LEVEL_SETS[activations][1], **t)
-        self.scales = [1.0 / math.sqrt(widths[i]) for i in range(n)]
+        self.scales = [1.0 / math.sqrt(math.prod(s[1:]) if len(s) == 4 else s[0]) for s in shapes]
         if params is None:
             g = torch.Generator().manual_seed(init_seed)
             params = {}
-            for i in range(n):
+            for i, shape in enumerate(shapes):
                 # real inputs spread over the levels: a weight's level * scale is about U(-1, 1) / sqrt(fan_in)
                 lv = self.levels[i]
-                params[f"w{i}"] = (torch.rand(widths[i], widths[i + 1], generator=g, dtype=dtype) * 2 - 1) * float(
-                    lv[-1]
-                )
+                params[f"w{i}"] = (torch.rand(shape, generator=g, dtype=dtype) * 2 - 1) * float(lv[-1])
+                out = shape[0] if len(shape) == 4 else shape[1]
                 if i < n - 1:
-                    params[f"bn{i}_g"] = torch.ones(widths[i + 1], dtype=dtype)
-                    params[f"bn{i}_b"] = torch.zeros(widths[i + 1], dtype=dtype)
+                    params[f"bn{i}_g"] = torch.ones(out, dtype=dtype)
+                    params[f"bn{i}_b"] = torch.zeros(out, dtype=dtype)
             params["b_out"] = torch.zeros(10, dtype=dtype)
             if noise == "logistic":
                 for i in range(n):
@@ -118,16 +141,23 @@ class QuantizedNetwork(DataModel):
 
     def _outputs(self, p, quantize) -> torch.Tensor:
         """Class logits; ``quantize(eta, levels, std)`` returns the units' level values."""
-        h = self.x
-        n = len(self.levels)
+        n, nc = len(self.levels), len(self.conv)
+        h = self.x.unflatten(-1, (1, *self.image_shape)) if nc else self.x
         for i in range(n):
             w = quantize(p[f"w{i}"], self.levels[i], self._std(p, f"log_std_w{i}")) * self.scales[i]
-            pre = h @ w
+            if i < nc:  # (B, C, H, W); batch normalisation per channel over the batch and the image
+                pre, dims = F.conv2d(h, w, padding=self.kernel // 2), (-4, -2, -1)
+                gain, shift = p[f"bn{i}_g"][:, None, None], p[f"bn{i}_b"][:, None, None]
+            else:
+                pre, dims = (h.flatten(-3) if i == nc and nc else h) @ w, (-2,)
+                gain, shift = p.get(f"bn{i}_g"), p.get(f"bn{i}_b")
             if i == n - 1:
                 return pre + p["b_out"]
-            mean, var = pre.mean(-2, keepdim=True), pre.var(-2, unbiased=False, keepdim=True)
-            eta = (pre - mean) * torch.rsqrt(var + 1e-5) * p[f"bn{i}_g"] + p[f"bn{i}_b"]
+            mean, var = pre.mean(dims, keepdim=True), pre.var(dims, unbiased=False, keepdim=True)
+            eta = (pre - mean) * torch.rsqrt(var + 1e-5) * gain + shift
             h = quantize(eta, self.act_levels, self._std(p, f"log_std_a{i}"))
+            if i < nc:
+                h = F.max_pool2d(h, 2)
         raise AssertionError("unreachable")
 
     def _stochastic(self, draw):
@@ -153,6 +183,8 @@ class QuantizedNetwork(DataModel):
         return {
             **super().config(),
             "hidden": list(self.hidden),
+            "conv": list(self.conv),
+            "kernel": self.kernel,
             "weights": self.weights,
             "activations": self.activations,
             "noise": self.noise,
@@ -162,7 +194,8 @@ class QuantizedNetwork(DataModel):
 
 
 def _grey_data(data, batch_size: int, batch_seed: int, dtype, device):
-    """Grey images in [0, 1] with labels: ``(fixed batch, splits, config)``."""
+    """Grey images in [0, 1] with labels: ``(fixed batch, splits, config, image shape)`` (user tensors: square
+    images)."""
     if data is None:
         from .data import digits
 
@@ -181,6 +214,7 @@ def _grey_data(data, batch_size: int, batch_seed: int, dtype, device):
         idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(batch_seed))[:batch_size]
         splits = {"train": put(x, y), "valid": put(data.grey("valid"), data.labels_valid)}
         cfg = {"dataset": data.config(), "batch_size": batch_size, "batch_seed": batch_seed}
-        return put(x[idx], y[idx]), splits, cfg
+        return put(x[idx], y[idx]), splits, cfg, tuple(data.image_shape)
     x, y = data
-    return put(x, y), {"train": put(x, y)}, {"dataset": "user tensors"}
+    side = math.isqrt(x.shape[1])
+    return put(x, y), {"train": put(x, y)}, {"dataset": "user tensors"}, (side, x.shape[1] // max(side, 1))
