@@ -77,6 +77,25 @@ def test_mnist_from_idx(tmp_path, layout):
     )
 
 
+def test_labels_travel_with_their_images(tmp_path):
+    """IDX label files and npz 'y_train' arrays are split with the same permutation as the images (each image
+    here encodes its own label in its first pixel), so classifiers can train on MNIST / Fashion-MNIST by path."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, size=40)
+    imgs = rng.integers(0, 256, size=(40, 28, 28))
+    imgs[:, 0, 0] = labels * 20
+    write_idx(tmp_path / "train-images-idx3-ubyte", imgs)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, 40) + labels.astype(np.uint8).tobytes())
+    np.savez(tmp_path / "f.npz", x_train=imgs.astype(np.uint8), y_train=labels)
+    for ds in (D.load_dataset("fashion_mnist", tmp_path), D.load_dataset("fashion_mnist", tmp_path / "f.npz")):
+        for split, y in (("train", ds.labels_train), ("valid", ds.labels_valid)):
+            first = torch.round(ds.grey(split)[:, 0] * 255 / 20).to(torch.int64)
+            assert torch.equal(first, y)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, 39) + bytes(39))
+    with pytest.raises(ValueError, match="not an IDX1 label file for 40 images"):
+        D.load_dataset("mnist", tmp_path)
+
+
 def test_npz_and_mat_files(tmp_path):
     imgs = np.random.default_rng(1).integers(0, 256, size=(20, 28, 28)).astype(np.uint8)
     np.savez(tmp_path / "fmnist.npz", x_train=imgs)
@@ -96,7 +115,7 @@ def test_npz_and_mat_files(tmp_path):
 def test_missing_and_malformed_files_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="mnist: pass path= to files you already have"):
         D.load_dataset("mnist")
-    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\[.gz\] \(IDX format"):
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\[.gz\] \(and train-labels-idx1-ubyte"):
         D.load_dataset("mnist", tmp_path)
     (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 40)
     with pytest.raises(ValueError, match="not an IDX3 image file"):

@@ -120,6 +120,7 @@ def digits(binarize: str = "static", seed: int = 0, valid_fraction: float = 0.1)
 _IDX_NAMES = {
     "train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "train_labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
 }
 
 
@@ -137,6 +138,16 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols).astype(np.float32) / 255.0
 
 
+def _read_idx_labels(path: Path, n: int) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    magic, count = struct.unpack(">II", raw[:8]) if len(raw) >= 8 else (0, -1)
+    if magic != 2049 or count != n or len(raw) != 8 + n:
+        raise ValueError(f"{path}: not an IDX1 label file for {n} images (magic {magic}, expected 2049; count {count})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
+
+
 def _find_idx(root: Path, which: str) -> Path | None:
     for sub in ("", "raw", "MNIST/raw", "FashionMNIST/raw"):
         for name in _IDX_NAMES[which]:
@@ -144,6 +155,17 @@ def _find_idx(root: Path, which: str) -> Path | None:
                 p = root / sub / (name + suffix)
                 if p.is_file():
                     return p
+    return None
+
+
+def _npz_labels(path: Path, n: int) -> np.ndarray | None:
+    with np.load(path) as z:
+        for k in ("y_train", "train_labels", "labels", "y"):
+            if k in z:
+                y = np.asarray(z[k]).astype(np.int64).reshape(-1)
+                if y.shape[0] != n:
+                    raise ValueError(f"{path}: {k!r} has {y.shape[0]} labels for {n} images")
+                return y
     return None
 
 
@@ -162,21 +184,28 @@ def _load_npz(path: Path, keys: tuple[str, ...]) -> np.ndarray:
 def _mnist_like(name: str, path: str | Path, binarize: str, seed: int, valid_fraction: float) -> Dataset:
     root = Path(path).expanduser()
     hint = (
-        f"{name}: expected, at {root}, either an .npz file with an array 'x_train' (N, 28, 28) of pixels, or a "
-        f"directory holding train-images-idx3-ubyte[.gz] (IDX format, directly, in raw/, or in a torchvision "
-        f"root's MNIST/raw or FashionMNIST/raw). No download is attempted."
+        f"{name}: expected, at {root}, either an .npz file with an array 'x_train' (N, 28, 28) of pixels (and "
+        f"'y_train' labels for classifiers), or a directory holding train-images-idx3-ubyte[.gz] (and "
+        f"train-labels-idx1-ubyte[.gz]; IDX format, directly, in raw/, or in a torchvision root's MNIST/raw or "
+        f"FashionMNIST/raw). No download is attempted."
     )
     if root.is_file() and root.suffix == ".npz":
         grey = _load_npz(root, ("x_train", "train_images", "images", "x"))
+        labels = _npz_labels(root, grey.shape[0])
     elif root.is_dir():
         found = _find_idx(root, "train")
         if found is None:
             raise FileNotFoundError(hint)
         grey = _read_idx(found)
+        found_labels = _find_idx(root, "train_labels")
+        labels = None if found_labels is None else _read_idx_labels(found_labels, grey.shape[0])
     else:
         raise FileNotFoundError(hint)
     train, valid = _split(grey, valid_fraction, seed)
-    return Dataset(name, train, valid, (28, 28), binarize, seed)
+    if labels is None:  # classifiers say so when they need them
+        return Dataset(name, train, valid, (28, 28), binarize, seed)
+    y_train, y_valid = (t.to(torch.int64) for t in _split(labels, valid_fraction, seed))
+    return Dataset(name, train, valid, (28, 28), binarize, seed, y_train, y_valid)
 
 
 def _omniglot(path: str | Path, binarize: str, seed: int, valid_fraction: float) -> Dataset:
