@@ -83,10 +83,17 @@ def final_table(ds, metric: str, rows: str = "estimator", cols: str | None = Non
 
 
 def study_args(description: str):
-    """The common command line of the training-study scripts: --quick, --seeds, --epochs, --n-jobs."""
+    """The common command line of the training-study scripts: --config, --dry-run, --quick, --seeds, --epochs,
+    --n-jobs, the data set and the backend."""
     import argparse
 
-    ap = argparse.ArgumentParser(description=description)
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(
+        "--config",
+        default=None,
+        help="a TOML file of the experiment's settings over the script's defaults (the papers' scale: analyses/paper/)",
+    )
+    ap.add_argument("--dry-run", action="store_true", help="build every problem, print the plan, train nothing")
     ap.add_argument("--quick", action="store_true", help="one seed and a few epochs (a smoke run)")
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick 1)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default per script)")
@@ -98,14 +105,81 @@ def study_args(description: str):
     return ap
 
 
+COMMON_KEYS = ("dataset", "data_path", "seeds", "epochs", "problem")
+
+
+def experiment(args, script: str, defaults: dict) -> dict:
+    """The experiment's settings: the script's laptop-scale ``defaults`` (which must hold ``seeds`` and
+    ``epochs``), overridden by the TOML file of ``--config`` (a paper-scale configuration in ``analyses/paper/``)
+    and then by ``--seeds``, ``--epochs``, ``--dataset`` and ``--data-path``. The TOML file's top-level keys are
+    the defaults' names plus ``script`` (which script it is for), ``about`` (free text), ``dataset``,
+    ``data_path`` and ``problem`` (a table of extra problem settings); anything else is an error naming the
+    closest valid key. A data set other than the embedded digits needs its files (``--data-path``)."""
+    import difflib
+
+    import tomllib
+
+    cfg = {"dataset": "digits", "data_path": None, "problem": {}, **defaults}
+    if args.config:
+        path = Path(args.config)
+        try:
+            text = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise SystemExit(f"{script}: error: --config {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SystemExit(f"{script}: error: --config {path}: not valid TOML ({exc})") from None
+        meant = text.pop("script", script)
+        if meant != script:
+            raise SystemExit(f"{script}: error: --config {path} is for {meant}, not {script}")
+        text.pop("about", None)
+        for key in text:
+            if key not in cfg:
+                close = difflib.get_close_matches(key, list(cfg), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; accepted: {', '.join(sorted(cfg))}"
+                raise SystemExit(f"{script}: error: --config {path}: unknown key {key!r}{hint}")
+        cfg.update(text)
+    for key in ("seeds", "epochs", "dataset", "data_path"):
+        if getattr(args, key, None) is not None:
+            cfg[key] = getattr(args, key)
+    if cfg["dataset"] != "digits" and not cfg["data_path"]:
+        raise SystemExit(f"{script}: error: dataset {cfg['dataset']!r} needs its files: --data-path DIR")
+    if args.quick:
+        cfg["seeds"] = args.seeds or 1
+    return cfg
+
+
+def problem_settings(cfg: dict) -> dict:
+    """The data-set keys and the ``problem`` table of an :func:`experiment`, as problem settings."""
+    data = {"dataset": cfg["dataset"]} if cfg["dataset"] != "digits" else {}
+    if cfg["data_path"]:
+        data["data_path"] = str(Path(cfg["data_path"]).expanduser())
+    return {**data, **cfg["problem"]}
+
+
+def dry_run(problems: list[dict], methods: list, cfg: dict, runs_per_problem: int | None = None) -> None:
+    """Build every problem of the plan (so the data, the sizes and the settings are checked) and print what a run
+    would train: problems x estimator settings x seeds runs of ``epochs`` epochs."""
+    import gradlab as gl
+
+    settings = gl.training.estimator_settings(methods)
+    for problem in problems:
+        model = gl.problems.build_problem(problem)
+        model = model.training_model() if hasattr(model, "training_model") else model
+        size = sum(p.numel() for p in model.param_values().values())
+        n_train = model.split("train")[0].shape[0]
+        print(f"{model.name}: {size:,} parameters, {n_train} training examples; {problem}")
+    runs = runs_per_problem or len(settings) * len(problems) * int(cfg["seeds"])
+    print(f"plan: {runs} training runs of {cfg['epochs']} epochs ({len(settings)} estimator settings)")
+
+
 def tagged(stem: str, args) -> str:
-    """Output name of a study script: ``stem``, or ``stem_quick`` for a ``--quick`` smoke run (so a smoke run
-    never overwrites the figures the README shows)."""
+    """Output name of a study script: ``stem``, ``stem_<config>`` with ``--config <config>.toml`` and ``..._quick``
+    for a ``--quick`` smoke run (so neither overwrites the laptop-scale figures the README shows)."""
+    if getattr(args, "config", None):
+        stem = f"{stem}_{Path(args.config).stem}"
     return f"{stem}_quick" if getattr(args, "quick", False) else stem
 
 
-def study_settings(args) -> tuple[dict, dict]:
-    """``(problem settings, training_study settings)`` from :func:`study_args`'s options: the data set (real
-    data sets by path, e.g. ``--dataset mnist --data-path ~/data/mnist``) and where the runs go."""
-    data = {k: v for k, v in (("dataset", args.dataset), ("data_path", args.data_path)) if v}
-    return data, {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}
+def run_settings(args) -> dict:
+    """The :func:`~gradlab.training.training_study` settings of where the runs go (workers, backend)."""
+    return {"n_jobs": args.n_jobs, "backend": args.backend, "scheduler": args.scheduler}

@@ -11,13 +11,14 @@ Tasks (``--task``):
 - ``shah_gen``: categorical VAE (4 variables x 8 classes) negative ELBO (v1, generation grid).
 
 Run: python analyses/decoupled_training_grids.py --task sbn   (--quick: 2 x 2 grid, one seed, 3 epochs)
+Paper scale: --config analyses/paper/decoupled_<task>.toml --data-path DIR (the task is in the file).
 Output: results/decoupled_<task>.nc, figures/decoupled_<task>.png; the grid and the baselines on stdout.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import FIGURES, RESULTS, study_args, study_settings, tagged
+from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, run_settings, study_args, tagged
 
 TASKS = {
     # problem, metric, higher is better, learning rate, batch size
@@ -34,28 +35,37 @@ BASELINES = [{"name": "identity_st"}, {"name": "st"}, {"name": "gs_st", "t": [0.
 
 def main() -> None:
     ap = study_args(__doc__)
-    ap.add_argument("--task", choices=sorted(TASKS), default="sbn")
+    ap.add_argument("--task", choices=sorted(TASKS), default=None, help="the task (default sbn)")
     args = ap.parse_args()
-    data, run = study_settings(args)
+    # the task's defaults; a --config file names its task (and may set every key below)
+    defaults = {"task": "sbn", "tau_f": TAU_F, "tau_b": TAU_B, "baselines": BASELINES, "seeds": 3, "epochs": 30}
+    defaults.update({"lr": None, "batch_size": None, "optimizer": "adam"})
+    cfg = experiment(args, "decoupled_training_grids.py", defaults)
+    task = args.task or cfg["task"]
+    problem, metric, higher, lr, batch = TASKS[task]
+    problem = {**problem, "dtype": "float32", **problem_settings(cfg)}
+    lr, batch = cfg["lr"] or lr, cfg["batch_size"] or batch
+    tau_f, tau_b = (cfg["tau_f"][1:3], cfg["tau_b"][1:3]) if args.quick else (cfg["tau_f"], cfg["tau_b"])
+    seeds = range(cfg["seeds"])
+    epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
+    grid = [{"name": "decoupled_st", "tau_f": tau_f, "tau_b": tau_b}]
+    if args.dry_run:
+        return dry_run([problem], grid + cfg["baselines"], cfg)
     import matplotlib.pyplot as plt
 
     import gradlab as gl
     from gradlab.plots import save_figure
 
-    problem, metric, higher, lr, batch = TASKS[args.task]
-    tau_f, tau_b = (TAU_F[1:3], TAU_B[1:3]) if args.quick else (TAU_F, TAU_B)
-    seeds = range(args.seeds or (1 if args.quick else 3))
-    epochs = args.epochs or (3 if args.quick else 30)
-    grid = [{"name": "decoupled_st", "tau_f": tau_f, "tau_b": tau_b}]
     ds = gl.training.training_study(
-        {**problem, "dtype": "float32", **data},
-        grid + BASELINES,
+        problem,
+        grid + cfg["baselines"],
         seeds=seeds,
         epochs=epochs,
         lr=lr,
         batch_size=batch,
-        **run,
-        out=RESULTS / f"{tagged('decoupled_' + args.task, args)}.nc",
+        optimizer=cfg["optimizer"],
+        **run_settings(args),
+        out=RESULTS / f"{tagged('decoupled_' + task, args)}.nc",
     )
     final = ds[metric].isel(epoch=-1).mean("seed")
 
@@ -63,7 +73,7 @@ def main() -> None:
         return gl.estimator("decoupled_st", tau_f=f, tau_b=b).label
 
     values = np.array([[float(final.sel(estimator=label(f, b))) for b in tau_b] for f in tau_f])
-    print(f"{args.task}: final {metric}, mean over {len(seeds)} seed(s); rows tau_f, columns tau_b")
+    print(f"{task}: final {metric}, mean over {len(seeds)} seed(s); rows tau_f, columns tau_b")
     print("tau_f \\ tau_b " + " ".join(f"{b:>8g}" for b in tau_b))
     for f, row in zip(tau_f, values, strict=True):
         print(f"{f:>13g} " + " ".join(f"{v:8.4f}" for v in row))
@@ -79,14 +89,16 @@ def main() -> None:
         if extra in ds:
             p = ds[extra].isel(epoch=-1).mean("seed")
             print(f"{extra}: " + ", ".join(f"{e}={float(p.sel(estimator=e)):.2f}" for e in ds.estimator.values))
-    if args.task == "logic":  # Fig. 5: the gates of seed 0's runs (training is deterministic: the study's runs)
+    if task == "logic":  # Fig. 5: the gates of seed 0's runs (training is deterministic: the study's runs)
         best_est = gl.estimator("decoupled_st", tau_f=tau_f[best[0]], tau_b=tau_b[best[1]])
-        shown = [best_est, *gl.training.estimator_settings(BASELINES)]
-        model = gl.problems.build_problem({**problem, "dtype": "float32", "init_seed": 0, **data})
+        shown = [best_est, *gl.training.estimator_settings(cfg["baselines"])]
+        model = gl.problems.build_problem({**problem, "init_seed": 0})
         fig, ax = plt.subplots(figsize=(8, 3.5))
         width = 0.8 / len(shown)
         for i, est in enumerate(shown):
-            run = gl.train(model, est, seed=0, epochs=epochs, lr=lr, batch_size=batch, evaluate=False)
+            run = gl.train(
+                model, est, seed=0, epochs=epochs, lr=lr, batch_size=batch, optimizer=cfg["optimizer"], evaluate=False
+            )
             counts, ppl = model.with_params(run.params).gate_usage()
             share = (counts / counts.sum()).numpy()
             ax.bar(np.arange(16) + i * width, share, width, label=f"{est.label} (perplexity {ppl:.2f})")
@@ -101,8 +113,8 @@ def main() -> None:
     for (i, j), v in np.ndenumerate(values):
         ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="w", fontsize=8)
     fig.colorbar(im, label=metric)
-    ax.set_title(f"decoupled ST, {args.task}: final {metric}")
-    print(save_figure(fig, FIGURES / f"{tagged('decoupled_' + args.task, args)}.png"))
+    ax.set_title(f"decoupled ST, {task}: final {metric}")
+    print(save_figure(fig, FIGURES / f"{tagged('decoupled_' + task, args)}.png"))
 
 
 if __name__ == "__main__":

@@ -3,36 +3,59 @@
 with ZGR (no temperature) as a horizontal line; mean over seeds +- (max - min) / 2.
 
 Run: python analyses/zgr_fig2_temperature.py   (--quick: two temperatures, one seed, 3 epochs)
+Paper scale: --config analyses/paper/zgr_fig2_mnist.toml --data-path DIR
 Output: results/zgr_fig2.nc, figures/zgr_fig2_temperature.png; the values on stdout.
 """
 
 from __future__ import annotations
 
-from _common import FIGURES, RESULTS, study_args, study_settings, tagged
+from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, run_settings, study_args, tagged
 
-TEMPERATURES = [0.1, 0.3, 1.0, 2.0]
+DEFAULTS = {
+    "temperatures": [0.1, 0.3, 1.0, 2.0],
+    "num_vars": 2,  # C64 V2: the paper's C64 V32 with 12 latent bits
+    "num_classes": 64,
+    "gr_mc_m": 10,
+    "seeds": 3,
+    "epochs": 50,
+    "lr": 1e-3,
+    "batch_size": 50,
+}
 
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
-    data, run = study_settings(args)
+    cfg = experiment(args, "zgr_fig2_temperature.py", DEFAULTS)
+    temps = cfg["temperatures"][1:3] if args.quick else cfg["temperatures"]
+    epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
+    methods = [
+        {"name": "gs", "t": temps},
+        {"name": "gs_st", "t": temps},
+        {"name": "gr_mc", "t": temps, "m": cfg["gr_mc_m"]},
+        {"name": "zgr"},
+    ]
+    problem = {
+        "kind": "vae",
+        "num_vars": cfg["num_vars"],
+        "num_classes": cfg["num_classes"],
+        "dtype": "float32",
+        **problem_settings(cfg),
+    }
+    if args.dry_run:
+        return dry_run([problem], methods, cfg)
     import matplotlib.pyplot as plt
 
     import gradlab as gl
     from gradlab.plots import save_figure
 
-    temps = TEMPERATURES[1:3] if args.quick else TEMPERATURES
-    seeds = range(args.seeds or (1 if args.quick else 3))
-    epochs = args.epochs or (3 if args.quick else 50)
-    methods = [{"name": "gs", "t": temps}, {"name": "gs_st", "t": temps}, {"name": "gr_mc", "t": temps, "m": 10}]
     ds = gl.training.training_study(
-        {"kind": "vae", "num_vars": 2, "num_classes": 64, "dtype": "float32", **data},
-        [*methods, {"name": "zgr"}],
-        seeds=seeds,
+        problem,
+        methods,
+        seeds=range(cfg["seeds"]),
         epochs=epochs,
-        lr=1e-3,
-        batch_size=50,
-        **run,
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        **run_settings(args),
         out=RESULTS / f"{tagged('zgr_fig2', args)}.nc",
     )
     last = ds["train_loss"].isel(epoch=-1)
@@ -43,10 +66,11 @@ def main() -> None:
         m, h = mean.sel(estimator=labels).values, half.sel(estimator=labels).values
         ax.errorbar(temps, m, yerr=h, marker="o", capsize=3, label=family)
         print(f"{family}: " + ", ".join(f"t={t:g}: {v:.2f} ± {e:.2f}" for t, v, e in zip(temps, m, h, strict=True)))
+    title = f"VAE C{cfg['num_classes']} V{cfg['num_vars']} on {cfg['dataset']}"
     z = ds.estimator.values[-1]
     print(f"zgr: {float(mean.sel(estimator=z)):.2f} ± {float(half.sel(estimator=z)):.2f}")
     ax.axhline(float(mean.sel(estimator=z)), color="k", ls="--", label="zgr")
-    ax.set(xscale="log", xlabel="temperature t", ylabel="final training negative ELBO", title="VAE C64 V2 on digits")
+    ax.set(xscale="log", xlabel="temperature t", ylabel="final training negative ELBO", title=title)
     ax.legend()
     print(save_figure(fig, FIGURES / f"{tagged('zgr_fig2_temperature', args)}.png"))
 

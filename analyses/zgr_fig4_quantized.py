@@ -7,13 +7,14 @@ reference samples of RF(4), with the squared bias of eq. (16) (the paper: 4 x 10
 samples per setting; here 2 x 10^4 and 2,000, so the squared biases are resolved only where they are large).
 
 Run: python analyses/zgr_fig4_quantized.py   (--quick: epochs 0 and 2, fewer settings and samples)
+Paper scale: --config analyses/paper/zgr_fig4_quantized_fmnist.toml --data-path DIR (App. B.6's network, samples)
 Output: results/zgr_fig4_quantized/trajectory.nc, figures/zgr_fig4_quantized.png, figures/zgr_figB3_variance.png
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import FIGURES, RESULTS, study_args, tagged
+from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, study_args, tagged
 
 ESTIMATORS = [
     {"name": "st", "t": [1.0, 2.0, 4.0, 8.0]},
@@ -25,27 +26,45 @@ ESTIMATORS = [
 ]
 
 
+DEFAULTS = {
+    "estimators": ESTIMATORS,
+    "network": {"hidden": [16, 16], "batch_size": 20},  # QuantizedNetwork settings (+ conv, kernel, weights, ...)
+    "measure_at": [0, 5],  # epochs at which to measure, besides the last
+    "epochs": 20,
+    "seeds": 1,
+    "reference_n": 20_000,
+    "n": 2000,
+    "lr": 3e-3,
+    "batch_size": 50,
+}
+
+
 def main() -> None:
     args = study_args(__doc__).parse_args()
+    cfg = experiment(args, "zgr_fig4_quantized.py", DEFAULTS)
+    quick = args.quick
+    epochs = [0, 2] if quick else sorted({*cfg["measure_at"], cfg["epochs"]})
+    problem = {"kind": "quantized", **cfg["network"], "dtype": "float32", **problem_settings(cfg)}
+    estimators = cfg["estimators"][:3] if quick else cfg["estimators"]
+    if args.dry_run:
+        return dry_run([problem], estimators, {**cfg, "epochs": epochs})
     import matplotlib.pyplot as plt
 
     import gradlab as gl
     from gradlab import names as N
     from gradlab.plots import plot_pareto, save_figure
 
-    quick = args.quick
-    epochs = [0, 2] if quick else [0, 5, args.epochs or 20]
     ds = gl.training.trajectory_study(
-        {"kind": "quantized", "hidden": [16, 16], "batch_size": 20, "dtype": "float32"},
+        problem,
         gl.estimator("zgr"),
         epochs,
-        ESTIMATORS[:3] if quick else ESTIMATORS,
+        estimators,
         out_dir=RESULTS / tagged("zgr_fig4_quantized", args),
-        reference={"kind": "estimator", "name": "reinforce", "m": 4, "n": 2000 if quick else 20_000},
-        n=500 if quick else 2000,
+        reference={"kind": "estimator", "name": "reinforce", "m": 4, "n": 2000 if quick else cfg["reference_n"]},
+        n=500 if quick else cfg["n"],
         wrt="layer0",
         bootstrap=100,
-        train_settings={"lr": 3e-3, "batch_size": 50},
+        train_settings={"lr": cfg["lr"], "batch_size": cfg["batch_size"]},
     )
     last = gl.results.one_seed(ds.isel(epoch=-1))
     print(f"epoch {int(ds.epoch[-1])}: squared bias and variance per parameter of layer 0")

@@ -8,13 +8,14 @@ each, against exact gradients for the VAE (its 4,096 configurations per image ar
 against 2 x 10^4 RF(4) samples for the HVAE (its exact engine enumerates the joint support of all 20 images).
 
 Run: python analyses/zgr_figB4_trajectory.py --model vae   (--quick: epochs 0 and 1, fewer settings)
+Paper scale: --config analyses/paper/zgr_figB4_vae_mnist.toml --data-path DIR (C16 V16, epochs 1 to 200)
 Output: results/zgr_figB4_<model>/trajectory.nc, figures/zgr_figB4_<model>.png; the fronts on stdout.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import FIGURES, RESULTS, study_args, tagged
+from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, study_args, tagged
 
 ESTIMATORS = [
     {"name": "st", "t": [1.0, 2.0]},
@@ -26,30 +27,52 @@ ESTIMATORS = [
 ]
 
 
+DEFAULTS = {
+    "model": "vae",
+    "estimators": ESTIMATORS,
+    "sizes": {"vae": [4, 8], "hvae": [4, 4]},  # (variables V, categories K) per model
+    "measure_at": [1, 10],  # epochs at which to measure, besides the last
+    "epochs": 50,
+    "seeds": 1,
+    "reference": "exact",  # "exact" or RF(4) reference samples ("rf4"); the HVAE always uses samples
+    "reference_n": 20_000,
+    "n": 2000,
+    "lr": 1e-3,
+    "batch_size": 50,
+}
+
+
 def main() -> None:
     ap = study_args(__doc__)
-    ap.add_argument("--model", choices=["vae", "hvae"], default="vae")
+    ap.add_argument("--model", choices=["vae", "hvae"], default=None, help="vae (default) or hvae")
     args = ap.parse_args()
+    cfg = experiment(args, "zgr_figB4_trajectory.py", DEFAULTS)
+    model = args.model or cfg["model"]
+    v, k = cfg["sizes"][model]
+    problem = {"kind": model, "batch_size": 20, "dtype": "float64", "num_vars": v, "num_classes": k}
+    problem.update(problem_settings(cfg))
+    epochs = [0, 1] if args.quick else sorted({*cfg["measure_at"], cfg["epochs"]})
+    estimators = cfg["estimators"][:3] if args.quick else cfg["estimators"]
+    exact = model == "vae" and cfg["reference"] == "exact"
+    if args.dry_run:
+        return dry_run([problem], estimators, {**cfg, "epochs": epochs})
     import matplotlib.pyplot as plt
 
     import gradlab as gl
     from gradlab import names as N
 
-    problem = {"kind": args.model, "batch_size": 20, "dtype": "float64"}
-    problem.update({"num_vars": 4, "num_classes": 8} if args.model == "vae" else {"num_vars": 4, "num_classes": 4})
-    epochs = [0, 1] if args.quick else [1, 10, args.epochs or 50]
     ds = gl.training.trajectory_study(
         problem,
         gl.estimator("reinforce", m=4),
         epochs,
-        ESTIMATORS[:3] if args.quick else ESTIMATORS,
-        out_dir=RESULTS / tagged(f"zgr_figB4_{args.model}", args),
+        estimators,
+        out_dir=RESULTS / tagged(f"zgr_figB4_{model}", args),
         reference=None
-        if args.model == "vae"
-        else {"kind": "estimator", "name": "reinforce", "m": 4, "n": 4000 if args.quick else 20_000},
-        n=500 if args.quick else 2000,
+        if exact
+        else {"kind": "estimator", "name": "reinforce", "m": 4, "n": 4000 if args.quick else cfg["reference_n"]},
+        n=500 if args.quick else cfg["n"],
         bootstrap=100,
-        train_settings={"lr": 1e-3, "batch_size": 50},
+        train_settings={"lr": cfg["lr"], "batch_size": cfg["batch_size"]},
     )
     fig, axes = plt.subplots(1, len(epochs), figsize=(4.5 * len(epochs), 4), squeeze=False)
     for ax, epoch in zip(axes[0], epochs, strict=True):
@@ -65,11 +88,11 @@ def main() -> None:
             f"  zgr: bias2 {float(sub[N.BIAS2].sel({N.ESTIMATOR: 'zgr'})):.3e}, "
             f"variance {float(sub[N.VARIANCE].sel({N.ESTIMATOR: 'zgr'})):.3e}"
         )
-    against = "exact gradients" if args.model == "vae" else "RF(4) reference samples"
-    fig.suptitle(f"{args.model}: bias-variance along RF(4) training ({against})")
+    against = "exact gradients" if exact else "RF(4) reference samples"
+    fig.suptitle(f"{model}: bias-variance along RF(4) training ({against})")
     from gradlab.plots import save_figure
 
-    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_figB4_{args.model}', args)}.png"))
+    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_figB4_{model}', args)}.png"))
 
 
 if __name__ == "__main__":

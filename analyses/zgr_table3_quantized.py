@@ -8,50 +8,87 @@ Fashion-MNIST); triangular noise; Adam at 3e-3 for 20 epochs with the learning r
 split is the digits' 180 images (there is no separate test split).
 
 Run: python analyses/zgr_table3_quantized.py   (--quick: one seed, 3 epochs)
+Paper scale: --config analyses/paper/zgr_table3_fmnist.toml --data-path DIR (the convolutional network, 200
+epochs, the best of three learning rates per estimator and width on the validation split).
 Output: results/zgr_table3.nc; the table on stdout.
 """
 
 from __future__ import annotations
 
 import xarray as xr
-from _common import RESULTS, final_table, study_args, study_settings, tagged
+from _common import RESULTS, dry_run, experiment, final_table, problem_settings, run_settings, study_args, tagged
 
-WIDTHS = [("2bit", "2bit", "2/2"), ("ternary", "ternary", "T/T"), ("ternary", "1bit", "T/1"), ("1bit", "1bit", "1/1")]
-METHODS = [
-    {"name": "gs_st", "t": [2.0, 1.0, 0.5]},
-    {"name": "gr_mc", "t": [0.5, 0.1], "m": 10},
-    {"name": "zgr"},
-    {"name": "st"},
-    {"name": "reinforce", "m": [2, 4]},
-]
+DEFAULTS = {
+    # (inner weights, activations, column label)
+    "widths": [
+        ["2bit", "2bit", "2/2"],
+        ["ternary", "ternary", "T/T"],
+        ["ternary", "1bit", "T/1"],
+        ["1bit", "1bit", "1/1"],
+    ],
+    "methods": [
+        {"name": "gs_st", "t": [2.0, 1.0, 0.5]},
+        {"name": "gr_mc", "t": [0.5, 0.1], "m": 10},
+        {"name": "zgr"},
+        {"name": "st"},
+        {"name": "reinforce", "m": [2, 4]},
+    ],
+    "network": {"hidden": [64, 64]},  # QuantizedNetwork's architecture settings (hidden, conv, kernel, noise)
+    "seeds": 3,
+    "epochs": 20,
+    "lrs": [3e-3],  # with several: each estimator and width keeps the best final validation error (mean over seeds)
+    "batch_size": 50,
+}
 
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
-    data, run = study_settings(args)
+    cfg = experiment(args, "zgr_table3_quantized.py", DEFAULTS)
+    epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
+    problems = [
+        {"kind": "quantized", **cfg["network"], "weights": w, "activations": a, "dtype": "float32"}
+        | problem_settings(cfg)
+        for w, a, _ in cfg["widths"]
+    ]
+    if args.dry_run:
+        return dry_run(problems, cfg["methods"], cfg, len(problems) * len(cfg["lrs"]) * _count(cfg))
     import gradlab as gl
 
-    seeds = range(args.seeds or (1 if args.quick else 3))
-    epochs = args.epochs or (3 if args.quick else 20)
     parts = []
-    for w, a, label in WIDTHS:
-        problem = {"kind": "quantized", "hidden": [64, 64], "weights": w, "activations": a, "dtype": "float32", **data}
-        ds = gl.training.training_study(
-            problem,
-            METHODS,
-            seeds=seeds,
-            epochs=epochs,
-            lr=3e-3,
-            lr_milestones=[max(1, epochs // 2), max(1, 3 * epochs // 4)],
-            batch_size=50,
-            **run,
-        )
+    for problem, (_, _, label) in zip(problems, cfg["widths"], strict=True):
+        per_lr = []
+        for lr in cfg["lrs"]:
+            ds = gl.training.training_study(
+                problem,
+                cfg["methods"],
+                seeds=range(cfg["seeds"]),
+                epochs=epochs,
+                lr=lr,
+                lr_milestones=[max(1, epochs // 2), max(1, 3 * epochs // 4)],
+                batch_size=cfg["batch_size"],
+                **run_settings(args),
+            )
+            per_lr.append(ds.expand_dims(base_lr=[lr]))
+        ds = xr.concat(per_lr, dim="base_lr", combine_attrs="drop_conflicts")
         parts.append(ds.expand_dims(bits=[label]))
     ds = xr.concat(parts, dim="bits", combine_attrs="drop_conflicts")
     ds["valid_error"] = 100 * (1 - ds["valid_accuracy"])
+    if ds.sizes["base_lr"] > 1:  # the paper's selection: per estimator and width, the best rate on validation
+        best = ds["valid_error"].isel(epoch=-1).mean("seed").argmin("base_lr").drop_vars("epoch")
+        print("learning rate chosen per estimator and width (validation):")
+        print(ds["base_lr"][best].to_pandas().to_string())
+        ds = ds.isel(base_lr=best)
+    else:
+        ds = ds.isel(base_lr=0)
     gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table3', args)}.nc")
     print("Table 3: validation error [%] in the deterministic mode (weights / activations)")
     print(final_table(ds, "valid_error", cols="bits", digits=1))
+
+
+def _count(cfg: dict) -> int:
+    import gradlab as gl
+
+    return len(gl.training.estimator_settings(cfg["methods"])) * int(cfg["seeds"])
 
 
 if __name__ == "__main__":

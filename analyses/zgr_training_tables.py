@@ -8,43 +8,74 @@ C64 V2) instead of MNIST-B / Omniglot and 192 bits; Adam at 1e-3 for 50 epochs (
 paper's tables without GR-MC(M=100) (ten times GR-MC(M=10)'s cost). float32, as the paper trains.
 
 Run: python analyses/zgr_training_tables.py --model vae   (--quick: one seed, 3 epochs)
+Paper scale: --config analyses/paper/zgr_table1_mnist.toml --data-path DIR (also _omniglot, zgr_table2_*).
 Output: results/zgr_table_<model>.nc, figures/zgr_table_<model>_time.png, the table on stdout.
 """
 
 from __future__ import annotations
 
 import xarray as xr
-from _common import FIGURES, RESULTS, final_table, study_args, study_settings, tagged
+from _common import (
+    FIGURES,
+    RESULTS,
+    dry_run,
+    experiment,
+    final_table,
+    problem_settings,
+    run_settings,
+    study_args,
+    tagged,
+)
 
-SPLITS = [(2, 12), (4, 6), (16, 3), (64, 2)]  # (categories K, variables V): 12 bits each
-METHODS = [
-    {"name": "gs", "t": 0.1},
-    {"name": "gs_st", "t": 0.1},
-    {"name": "gr_mc", "t": 0.1, "m": 10},
-    {"name": "zgr"},
-    {"name": "st"},
-    {"name": "reinforce", "m": [2, 4]},
-]
+DEFAULTS = {
+    "model": "vae",
+    "splits": [[2, 12], [4, 6], [16, 3], [64, 2]],  # (categories K, variables V): 12 bits each
+    "methods": [
+        {"name": "gs", "t": 0.1},
+        {"name": "gs_st", "t": 0.1},
+        {"name": "gr_mc", "t": 0.1, "m": 10},
+        {"name": "zgr"},
+        {"name": "st"},
+        {"name": "reinforce", "m": [2, 4]},
+    ],
+    "seeds": 3,
+    "epochs": 50,
+    "lr": 1e-3,
+    "batch_size": 50,
+}
 
 
 def main() -> None:
     ap = study_args(__doc__)
-    ap.add_argument("--model", choices=["vae", "hvae"], default="vae")
+    ap.add_argument("--model", choices=["vae", "hvae"], default=None, help="vae (Table 1, default) or hvae (Table 2)")
     args = ap.parse_args()
-    data, run = study_settings(args)
+    cfg = experiment(args, "zgr_training_tables.py", DEFAULTS)
+    model = args.model or cfg["model"]
+    epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
+    problems = [
+        {"kind": model, "num_vars": v, "num_classes": k, "dtype": "float32", **problem_settings(cfg)}
+        for k, v in cfg["splits"]
+    ]
+    if args.dry_run:
+        return dry_run(problems, cfg["methods"], cfg)
     import gradlab as gl
     from gradlab.plots import save_figure
 
-    seeds = range(args.seeds or (1 if args.quick else 3))
-    epochs = args.epochs or (3 if args.quick else 50)
     parts = []
-    for k, v in SPLITS:
-        problem = {"kind": args.model, "num_vars": v, "num_classes": k, "dtype": "float32", **data}
-        ds = gl.training.training_study(problem, METHODS, seeds=seeds, epochs=epochs, lr=1e-3, batch_size=50, **run)
+    for problem, (k, v) in zip(problems, cfg["splits"], strict=True):
+        ds = gl.training.training_study(
+            problem,
+            cfg["methods"],
+            seeds=range(cfg["seeds"]),
+            epochs=epochs,
+            lr=cfg["lr"],
+            batch_size=cfg["batch_size"],
+            **run_settings(args),
+        )
         parts.append(ds.expand_dims(split=[f"C{k} V{v}"]))
     ds = xr.concat(parts, dim="split", combine_attrs="drop_conflicts")
-    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table_' + args.model, args)}.nc")
-    print(f"{'Table 1 (VAE)' if args.model == 'vae' else 'Table 2 (hierarchical VAE)'}: final training negative ELBO")
+    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table_' + model, args)}.nc")
+    print(f"{'Table 1 (VAE)' if model == 'vae' else 'Table 2 (hierarchical VAE)'}: final training negative ELBO")
     print(final_table(ds, "train_loss", cols="split"))
     import matplotlib.pyplot as plt
 
@@ -53,9 +84,9 @@ def main() -> None:
     for est in last.estimator.values:
         run = last.sel(estimator=est)
         ax.plot(run.seconds.mean("seed"), run.train_loss.mean("seed"), label=str(est))
-    ax.set(xlabel="training time [s]", ylabel="training negative ELBO", title=f"{args.model}: {ds.split.values[-1]}")
+    ax.set(xlabel="training time [s]", ylabel="training negative ELBO", title=f"{model}: {ds.split.values[-1]}")
     ax.legend(fontsize=7)
-    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_table_{args.model}_time', args)}.png"))
+    print(save_figure(fig, FIGURES / f"{tagged(f'zgr_table_{model}_time', args)}.png"))
 
 
 if __name__ == "__main__":
