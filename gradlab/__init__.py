@@ -1,25 +1,30 @@
 """gradlab: bias, variance and gradient gap of gradient estimators for discrete random variables.
 
-See README.md for the tour; ``ESTIMATORS.md`` (shared) for the mathematics.
+See README.md for the tour and docs/ for the estimators and the papers.
 """
 
 from __future__ import annotations
 
-from . import analysis, distributions, names, problems, random, results, training
-from ._version import __version__  # noqa: E402
-from .analysis import bias_variance
-from .estimators import (
-    Estimator,
-    PathwiseEstimator,
-    available_estimators,
-    estimator,
-    register_estimator,
-    straight_through,
-)
-from .exact import exact_expectation, exact_gradient
-from .sampler import sample_gradients
-from .stats import GradientStats
-from .training import history_dataset, train
+from ._version import __version__
+
+# Everything else is imported on first use (PEP 562), so `gradlab --help` and `import gradlab` cost no torch import:
+# name -> (submodule, attribute or None for the submodule itself)
+_LAZY = {
+    **{m: (m, None) for m in ("analysis", "distributions", "names", "problems", "random", "results", "training")},
+    "plots": ("plots", None),
+    "bias_variance": ("analysis", "bias_variance"),
+    **{
+        k: ("estimators", k)
+        for k in ("Estimator", "PathwiseEstimator", "available_estimators", "estimator", "register_estimator")
+    },
+    "straight_through": ("estimators", "straight_through"),
+    "exact_expectation": ("exact", "exact_expectation"),
+    "exact_gradient": ("exact", "exact_gradient"),
+    "sample_gradients": ("sampler", "sample_gradients"),
+    "GradientStats": ("stats", "GradientStats"),
+    "history_dataset": ("training", "history_dataset"),
+    "train": ("training", "train"),
+}
 
 __all__ = [
     "__version__",
@@ -48,9 +53,17 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``gl.plots`` is imported on first use (it imports matplotlib)."""
-    if name == "plots":
-        import importlib
+    """Import a public name's module on first use and cache the name in the package."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gradlab' has no attribute {name!r}")
+    import importlib
 
-        return importlib.import_module(".plots", __name__)
-    raise AttributeError(f"module 'gradlab' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    mod = importlib.import_module(f".{module}", __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
-from .estimators import REGISTRY, available_estimators
 
 
 def _hparam_text(cls) -> str:
@@ -22,7 +21,9 @@ def _hparam_text(cls) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """One line per estimator: name, hyper-parameters with defaults, what it is."""
-    rows = []
+    from .estimators import REGISTRY, available_estimators
+
+    rows = [("ESTIMATOR", "HYPER-PARAMETERS (DEFAULTS)", "KIND", "WHAT IT IS")]
     for name in available_estimators():
         cls = REGISTRY[name]
         kind = "pathwise" if cls.pathwise else "score-function"
@@ -35,7 +36,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .problems.build import PROBLEMS
 
     print("\nproblem kinds (the [problem] table of a sweep: kind = NAME plus these settings):")
-    width = max(len(k) for k in PROBLEMS)
+    width = max(len(k) for k in [*PROBLEMS, "PROBLEM"])
+    print(f"{'PROBLEM':<{width}}  WHAT IT IS: SETTINGS")
     for name in sorted(PROBLEMS):
         spec = PROBLEMS[name]
         print(f"{name:<{width}}  {spec.summary}: {', '.join(spec.keys)}")
@@ -146,6 +148,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         only=only or None,
         progress=not args.no_progress,
         log=None if args.no_progress else lambda m: print(m, file=sys.stderr),
+        results_dir=args.results,
     )
     print(format_table(results))
     if args.json:
@@ -202,15 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the main job: a complete study on the embedded digits (netCDF, figures, summary)")
     p.add_argument("--quick", action="store_true", help="fewer settings and samples (under 2 minutes)")
     p.add_argument("--out", default="results", help="directory for the snapshot, cells and netCDF (default results/)")
-    p.add_argument("--figures", default="figures", help="directory for the figures (default figures/)")
-    p.add_argument("--num-vars", type=int, default=4)
-    p.add_argument("--num-classes", type=int, default=8)
+    p.add_argument("--figures", default=None, help="directory for the figures (default: OUT/figures)")
+    p.add_argument("--num-vars", type=int, default=4, help="latent variables of the VAE (default 4)")
+    p.add_argument("--num-classes", type=int, default=8, help="categories per latent variable (default 8)")
     p.add_argument(
         "--epochs", type=int, default=None, help="RF(4) training epochs of the snapshot (default 10; quick 3)"
     )
     p.add_argument("--n", type=int, default=None, help="samples per setting (default 1000; quick 200)")
-    p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-jobs", type=int, default=1, help="settings measured in parallel processes (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="master seed of the snapshot and the samples (default 0)")
     p.add_argument(
         "--reference",
         choices=("auto", "exact", "samples"),
@@ -277,12 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="fewer temperatures and samples (about a minute)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--figures", default="figures", help="directory for convergence plots ('none' to skip)")
+    p.add_argument(
+        "--figures", default="results/figures", help="directory for convergence plots (default results/figures; 'none')"
+    )
     p.add_argument(
         "--only",
         default="",
         help="comma-separated claim ids (see --list) and/or check groups (prop1, corA1, asymptotics, thm1, exact, "
-        "estimators, cor3, gs, footnote, quantization, quantization_gr, timing, vae, shah, shah_gap, reinmax)",
+        "estimators, cor3, gs, footnote, quantization, quantization_gr, timing, vae, shah, shah_gap, reinmax, "
+        "training)",
+    )
+    p.add_argument(
+        "--results",
+        default=None,
+        metavar="DIR",
+        help="the training studies' histories that the training claims are checked on (default: results)",
     )
     p.add_argument("--list", action="store_true", help="list every claim (id, paper, location, quote) and exit")
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")

@@ -1,6 +1,6 @@
 """Discrete distributions and embeddings used by the problems.
 
-* Bernoulli <-> categorical logits (ESTIMATORS.md "Binary": logit ``a`` is the categorical ``(0, a)``).
+* Bernoulli <-> categorical logits (docs/ESTIMATORS.md, "Other variables": logit ``a`` is the categorical ``(0, a)``).
 * ``{-1, +1}^b`` bit embedding of a ``K = 2^b`` categorical (ZGR App. B.3).
 * Stochastic quantization unit (ZGR Sec. 4.3, App. B.5): ``x = round_K(eta + z)`` with injected noise
   ``z``; ``P(x = k) = F(b_{k+1} - eta) - F(b_k - eta)`` where ``b`` are the mid-points between levels and

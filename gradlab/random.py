@@ -81,8 +81,8 @@ def open_uniform(u: torch.Tensor) -> torch.Tensor:
     cells, strictly inside ``(0, 1)``: ``u + eps/4``, clamped below 1.
 
     A draw of exactly 0 (probability ``2^-24`` in float32) would otherwise select a category of
-    probability ``1e-44`` by inversion, or give ``log 0``; the shift removes both (ESTIMATORS.md: uniform
-    draws of exactly 0 or 1 must not produce ``log 0``).
+    probability ``1e-44`` by inversion, or give ``log 0``; the shift removes both (no uniform draw of
+    exactly 0 or 1 may produce ``log 0``).
     """
     eps = torch.finfo(u.dtype).eps
     return (u + eps / 4).clamp(max=1.0 - eps / 2)

@@ -27,7 +27,7 @@ __all__ = ["RunSettings", "run_main_job", "run_config", "estimator_families"]
 @dataclasses.dataclass
 class RunSettings:
     out: Path = Path("results")
-    figures: Path = Path("figures")
+    figures: Path | None = None  # default: out / "figures" (outside the repository's tracked figures/)
     quick: bool = False
     num_vars: int = 4
     num_classes: int = 8
@@ -44,7 +44,8 @@ class RunSettings:
         from . import _checks
 
         s = dataclasses.replace(self)
-        s.out, s.figures = Path(s.out), Path(s.figures)
+        s.out = Path(s.out)
+        s.figures = s.out / "figures" if s.figures is None else Path(s.figures)
         _checks.choice("run", "reference", s.reference, REFERENCES)
         _checks.integer("run", "reference_n", s.reference_n, 2)
         configurations = s.num_classes**s.num_vars

@@ -101,7 +101,8 @@ def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     assert set(ds["m"].values[ds[N.FAMILY].values == "gr_mc"]) == {10.0, 100.0}
     assert ds.attrs["reference"] == '{"kind": "exact"}' and "snapshot" in ds.attrs["problem_config"]
     for name in ("run_quick_vs_temperature.png", "run_quick_pareto.png", "run_quick_decoupled.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 5000
+        assert (tmp_path / "results" / "figures" / name).stat().st_size > 5000
+    assert not (tmp_path / "figures").exists()  # nothing beside a repository's tracked figures/ (issue 12, item 7)
     assert (ds[N.BIAS2 + N.LO] <= ds[N.BIAS2 + N.HI]).all() and (ds[N.VARIANCE] > 0).all()
     for var in (N.BIAS2, N.VARIANCE, N.MSE):  # the point estimate lies inside its own interval, every cell
         assert (ds[var + N.LO] <= ds[var]).all() and (ds[var] <= ds[var + N.HI]).all(), var

@@ -17,7 +17,7 @@ and to anything the loss depends on, is the estimate. This is how a sampler driv
 same way, pathwise or score-function. Pathwise estimators also implement :meth:`relax` (one-hot forward,
 estimator backward) and so work as drop-in layers through :meth:`sample`.
 
-Notation follows ESTIMATORS.md: ``eta`` logits, ``p = softmax(eta)``, ``theta = log p``,
+Notation follows docs/ESTIMATORS.md: ``eta`` logits, ``p = softmax(eta)``, ``theta = log p``,
 ``J = dL/d(one-hot)``.
 """
 

@@ -1,6 +1,6 @@
 """Gumbel-Softmax family: GS, GS-ST, Decoupled ST-GS and Gumbel-Rao (GR-MC).
 
-References (equations as numbered in ``papers/zgr-cold-analysis.md``):
+References (equations as numbered in the ZGR paper; docs/PAPERS.md):
 
 * ``gs`` — Jang et al. (2017), eq. (7): relaxed ``y = softmax_t(theta + G)``, exact derivative of ``L(y)``.
 * ``gs_st`` — eq. (8): hard ``x = argmax(theta + G)``, backward through ``softmax_t(theta + G)``.

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from .claims_training import training_claims
 from .core import SHAH, ZGR
 
-__all__ = ["Claim", "CLAIMS", "claim_by_id", "NEEDS_TRAINING"]
-
-NEEDS_TRAINING = "needs the training studies (issue 11)"
+__all__ = ["Claim", "CLAIMS", "claim_by_id"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,36 +284,6 @@ CLAIMS: tuple[Claim, ...] = (
         "floor while the variance continues to grow.",
         "vae",
     ),
-    _z(
-        "fig4.pareto-frontier-quantized",
-        "Sec. 4.2, Fig. 4 caption (right: quantized network at epoch 20)",
-        "the set of non-dominated choices, the Pareto frontier, is represented by families of simple estimators: "
-        "temperatured ST and interpolated ST-ZGR; and by the unbiased estimator with the lowest variance.",
-        None,
-        why_not="needs the quantized network trained for 20 epochs (training studies, issue 11)",
-    ),
-    _z(
-        "table1.vae-training",
-        "Sec. 4.2, Table 1",
-        "Nonlinear VAE training negative ELBO for static binary MNIST and [...] Omniglot.",
-        None,
-        why_not=NEEDS_TRAINING,
-    ),
-    _z(
-        "table2.hvae-training",
-        "Sec. 4.2, Table 2",
-        "Hierarchical VAE training negative ELBO, same notation as in Table 1.",
-        None,
-        why_not=NEEDS_TRAINING,
-    ),
-    _z(
-        "table3.quantized-training",
-        "Sec. 4.3, Table 3",
-        "FMNIST test error[%] in deterministic mode (no injected noises at test time) for different bit-width per "
-        "weight and activation.",
-        None,
-        why_not=NEEDS_TRAINING,
-    ),
     # ------------------------------------------------------------------ Shah et al.
     _s(
         "shah.tau_b.bias",
@@ -357,23 +326,6 @@ CLAIMS: tuple[Claim, ...] = (
         "We observed a significant decrease in the gradient gap with increasing backward temperature.",
         "shah_gap",
     ),
-    _s(
-        "shah.heatmap-best-off-diagonal",
-        "Sec. 5.1, Fig. 2; later version, Fig. 2",
-        "configurations with higher backward temperatures and lower forward temperatures yielded the best "
-        "reconstruction performance. [later version:] The optimal configuration lies off the diagonal "
-        "(tau_f != tau_b), confirming the benefit of decoupling.",
-        None,
-        why_not=NEEDS_TRAINING,
-    ),
-    _s(
-        "shah.logic-gates",
-        "later version, Figs. 4-5",
-        "Decoupled ST with tau_f = 0.1 and tau_b = 2.0 achieves faster convergence and higher final accuracy "
-        "than all baselines.",
-        None,
-        why_not=NEEDS_TRAINING,
-    ),
     # ------------------------------------------------------------------ not in the papers
     Claim(
         "observation.reinmax1-is-zgr",
@@ -385,6 +337,7 @@ CLAIMS: tuple[Claim, ...] = (
         derived=True,
     ),
 )
+CLAIMS += training_claims(Claim)  # ZGR Tables 1-3, Figs. 2 and 4 (right); Shah et al.'s grids
 
 _BY_ID = {c.id: c for c in CLAIMS}
 assert len(_BY_ID) == len(CLAIMS), "claim ids must be unique"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import time
@@ -18,6 +19,7 @@ from .core import (
     CheckResult,
 )
 from .shah import check_shah, check_shah_gap
+from .training import check_training
 from .zgr_asymptotics import check_asymptotics
 from .zgr_binary import check_corollary_a1, check_prop1
 from .zgr_categorical import (
@@ -49,6 +51,7 @@ CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
     ("shah", check_shah),
     ("shah_gap", check_shah_gap),
     ("reinmax", check_reinmax_zgr),
+    ("training", check_training),  # reads the training studies' histories (``results``)
 ]
 
 
@@ -113,10 +116,12 @@ def run_checks(
     only: Sequence[str] | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    results_dir: str | Path | None = None,
 ) -> list[CheckResult]:
     """Run the checks (``only``: group names and/or claim ids, default all); a failing group becomes ``error``
     results. Claims that no group checks appear as ``not checked`` with the reason (all of them without
-    ``only``; the named ones with it)."""
+    ``only``; the named ones with it). ``results_dir``: the folder of the training studies' histories, for the
+    groups that read them (default ``$GRADLAB_RESULTS`` or ``results``)."""
     groups, keep = _selection(only)
     results = []
     todo = [(g, f) for g, f in CHECKS if g in groups]
@@ -129,7 +134,8 @@ def run_checks(
     for group, fn in todo:
         t0 = time.perf_counter()
         try:
-            out = fn(quick)
+            reads = "results" in inspect.signature(fn).parameters
+            out = fn(quick, results=results_dir) if reads else fn(quick)
         except Exception as exc:  # a check that cannot be computed is reported, not raised
             out = [
                 CheckResult(

@@ -177,7 +177,7 @@ def check_vae_snapshots(quick: bool) -> list[CheckResult]:
             "only ST(t), ST-ZGR (with ZGR) and RF(4) on the front",
             "confirmed" if allowed else "refuted",
             details="Settings measured: GS-ST and GR-MC(10) at every t, ZGR, RF(4), ST(1), ST(2), ST(2)-ZGR(0.25, "
-            "0.5, 0.75). The quantized network of Fig. 4 (right) needs the training studies.",
+            "0.5, 0.75). The quantized network of Fig. 4 (right) is fig4.pareto-frontier-quantized (training group).",
             setting=setting10,
         )
     )
