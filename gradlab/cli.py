@@ -130,7 +130,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import load_config, run_sweep
 
     cfg = load_config(args.config, out=args.out)
-    ds = run_sweep(cfg, n_jobs=args.n_jobs, backend=args.backend, progress=not args.no_progress)
+    ds = run_sweep(
+        cfg, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.no_progress
+    )
     print(f"wrote {cfg.out} ({', '.join(f'{k}={v}' for k, v in ds.sizes.items())}); cells in {cfg.cells_dir}")
     return 0
 
@@ -269,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="sweep configuration (see analyses/*.toml)")
     p.add_argument("--n-jobs", type=int, default=None, help="workers (default: the file's [run] n_jobs, else 1)")
     p.add_argument("--backend", default=None, help="joblib backend: loky (default), threading, dask")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="with --backend dask: a running scheduler (default: the file's [run] scheduler, else a local cluster)",
+    )
     p.add_argument("--out", default=None, help="override the output netCDF path")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_sweep)

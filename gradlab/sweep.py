@@ -60,7 +60,17 @@ from .random import task_seed
 from .results import describe, estimator_coords, provenance, write_netcdf
 from .sweep_config import SweepConfig, expand_values, load_config
 
-__all__ = ["SweepConfig", "load_config", "expand_values", "run_sweep", "plan_cells", "Cell"]
+__all__ = [
+    "SweepConfig",
+    "load_config",
+    "expand_values",
+    "run_sweep",
+    "plan_cells",
+    "Cell",
+    "compute_cell",
+    "cell_inputs",
+    "sample_reference",
+]
 
 PARAM_STATS_MAX_DIM = 64  # keep per-parameter means/stds when the gradient has at most this many entries
 
@@ -122,8 +132,59 @@ def _cached(key, make):
     return _CACHE[key]
 
 
-def _reference(cfg: SweepConfig, point: tuple, problem, est):
-    """The exact gradient of the estimator's own target, or the reference estimator's samples."""
+def _reference_path(cfg: SweepConfig, point: tuple) -> Path:
+    wrt = cfg.sampling["wrt"]
+    return cfg.cells_dir / f"reference-{_hash([_problem_cfg(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
+
+
+def sample_reference(cfg: SweepConfig, point: tuple, problem) -> dict:
+    """The reference estimator's samples at ``point`` (``[reference] kind = "estimator"``), as the tensors of a
+    :class:`~gradlab.stats.GradientStats`: drawn once with seed ``task_seed(master seed, 10^6)`` and kept in the
+    cells folder, so a resumed sweep reuses them. Runs on the client."""
+    from .estimators import estimator
+    from .io import atomic_write_with
+    from .sampler import sample_gradients
+
+    path = _reference_path(cfg, point)
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    ref = cfg.reference
+    hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n")}
+    stats = sample_gradients(
+        problem,
+        estimator(ref.get("name", "reinforce"), **(hp or {"m": 4})),
+        int(ref.get("n", 10_000)),
+        task_seed(cfg.seed, 10**6),
+        wrt=cfg.sampling["wrt"],
+        bootstrap=int(cfg.sampling.get("bootstrap", 0)),
+    )
+    state = stats.to_dict()
+    atomic_write_with(path, lambda tmp: torch.save(state, tmp), suffix=".pt")
+    return state
+
+
+def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
+    """What the cells of each problem point need besides the configuration, by value, so that a worker needs no
+    file of the client's: the snapshot files the problem reads (``files``) and, for a reference estimator, its
+    samples (``reference``, computed here once per point). Data sets by path are read where the cell runs."""
+    from .problems.build import build_problem
+    from .problems.snapshots import snapshot_files, snapshots_in_memory
+
+    out = {}
+    for point in dict.fromkeys(points):
+        pcfg = _problem_cfg(cfg, point)
+        files = snapshot_files(pcfg["snapshot"]) if pcfg.get("snapshot") else {}
+        inputs = {"files": files}
+        if cfg.reference["kind"] == "estimator":
+            with snapshots_in_memory(files):
+                problem = build_problem(pcfg)
+            inputs["reference"] = sample_reference(cfg, point, problem)
+        out[point] = inputs
+    return out
+
+
+def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping):
+    """The exact gradient of the estimator's own target, or the reference estimator's samples (from ``inputs``)."""
     from .exact import exact_gradient
     from .stats import GradientStats
 
@@ -138,50 +199,30 @@ def _reference(cfg: SweepConfig, point: tuple, problem, est):
             "sweep: decoupled_st with tau_f != 1 targets softmax(logits/tau_f); measure it against an exact "
             'reference ([reference] kind = "exact")'
         )
-    path = cfg.cells_dir / f"reference-{_hash([_problem_cfg(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
-
-    def load_or_make():
-        if path.is_file():
-            return GradientStats.from_dict(torch.load(path, weights_only=True))
-        from .estimators import estimator
-        from .io import atomic_write_with
-        from .sampler import sample_gradients
-
-        ref = cfg.reference
-        hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n")}
-        ref_est = estimator(ref.get("name", "reinforce"), **(hp or {"m": 4}))
-        stats = sample_gradients(
-            problem,
-            ref_est,
-            int(ref.get("n", 10_000)),
-            task_seed(cfg.seed, 10**6),
-            wrt=wrt,
-            bootstrap=int(cfg.sampling.get("bootstrap", 0)),
-        )
-        atomic_write_with(path, lambda tmp: torch.save(stats.to_dict(), tmp), suffix=".pt")
-        return stats
-
-    return _cached(("samples", str(path)), load_or_make)
+    key = ("samples", _hash(_problem_cfg(cfg, point)), wrt, _hash(cfg.reference), cfg.seed)
+    return _cached(key, lambda: GradientStats.from_dict(inputs["reference"]))
 
 
-def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
-    """Run one cell (or read it back if it is already done) and return its record."""
+def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, threads: int | None = None):
+    """Compute one cell where it runs (this process, a joblib worker or a Dask worker) and return
+    ``(cell key, record)``. It reads no file of the client's and writes none: the snapshot files and the
+    reference samples come in ``inputs`` (:func:`cell_inputs`), and the client writes the record."""
     from .analysis.bias_variance import summaries
     from .estimators import estimator
     from .problems.build import build_problem
+    from .problems.snapshots import snapshots_in_memory
     from .sampler import sample_gradients
 
-    path = cfg.cells_dir / f"{cell.key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    inputs = inputs if inputs is not None else cell_inputs(cfg, [cell.point])[cell.point]
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     pcfg = _problem_cfg(cfg, cell.point)
-    problem = _cached(("problem", _hash(pcfg)), lambda: build_problem(pcfg))
+    with snapshots_in_memory(inputs.get("files", {})):
+        problem = _cached(("problem", _hash(pcfg)), lambda: build_problem(pcfg))
     est = estimator(cell.estimator_name, **dict(cell.hparams))
     sp = cfg.sampling
-    ref = _reference(cfg, cell.point, problem, est)
+    ref = _reference(cfg, cell.point, problem, est, inputs)
     n = cfg.n_for(est.label)
     auto = {}
     if n == "auto":
@@ -226,39 +267,49 @@ def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
     record["param_labels"] = stats.layout.labels() if stats.dim <= PARAM_STATS_MAX_DIM else None
     record["problem"] = problem.config_json()
     record["target"] = est.target
-    atomic_write_text(path, json.dumps(record, default=float))
+    return cell.key, record
+
+
+def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
+    """Run one cell in this process and write its file (or read it back if it is already done); its record."""
+    path = cfg.cells_dir / f"{cell.key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    _, record = compute_cell(cfg, cell, threads=threads)
+    _write_cell(cfg, cell.key, record)
     return record
 
 
-def _parallel(cfg: SweepConfig, todo: list[Cell], n_jobs: int, backend: str, progress: bool):
+def _write_cell(cfg: SweepConfig, key: str, record: dict) -> None:
+    atomic_write_text(cfg.cells_dir / f"{key}.json", json.dumps(record, default=float))
+
+
+CLIENT_ONLY = Path("/gradlab-client-only/sweep.nc")  # what workers see as the output path: nothing to write to
+
+
+def _parallel(cfg: SweepConfig, todo: list[Cell], inputs: dict, n_jobs: int, backend: str, scheduler: str | None):
+    """Records ``(key, record)`` of ``todo`` as they finish, computed by joblib workers (``backend``), or on a
+    dask.distributed cluster (``backend="dask"``: the scheduler at ``scheduler``, else a local cluster of
+    ``n_jobs`` worker processes). Workers get the configuration without the output path and the inputs by value;
+    the records come back here. A worker that dies costs only its running cells: Dask runs them elsewhere."""
     import joblib
 
+    remote = dataclasses.replace(cfg, out=CLIENT_ONLY)
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs)) if n_jobs > 1 else None
-    tasks = (joblib.delayed(run_cell)(cfg, c, threads) for c in todo)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(todo), desc=f"sweep {cfg.name}", unit="cell")
+    tasks = (joblib.delayed(compute_cell)(remote, c, inputs[c.point], threads) for c in todo)
     client = cluster = None
     try:
         if backend == "dask":
             from dask.distributed import Client, LocalCluster
 
-            if cfg.run.get("scheduler"):
-                client = Client(cfg.run["scheduler"])
+            if scheduler:
+                client = Client(scheduler)
             else:
-                cluster = LocalCluster(
-                    n_workers=max(1, n_jobs), threads_per_worker=1, processes=False, dashboard_address=None
-                )
+                cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, dashboard_address=None)
                 client = Client(cluster)
         with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
-            for _ in joblib.Parallel(return_as="generator_unordered")(tasks):
-                if bar is not None:
-                    bar.update(1)
+            yield from joblib.Parallel(return_as="generator_unordered")(tasks)
     finally:
-        if bar is not None:
-            bar.close()
         if client is not None:
             client.close()
         if cluster is not None:
@@ -270,40 +321,55 @@ def run_sweep(
     *,
     n_jobs: int | None = None,
     backend: str | None = None,
+    scheduler: str | None = None,
     progress: bool = True,
     max_cells: int | None = None,
 ) -> xr.Dataset | None:
     """Run (or resume) a sweep and write the gathered netCDF; returns the Dataset.
 
-    ``max_cells`` runs at most that many pending cells and returns ``None`` (a partial sweep, for tests and
-    for spreading work over sessions).
+    Cells run in this process (``n_jobs = 1``), on joblib workers, or on a dask.distributed cluster
+    (``backend="dask"``, ``scheduler="tcp://HOST:8786"`` or the file's ``[run] scheduler``; none: a local cluster
+    of worker processes). Only this process reads the output folder and writes files: each record is written
+    as it arrives, so an interrupted sweep loses only the cells still running. ``max_cells`` runs at most that
+    many pending cells and returns ``None`` (a partial sweep, for tests and for spreading work over sessions).
     """
     cfg = config if isinstance(config, SweepConfig) else load_config(config)
     n_jobs = int(n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1))
     backend = backend or cfg.run.get("backend", "loky")
+    scheduler = scheduler or cfg.run.get("scheduler") or None
     cells = plan_cells(cfg)
     created = not cfg.cells_dir.exists()
     cfg.cells_dir.mkdir(parents=True, exist_ok=True)
     for stale in cfg.cells_dir.glob(".*.part"):  # temporaries of a killed run (never a finished cell)
         stale.unlink(missing_ok=True)
     todo = [c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]
+    done = len(cells) - len(todo)
     if max_cells is not None:
         todo = todo[:max_cells]
+    bar = None
     try:
-        if todo and n_jobs == 1 and backend != "dask":
-            it = todo
+        if todo:
+            inputs = cell_inputs(cfg, [c.point for c in todo])
+            if n_jobs == 1 and backend != "dask":
+                records = (compute_cell(cfg, c, inputs[c.point]) for c in todo)
+            else:
+                records = _parallel(cfg, todo, inputs, n_jobs, backend, scheduler)
             if progress:
                 from tqdm.auto import tqdm
 
-                it = tqdm(todo, desc=f"sweep {cfg.name}", unit="cell")
-            for c in it:
-                run_cell(cfg, c)
-        elif todo:
-            _parallel(cfg, todo, n_jobs, backend, progress)
+                desc = f"sweep {cfg.name}" + (f" ({done} of {len(cells)} cells reused)" if done else "")
+                bar = tqdm(total=done + len(todo), initial=done, desc=desc, unit="cell")
+            for key, record in records:
+                _write_cell(cfg, key, record)
+                if bar is not None:
+                    bar.update(1)
     except BaseException:
         if created and not any(cfg.cells_dir.iterdir()):  # nothing finished: leave no empty folder behind
             cfg.cells_dir.rmdir()
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     if max_cells is not None and len([c for c in cells if not (cfg.cells_dir / f"{c.key}.json").is_file()]):
         return None
     ds = gather(cfg, cells)

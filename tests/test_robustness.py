@@ -144,3 +144,27 @@ def test_bad_numbers_fail_before_any_work_and_a_failed_sweep_leaves_no_empty_fol
     with pytest.raises(ValueError, match="wrt"):
         run_sweep(cfg, progress=False)
     assert not (tmp_path / "s.nc.cells").exists()
+
+
+@pytest.mark.parametrize("name", ["gs", "gs_st", "gr_mc", "st", "reinmax", "st_zgr", "decoupled_st"])
+def test_half_precision_temperature_that_overflows_is_a_warning(name):
+    """float16 at t = 1e-6: logits / t overflows (65504 t = 0.066), and the gradient is NaN, as the warning says;
+    float32 at the same temperature and float16 at t = 1 stay silent (issue 12, item 10)."""
+    import warnings
+
+    hp = {"tau_b": 1e-6} if name == "decoupled_st" else {"t": 1e-6}
+    est = gl.estimator(name, **hp)
+    logits = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float16, requires_grad=True)
+    u = est.draw_uniforms(logits, 0)
+    with pytest.warns(
+        RuntimeWarning, match=rf"{name}: temperature 1e-06 in float16: logits / t overflows for \|logits\| > 0.0655"
+    ):
+        value = est.surrogate(logits, lambda x: (x * torch.arange(3.0, dtype=x.dtype)).sum(-1), u).sum()
+    (g,) = torch.autograd.grad(value, logits)
+    assert not torch.isfinite(g).all()  # what the warning announces
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for dtype, t in ((torch.float32, 1e-6), (torch.float16, 1.0)):
+            e = gl.estimator(name, **({"tau_b": t} if name == "decoupled_st" else {"t": t}))
+            x = logits.detach().to(dtype)
+            e.surrogate(x, lambda y: y.sum(-1), e.draw_uniforms(x, 0))

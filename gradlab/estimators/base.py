@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -133,9 +134,29 @@ class Estimator:
         n = self.num_uniforms(tuple(logits.shape[sample_ndim:]))
         return torch.rand((*sample_shape, n), generator=g, dtype=logits.dtype, device=logits.device)
 
+    # names of the hyper-parameters that divide the logits (declared by the estimators that have them)
+    temperature_fields: ClassVar[tuple[str, ...]] = ()
+
+    def _check_precision(self, dtype: torch.dtype) -> None:
+        """Warn when a temperature cannot be represented in a 16-bit ``dtype``: ``logits / t`` overflows once
+        ``|logits| > finfo.max * t`` (65504 t in float16), and the gradient is then NaN. Silent in float32/64."""
+        if dtype not in (torch.float16, torch.bfloat16) or not self.temperature_fields:
+            return
+        t = min(float(getattr(self, f)) for f in self.temperature_fields)
+        bound = torch.finfo(dtype).max * t
+        if bound < 100.0:
+            warnings.warn(
+                f"{self.name}: temperature {t:g} in {str(dtype).replace('torch.', '')}: logits / t overflows for "
+                f"|logits| > {bound:.3g} and the gradients are then NaN; use float32 or a temperature >= "
+                f"{100.0 / torch.finfo(dtype).max:.2g}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
     def _split(self, logits: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
         """Validate shapes; return (number of replica dims, event shape)."""
         _checks.logits_tensor(self.name, logits)
+        self._check_precision(logits.dtype)
         if not isinstance(uniforms, torch.Tensor):
             raise TypeError(f"{self.name}: uniforms must be a torch.Tensor, got {type(uniforms).__name__}")
         sample_ndim = uniforms.ndim - 1
@@ -219,6 +240,7 @@ class Estimator:
                 f"{self.name}: uniforms must have shape (*sample, n) for a logit of shape {tuple(logit.shape)}, "
                 f"got {got}"
             )
+        self._check_precision(logit.dtype)
         sample_ndim = uniforms.ndim - 1
         event = (*logit.shape[sample_ndim:], 2)
         self._check_uniform_count(uniforms, logit.shape[:sample_ndim], event, f"a logit of shape {tuple(logit.shape)}")

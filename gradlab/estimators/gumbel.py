@@ -27,6 +27,8 @@ from .base import PathwiseEstimator, categorical_index, logistic_from_uniform, o
 class GumbelSoftmax(PathwiseEstimator):
     """GS(t): the relaxed sample ``softmax_t(theta + G)`` itself (NOT discrete), ZGR eq. (7)."""
 
+    temperature_fields = ("t",)
+
     t: float = 1.0
 
     name: ClassVar[str] = "gs"
@@ -52,6 +54,8 @@ class GumbelSoftmax(PathwiseEstimator):
 @dataclasses.dataclass(frozen=True)
 class GumbelSoftmaxST(PathwiseEstimator):
     """GS-ST(t): ``x = argmax(theta + G)``, backward through ``softmax_t(theta + G)``, ZGR eq. (8)."""
+
+    temperature_fields = ("t",)
 
     t: float = 1.0
 
@@ -93,6 +97,8 @@ class DecoupledST(PathwiseEstimator):
       the forward's perturbed logits); with ``tau_f = 1`` this is exactly ``gs_st(t=tau_b)``;
     * ``"softmax"``: through ``softmax(eta / tau_b)`` (no noise); with ``tau_f = 1`` this is ``st(t=tau_b)``.
     """
+
+    temperature_fields = ("tau_f", "tau_b")
 
     tau_f: float = 1.0
     tau_b: float = 1.0
@@ -155,6 +161,8 @@ class GumbelRao(PathwiseEstimator):
 
     Uniforms layout for event shape ``(*S, K)``: ``[G (S,K) | Ghat (m,S,K) | T (m,S)]``.
     """
+
+    temperature_fields = ("t",)
 
     t: float = 0.1
     m: int = 10

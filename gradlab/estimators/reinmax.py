@@ -25,6 +25,8 @@ class ReinMax(CategoricalForward):
     and needs no logarithm, so it is used instead (same gradient, fewer operations, no ``log 0``).
     """
 
+    temperature_fields = ("t",)
+
     t: float = 1.0
 
     name: ClassVar[str] = "reinmax"

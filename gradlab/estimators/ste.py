@@ -22,6 +22,8 @@ from .base import CategoricalForward, straight_through
 class StraightThrough(CategoricalForward):
     """ST(t): forward ``x ~ Cat(p)``, backward through ``softmax(eta / t)`` (ZGR eq. 4, Sec. 4.2)."""
 
+    temperature_fields = ("t",)
+
     t: float = 1.0
 
     name: ClassVar[str] = "st"

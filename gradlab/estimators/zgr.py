@@ -80,6 +80,8 @@ class ZGR(CategoricalForward):
 class STZGR(CategoricalForward):
     """ST(t)-ZGR(alpha): ``(1 - alpha) ST(t) + alpha ZGR`` (ZGR eq. 17)."""
 
+    temperature_fields = ("t",)
+
     t: float = 1.0
     alpha: float = 0.5
 

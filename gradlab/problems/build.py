@@ -30,7 +30,7 @@ import torch
 from .. import _checks
 from .base import Problem
 from .simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
-from .snapshots import CHECKPOINT_FORMAT, load_checkpoint
+from .snapshots import CHECKPOINT_FORMAT, load_checkpoint, snapshot_format
 
 __all__ = [
     "build_problem",
@@ -237,14 +237,7 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
 
 
 def _is_training_snapshot(path) -> bool:
-    import json
-    from pathlib import Path
-
-    js = Path(path).with_suffix(".json")
-    try:
-        return json.loads(js.read_text()).get("format") == CHECKPOINT_FORMAT
-    except (OSError, ValueError):
-        return False
+    return snapshot_format(path) == CHECKPOINT_FORMAT
 
 
 def _at_snapshot(problem, cfg: Mapping):

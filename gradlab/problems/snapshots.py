@@ -5,12 +5,20 @@ settings and the loss history) for ``train_vae``; and the training snapshots of 
 (so that a run resumed from it continues identically) and ``epoch_NNNN.json`` the problem's configuration, the
 estimator, the training settings and the history. Here, below both the problems that read them and the training
 that writes them, so neither imports the other.
+
+A snapshot can travel by value: :func:`snapshot_files` reads a pair's bytes (where the files are), and inside
+:func:`snapshots_in_memory` every read of that path uses those bytes instead of the disk (where the files are
+not: a worker of a cluster).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
+import io
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
@@ -27,7 +35,55 @@ __all__ = [
     "checkpoint_paths",
     "save_checkpoint",
     "load_checkpoint",
+    "snapshot_files",
+    "snapshots_in_memory",
+    "snapshot_format",
 ]
+
+# stem path (as the configuration names it) -> {"pt": bytes, "json": str}, set by snapshots_in_memory
+_IN_MEMORY: contextvars.ContextVar[Mapping[str, dict] | None] = contextvars.ContextVar("snapshots", default=None)
+
+
+def _stem(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_suffix("") if p.suffix in (".pt", ".json") else p
+
+
+def snapshot_files(path: str | Path) -> dict[str, dict]:
+    """The bytes of the snapshot pair at ``path`` (its ``.pt``, ``.json`` or stem), keyed as
+    :func:`snapshots_in_memory` expects."""
+    stem = _stem(path)
+    pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    for f in (pt, js):
+        if not f.is_file():
+            raise FileNotFoundError(f"snapshot: expected {f} (a snapshot is {pt.name} + {js.name})")
+    return {str(stem): {"pt": pt.read_bytes(), "json": js.read_text()}}
+
+
+@contextlib.contextmanager
+def snapshots_in_memory(files: Mapping[str, dict]) -> Iterator[None]:
+    """Within the block, snapshots named in ``files`` (from :func:`snapshot_files`) are read from memory."""
+    token = _IN_MEMORY.set({**(_IN_MEMORY.get() or {}), **files})
+    try:
+        yield
+    finally:
+        _IN_MEMORY.reset(token)
+
+
+def _read_bytes(path: str | Path) -> tuple[bytes, str] | None:
+    found = (_IN_MEMORY.get() or {}).get(str(_stem(path)))
+    return None if found is None else (found["pt"], found["json"])
+
+
+def snapshot_format(path: str | Path) -> str | None:
+    """The ``format`` field of a snapshot's JSON (``None`` if it cannot be read)."""
+    found = _read_bytes(path)
+    try:
+        text = found[1] if found else _stem(path).with_suffix(".json").read_text()
+        return json.loads(text).get("format")
+    except (OSError, ValueError):
+        return None
+
 
 SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
 
@@ -63,17 +119,20 @@ def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def _read_pair(path: str | Path, fmt: str, who: str, what: str) -> tuple[dict, dict]:
-    """Read ``stem.pt`` and ``stem.json`` (``path``: either, or the stem), checking the JSON's format."""
-    p = Path(path)
-    stem = p.with_suffix("") if p.suffix in (".pt", ".json") else p
+    """Read ``stem.pt`` and ``stem.json`` (``path``: either, or the stem; from memory inside
+    :func:`snapshots_in_memory`), checking the JSON's format."""
+    stem = _stem(path)
     pt, js = stem.with_suffix(".pt"), stem.with_suffix(".json")
-    for f in (pt, js):
-        if not f.is_file():
-            raise FileNotFoundError(f"{who}: expected {f} ({what} is {pt.name} + {js.name})")
-    cfg = json.loads(js.read_text())
+    found = _read_bytes(path)
+    if found is None:
+        for f in (pt, js):
+            if not f.is_file():
+                raise FileNotFoundError(f"{who}: expected {f} ({what} is {pt.name} + {js.name})")
+        found = (pt.read_bytes(), js.read_text())
+    cfg = json.loads(found[1])
     if cfg.get("format") != fmt:
         raise ValueError(f"{who}: {js} is not a {fmt} file (format {cfg.get('format')!r})")
-    return torch.load(pt, weights_only=True, map_location="cpu"), cfg
+    return torch.load(io.BytesIO(found[0]), weights_only=True, map_location="cpu"), cfg
 
 
 CHECKPOINT_FORMAT = "gradlab-training-snapshot/1"
