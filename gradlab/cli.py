@@ -188,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .plots import plot_results
+    from .figures import plot_results
 
     for p in plot_results(args.results, args.out):
         print(f"wrote {p}")
@@ -308,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_verify)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     return parser
 
 
@@ -328,8 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ValueError, TypeError, OSError, FloatingPointError) as exc:
         # bad input: the library's errors name the argument, what was expected and what arrived; one line,
-        # no traceback (GRADLAB_TRACEBACK=1 shows it)
-        if os.environ.get("GRADLAB_TRACEBACK"):
+        # no traceback (--debug or GRADLAB_TRACEBACK=1 shows it)
+        if args.debug or os.environ.get("GRADLAB_TRACEBACK"):
             raise
         print(f"gradlab {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,6 @@ __all__ = [
     "plot_convergence",
     "save_figure",
     "save_verify_figures",
-    "plot_results",
     "short_label",
     "coinciding",
 ]
@@ -363,36 +362,3 @@ def save_verify_figures(results, directory: str | Path) -> list[Path]:
         ax.grid(True, which="both", alpha=0.3)
         out.append(save_figure(fig, directory / "verify_gs_variance.png"))
     return out
-
-
-def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """``gradlab plot``: choose the figures a result file supports and write them beside it (or in
-    ``out_dir``)."""
-    from .results import read_netcdf
-
-    path = Path(path)
-    ds = read_netcdf(path)
-    out_dir = Path(out_dir) if out_dir else path.parent
-    stem = path.stem
-    written = []
-    fam = set(ds[N.FAMILY].values.tolist())
-    if "grad_mean" in ds and N.ETA in ds.dims:
-        written.append(save_figure(plot_quantization(ds), out_dir / f"{stem}_quantization.png"))
-        return written
-    if fam == {"decoupled_st"} and len(np.unique(ds["tau_f"].values)) > 1:
-        other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
-        sub = ds.isel({d: 0 for d in other})
-        written.append(save_figure(plot_tau_grid(sub), out_dir / f"{stem}_bias_variance.png"))
-        if N.GAP in ds:
-            written.append(
-                save_figure(
-                    plot_tau_grid(sub, (N.GAP,), "Gradient gap over (tau_f, tau_b)"),
-                    out_dir / f"{stem}_gradient_gap.png",
-                )
-            )
-        return written
-    other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
-    sub = ds.isel({d: 0 for d in other})
-    written.append(save_figure(plot_vs_temperature(sub), out_dir / f"{stem}_vs_temperature.png"))
-    written.append(save_figure(plot_pareto(sub), out_dir / f"{stem}_pareto.png"))
-    return written

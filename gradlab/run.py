@@ -203,7 +203,7 @@ def summary_table(ds) -> str:
 
 def run_main_job(settings: RunSettings | None = None) -> dict:
     """Run the study; returns paths and timings (and prints the summary)."""
-    from .plots import plot_pareto, plot_tau_grid, plot_vs_temperature, save_figure
+    from .figures import result_figures
     from .sweep import load_config, run_sweep
 
     s = (settings or RunSettings()).resolved()
@@ -214,24 +214,7 @@ def run_main_job(settings: RunSettings | None = None) -> dict:
     ds = run_sweep(cfg, progress=s.progress)
     sub = one_seed(ds)
     tag = "run_quick" if s.quick else "run"
-    fam = sub[N.FAMILY].values
-    main = sub.isel({N.ESTIMATOR: np.flatnonzero(same_target(sub))})
-    temp = sub.isel({N.ESTIMATOR: np.flatnonzero(~np.isin(fam, ["decoupled_st", "st_zgr"]))})
-    figs = [
-        save_figure(
-            plot_vs_temperature(
-                temp, "Categorical VAE on digits (RF(4) snapshot): squared bias and variance vs temperature"
-            ),
-            s.figures / f"{tag}_vs_temperature.png",
-        ),
-        save_figure(
-            plot_pareto(main, "Bias-variance trade-offs, categorical VAE on digits"), s.figures / f"{tag}_pareto.png"
-        ),
-        save_figure(
-            plot_tau_grid(sub.isel({N.ESTIMATOR: np.flatnonzero(fam == "decoupled_st")})),
-            s.figures / f"{tag}_decoupled.png",
-        ),
-    ]
+    figs = result_figures(ds, s.figures, tag)
     print(summary_table(ds))
     names = sub[N.ESTIMATOR].values
     best = ", ".join(str(x) for x in names[pareto_of(sub)])

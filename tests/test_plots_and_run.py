@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import gradlab as gl
-from gradlab import cli, plots
+from gradlab import cli, figures, plots
 from gradlab import names as N
 from gradlab.results import read_netcdf
 from gradlab.sweep import run_sweep
@@ -61,7 +61,7 @@ def test_tau_grid_and_quantization_figures(tmp_path):
         "estimators": [{"name": "decoupled_st", "tau_f": [0.5, 1.0], "tau_b": [0.5, 2.0]}],
     }
     run_sweep(cfg, progress=False)
-    written = plots.plot_results(tmp_path / "grid.nc")
+    written = figures.plot_results(tmp_path / "grid.nc")
     assert {p.name for p in written} == {"grid_bias_variance.png", "grid_gradient_gap.png"}
     qcfg = {
         "name": "q",
@@ -77,7 +77,7 @@ def test_tau_grid_and_quantization_figures(tmp_path):
     }
     ds = run_sweep(qcfg, progress=False)
     assert dict(ds["grad_mean"].sizes) == {"eta": 5, "loss": 2, "noise": 2, N.ESTIMATOR: 2, N.SEED: 1, N.PARAM: 1}
-    assert [p.name for p in plots.plot_results(tmp_path / "q.nc")] == ["q_quantization.png"]
+    assert [p.name for p in figures.plot_results(tmp_path / "q.nc")] == ["q_quantization.png"]
 
 
 def test_convergence_figure(tmp_path):
@@ -117,6 +117,23 @@ def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     again = read_netcdf(tmp_path / "results" / "run_quick.nc")
     timing = ["seconds", N.SECONDS_PER_SAMPLE]
     xr.testing.assert_allclose(again.drop_vars(timing), ds.drop_vars(timing))
+    # `gradlab plot` draws the run's figures again from the netCDF alone, pixel for pixel (issue 12, item 6)
+    assert cli.main(["plot", "results/run_quick.nc", "--out", "replot"]) == 0
+    import matplotlib.image as mpimg
+
+    for name in ("run_quick_vs_temperature.png", "run_quick_pareto.png", "run_quick_decoupled.png"):
+        a, b = mpimg.imread(tmp_path / "results" / "figures" / name), mpimg.imread(tmp_path / "replot" / name)
+        assert a.shape == b.shape and np.array_equal(a, b), name
+    # a netCDF that is not a bias-variance result: one line naming the file and what it lacks
+    xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(tmp_path / "other.nc")
+    capsys.readouterr()
+    assert cli.main(["plot", "other.nc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "gradlab plot: error: plot: other.nc is not a gradlab result: it has no bias2, variance, family; gradlab "
+        "plot draws the bias-variance results of gradlab run and gradlab sweep"
+    )
+    assert cli.main(["plot", "missing.nc"]) == 2 and "missing.nc does not exist" in capsys.readouterr().err
 
 
 def test_demo_prints_intervals_that_contain_their_estimates(capsys):

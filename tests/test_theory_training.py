@@ -143,3 +143,15 @@ def test_files_are_read_and_a_missing_one_is_named(tmp_path):
     assert miss.verdict == "not checked"
     assert "`python analyses/decoupled_training_grids.py --task logic` writes it" in miss.measured
     assert {r.id for r in TR.check_training(results=tmp_path)} == set(TR._USES)
+
+
+def test_the_terminal_table_cuts_nothing_off():
+    """`gradlab verify` prints every measured and claimed value in full, wrapped (issue 12, item 9)."""
+    from gradlab.theory import CheckResult, format_table
+
+    measured = "; ".join(f"split {i}: ZGR {20 + i}.123 ± 0.0456, RF(4) {21 + i}.789 ± 0.0123" for i in range(12))
+    r = CheckResult("table1.zgr-vs-rf", "", "", "", measured, "a claim " * 30, "refuted", setting="s")
+    text = format_table([r])
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 116
+    flat = " ".join(line.strip() for line in text.splitlines())
+    assert measured in flat and ("a claim " * 30).strip() in flat

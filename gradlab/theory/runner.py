@@ -174,27 +174,32 @@ def exit_status(results: Sequence[CheckResult], strict: bool = False) -> int:
     return 0
 
 
-def format_table(results: Sequence[CheckResult], width: int = 60) -> str:
-    def short(s, w):
-        s = " ".join(str(s).split())
-        return s if len(s) <= w else s[: w - 1] + "…"
+def format_table(results: Sequence[CheckResult], width: int = 116) -> str:
+    """The terminal report: per claim a line with the id, the verdict and the orders (claimed, measured), then the
+    measured and the claimed values in full, wrapped at ``width`` columns (nothing is cut off)."""
+    import textwrap
 
     def order(v):
         return "" if v is None else ("inf" if v == math.inf else f"{v:.2f}")
 
     vw = max([10, *(len(r.verdict) for r in results)])
-    head = (
-        f"{'check':<32} {'verdict':<{vw}} {'order claimed':>13} {'measured':>9}  {'measured value':<{width}}  claimed"
-    )
-    lines = [head, "-" * len(head)]
+    head = f"{'check':<40} {'verdict':<{vw}} {'order claimed':>13} {'measured':>9}"
+    rule = "-" * max(len(head), width)
+    lines = [head, rule]
     for r in results:
-        lines.append(
-            f"{short(r.id + (' [derived]' if r.derived else ''), 32):<32} {r.verdict:<{vw}} "
-            f"{order(r.claimed_order):>13} "
-            f"{order(r.measured_order):>9}  {short(r.measured, width):<{width}}  {short(r.claimed, 40)}"
-        )
+        name = r.id + (" [derived]" if r.derived else "")
+        lines.append(f"{name:<40} {r.verdict:<{vw}} {order(r.claimed_order):>13} {order(r.measured_order):>9}".rstrip())
+        for label, text in (("measured", r.measured), ("claimed", r.claimed)):
+            if text:
+                lines += textwrap.wrap(
+                    " ".join(str(text).split()),
+                    width,
+                    initial_indent=f"    {label + ':':<10}",
+                    subsequent_indent=" " * 14,
+                    break_on_hyphens=False,
+                )
     counts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
-    lines.append("-" * len(head))
+    lines.append(rule)
     lines.append(f"{len(results)} checks: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     return "\n".join(lines)
 

@@ -1,0 +1,99 @@
+"""The figures of a result file, chosen by its contents: one function for ``gradlab run`` (which draws them when it
+has measured) and ``gradlab plot`` (which draws them again from the netCDF alone), so the two give the same
+figures.
+
+* a quantization-unit sweep (gradients per ``eta``): the Fig. B.5 panel;
+* a grid of decoupled ST alone: squared bias and variance over ``(tau_f, tau_b)`` (and the gradient gap);
+* otherwise: squared bias and variance against the temperature (every family with a temperature, without
+  ST-ZGR, whose varied setting is alpha, and decoupled ST, drawn on its own grid); the Pareto diagram of the
+  estimators of the model's objective (decoupled ST with ``tau_f != 1`` estimates another target and is left
+  out); and, if there are several decoupled ST settings, their ``(tau_f, tau_b)`` grid.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import names as N
+
+__all__ = ["result_figures", "plot_results"]
+
+
+def _subject(ds: xr.Dataset) -> str:
+    """What was measured, for the titles: e.g. "categorical VAE on digits"."""
+    try:
+        problem = json.loads(ds.attrs.get("problem_config", "{}"))
+    except (TypeError, ValueError):
+        problem = {}
+    kind = problem.get("kind", "")
+    names = {"vae": "categorical VAE", "hvae": "hierarchical VAE", "sbn": "sigmoid belief net"}
+    what = names.get(kind, kind.replace("_", " ") or str(ds.attrs.get("sweep", "result")))
+    data = problem.get("dataset", "digits") if kind in ("vae", "hvae", "sbn", "quantized", "cat_ae") else ""
+    if problem.get("snapshot"):
+        what += " (snapshot)"
+    return f"{what} on {data}" if data else what
+
+
+def _pick(ds: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
+    return ds.isel({N.ESTIMATOR: np.flatnonzero(keep)})
+
+
+def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Path]:
+    """Write the figures ``ds`` supports (module docstring) as ``directory/stem_*.png``; returns their paths."""
+    from .analysis.pareto import model_target_mask
+    from .plots import plot_pareto, plot_quantization, plot_tau_grid, plot_vs_temperature, save_figure
+    from .results import one_seed
+
+    directory = Path(directory)
+    other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
+    if "grad_mean" in ds and N.ETA in ds.dims:
+        return [save_figure(plot_quantization(ds), directory / f"{stem}_quantization.png")]
+    sub = one_seed(ds.isel({d: 0 for d in other}))
+    fam = sub[N.FAMILY].values
+    decoupled = fam == "decoupled_st"
+    if decoupled.all() and len(np.unique(sub["tau_f"].values)) > 1:
+        written = [save_figure(plot_tau_grid(sub), directory / f"{stem}_bias_variance.png")]
+        if N.GAP in sub:
+            fig = plot_tau_grid(sub, (N.GAP,), "Gradient gap over (tau_f, tau_b)")
+            written.append(save_figure(fig, directory / f"{stem}_gradient_gap.png"))
+        return written
+    subject = _subject(ds)
+    temp = _pick(sub, ~np.isin(fam, ["decoupled_st", "st_zgr"]))
+    written = [
+        save_figure(
+            plot_vs_temperature(temp, f"{subject[:1].upper()}{subject[1:]}: squared bias and variance vs temperature"),
+            directory / f"{stem}_vs_temperature.png",
+        ),
+        save_figure(
+            plot_pareto(_pick(sub, model_target_mask(sub)), f"Bias-variance trade-offs, {subject}"),
+            directory / f"{stem}_pareto.png",
+        ),
+    ]
+    if decoupled.sum() > 1:
+        written.append(save_figure(plot_tau_grid(_pick(sub, decoupled)), directory / f"{stem}_decoupled.png"))
+    return written
+
+
+def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """``gradlab plot``: the figures of a result file (:func:`result_figures`), beside it or in ``out_dir``."""
+    from .results import read_netcdf
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"plot: results must be a netCDF written by gradlab run / sweep; {path} does not exist")
+    try:
+        ds = read_netcdf(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"plot: {path} is not a netCDF file gradlab can read ({exc})") from None
+    missing = [v for v in (N.BIAS2, N.VARIANCE, N.FAMILY) if v not in ds]
+    if missing:
+        what = "a training history (gradlab train --history)" if "train_loss" in ds else "not a gradlab result"
+        raise ValueError(
+            f"plot: {path} is {what}: it has no {', '.join(missing)}; gradlab plot draws the bias-variance results "
+            "of gradlab run and gradlab sweep"
+        )
+    return result_figures(ds, Path(out_dir) if out_dir else path.parent, path.stem)
