@@ -31,9 +31,12 @@ def _problem_settings(items: Sequence[str] | None) -> dict:
 def train_command(args: argparse.Namespace) -> int:
     """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
     from .estimators import estimator
+    from .io import check_writable
 
     est = estimator(args.estimator, **_train_hparams(args))
     snaps = _int_list(args.snapshot_epochs) or [args.epochs]
+    if args.history:  # before any training: a result that cannot be written is an error now, not at the end
+        check_writable(Path(args.history).parent, "train", "--history's folder")
     if args.out is None:
         args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
     if args.problem == "vae":

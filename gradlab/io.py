@@ -68,3 +68,20 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None], suffix: 
     with atomic_path(path, suffix) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def check_writable(directory: str | Path, owner: str, argument: str) -> Path:
+    """Create ``directory`` if needed and write (then remove) a file in it, so that work whose results go there
+    fails at once, not when it is done; a one-line ``PermissionError`` naming ``owner``'s ``argument``."""
+    directory = Path(directory)
+    probe = directory / ".gradlab-write-test"
+    if directory.exists() and not directory.is_dir():
+        raise PermissionError(f"{owner}: {argument} {str(directory)!r} is a file, not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(probe) as tmp:
+            tmp.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PermissionError(f"{owner}: {argument} {str(directory)!r} is not writable ({exc.strerror})") from None
+    return directory

@@ -230,7 +230,7 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
         num_classes=cfg.get("num_classes", 8),
         embedding=cfg.get("embedding", "bits"),
         encoder=cfg.get("encoder", "nonlinear"),
-        hidden=tuple(cfg.get("hidden", (512, 256))),
+        hidden=_as_tuple(cfg.get("hidden", (512, 256))),
         seed=cfg.get("init_seed", 0),
         **kw,
     )
@@ -252,6 +252,11 @@ def _at_snapshot(problem, cfg: Mapping):
     return problem.with_params(state["params"])
 
 
+def _as_tuple(value) -> tuple:
+    """A list setting given as one value (``--set hidden=64``) is a one-element list."""
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,)
+
+
 def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[str, ...] = ()):
     """A builder for a DataModel class that takes ``data`` and keyword settings (``tuples``: list settings)."""
 
@@ -259,7 +264,7 @@ def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[s
         import importlib
 
         model = getattr(importlib.import_module(f".{module}", __package__), cls)
-        kw = {k: (tuple(cfg[k]) if k in tuples else cfg[k]) for k in keys if k in cfg}
+        kw = {k: (_as_tuple(cfg[k]) if k in tuples else cfg[k]) for k in keys if k in cfg}
         common = {k: cfg[k] for k in ("batch_size", "batch_seed") if k in cfg}
         return _at_snapshot(model(_dataset(cfg), **kw, **common, dtype=dtype, device=device), cfg)
 

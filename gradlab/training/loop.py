@@ -31,7 +31,7 @@ import torch
 
 from .. import _checks
 from ..estimators import Estimator
-from ..io import atomic_path
+from ..io import check_writable
 from ..problems.snapshots import load_checkpoint, save_checkpoint
 from ..random import make_generator, task_seed
 
@@ -59,13 +59,7 @@ def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...], gamma: float) -> 
 
 def _check_writable(out_dir: Path) -> None:
     """Fail before any training when snapshots cannot be written (not after the first epoch)."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out_dir / ".gradlab-write-test") as tmp:
-            tmp.write_text("")
-        (out_dir / ".gradlab-write-test").unlink()
-    except OSError as exc:
-        raise PermissionError(f"train: out_dir {str(out_dir)!r} is not writable ({exc.strerror})") from exc
+    check_writable(out_dir, "train", "out_dir")
 
 
 def train(

@@ -73,6 +73,10 @@ def train_vae(
     snapshot_epochs = sorted({_checks.integer("train_vae", "snapshot_epochs", e, 0) for e in snapshot_epochs})
     if snapshot_epochs and out_dir is None:
         raise ValueError("train_vae: snapshot_epochs needs out_dir")
+    if snapshot_epochs:
+        from ..io import check_writable
+
+        check_writable(out_dir, "train_vae", "out_dir")
     if snapshot_epochs and snapshot_epochs[-1] > epochs:
         raise ValueError(f"train_vae: snapshot_epochs must be <= epochs={epochs}, got {snapshot_epochs[-1]}")
     arch = VAEArchitecture(dataset.dim, num_vars, num_classes, embedding, encoder, tuple(hidden))
