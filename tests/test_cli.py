@@ -65,6 +65,8 @@ def test_9_help_is_fast_list_has_headers_and_resumed_sweeps_count_reused_cells(t
     assert lines[0].split() == ["ESTIMATOR", "HYPER-PARAMETERS", "(DEFAULTS)", "KIND", "WHAT", "IT", "IS"]
     assert any(line.startswith("PROBLEM") and "WHAT IT IS: SETTINGS" in line for line in lines)
     parser = cli.build_parser()
+    # finding 7: generated figures go outside the repository's tracked figures/ unless asked
+    assert parser.parse_args(["verify"]).figures == "results/figures" and parser.parse_args(["run"]).figures is None
     run_help = parser._subparsers._group_actions[0].choices["run"].format_help()
     for flag in ("--num-vars", "--num-classes", "--n-jobs", "--seed"):
         assert re.search(rf"{flag} \S+\s+\S", run_help), flag  # every option has a description
