@@ -12,8 +12,8 @@ STAT = "stat"
 
 # non-dimension coordinates along ESTIMATOR
 FAMILY = "family"  # registry name: "gs_st"
-HPARAMS = ("t", "m", "alpha", "tau_f", "tau_b", "backward", "phi_bar")
-STRING_HPARAMS = ("backward", "phi_bar")
+HPARAMS = ("t", "m", "alpha", "tau_f", "tau_b", "backward", "phi_bar", "baseline")
+STRING_HPARAMS = ("backward", "phi_bar", "baseline")
 
 # data variables
 BIAS2 = "bias2"  # average squared bias per parameter (ZGR eq. 16)

@@ -144,12 +144,15 @@ def reinmax(eta, u, J, t=1.0):
     return 2 * (pi1 * j - pi1 * (pi1 @ j)) - 0.5 * (p * j - p * (p @ j))
 
 
-def reinforce(eta, u, L, m=2):
-    """RF(m) with leave-one-out baseline for a loss with no direct parameters."""
+def reinforce(eta, u, L, m=2, baseline="loo"):
+    """RF(m) with the leave-one-out baseline (or none: Williams' plain score function, divided by m) for a
+    loss with no direct parameters."""
     k = eta.size
     p = softmax(eta)
     idx = [forward_index(eta, u[i : i + 1]) for i in range(m)]
     vals = np.array([L(onehot(i, k)) for i in idx])
+    if baseline == "none":
+        return sum(vals[i] * (onehot(idx[i], k) - p) for i in range(m)) / m
     centred = vals - vals.mean()
     return sum(centred[i] * (onehot(idx[i], k) - p) for i in range(m)) / (m - 1)
 

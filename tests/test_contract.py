@@ -27,6 +27,7 @@ def test_contract_default_hparams(name):
         ("decoupled_st", {"tau_f": 3.0, "tau_b": 0.5, "backward": "softmax"}),
         ("darn", {"phi_bar": "uniform"}),
         ("reinforce", {"m": 4}),
+        ("reinforce", {"m": 1, "baseline": "none"}),
         ("st_zgr", {"t": 2.0, "alpha": 0.0}),
     ],
 )
@@ -67,6 +68,8 @@ def test_unknown_name_lists_known_ones():
         ("gr_mc", {"m": 0}, r"gr_mc: m must be an integer >= 1, got 0"),
         ("gr_mc", {"m": 2.5}, r"gr_mc: m must be an integer >= 1, got float 2.5"),
         ("reinforce", {"m": 1}, r"reinforce: m must be an integer >= 2, got 1"),
+        ("reinforce", {"m": 0, "baseline": "none"}, r"reinforce: m must be an integer >= 1, got 0"),
+        ("reinforce", {"baseline": "ema"}, r"reinforce: baseline must be one of 'loo', 'none'"),
         ("st_zgr", {"alpha": 1.5}, r"st_zgr: alpha must be a real number in \[0, 1\], got 1.5"),
         ("decoupled_st", {"tau_b": 0}, r"decoupled_st: tau_b must be a finite real number > 0, got 0"),
         ("decoupled_st", {"backward": "gumbel"}, r"decoupled_st: backward must be one of 'gumbel_logits'"),

@@ -74,16 +74,16 @@ def test_pathwise_gradient_matches_explicit_jacobian(name, hp):
         np.testing.assert_allclose(grad[r].numpy(), want, rtol=1e-10, atol=1e-12, err_msg=f"replica {r}")
 
 
-@pytest.mark.parametrize("m", [2, 5])
-def test_reinforce_matches_leave_one_out_formula(m):
-    est = gl.estimator("reinforce", m=m)
+@pytest.mark.parametrize(("m", "baseline"), [(2, "loo"), (5, "loo"), (1, "none"), (3, "none")])
+def test_reinforce_matches_leave_one_out_formula(m, baseline):
+    est = gl.estimator("reinforce", m=m, baseline=baseline)
     loss, _, value = quadratic(2)
     gen = torch.Generator().manual_seed(3)
     eta = torch.randn(N, K, generator=gen, dtype=torch.float64).requires_grad_()
     u = est.draw_uniforms(eta, gen, sample_ndim=1)
     (grad,) = torch.autograd.grad(est.surrogate(eta, loss, u).sum(), eta)
     for r in range(N):
-        want = ref.reinforce(eta[r].detach().numpy(), u[r].numpy(), value, m=m)
+        want = ref.reinforce(eta[r].detach().numpy(), u[r].numpy(), value, m=m, baseline=baseline)
         np.testing.assert_allclose(grad[r].numpy(), want, rtol=1e-10, atol=1e-12)
 
 

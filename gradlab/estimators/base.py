@@ -97,10 +97,15 @@ class Estimator:
         """Hyper-parameters by name, in declaration order."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    # hyper-parameters left out of the label at their default (added after labels were in use, so that the
+    # labels of existing settings do not change)
+    quiet_defaults: ClassVar[tuple[str, ...]] = ()
+
     @property
     def label(self) -> str:
         """A readable unique label, e.g. ``gs_st(t=0.5)``; bare name when there are no hyper-parameters."""
-        hp = self.hparams()
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        hp = {k: v for k, v in self.hparams().items() if not (k in self.quiet_defaults and v == defaults[k])}
         if not hp:
             return self.name
         return f"{self.name}(" + ",".join(f"{k}={_fmt(v)}" for k, v in hp.items()) + ")"

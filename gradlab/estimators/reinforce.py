@@ -1,7 +1,10 @@
-"""REINFORCE with the leave-one-out baseline, RF(m) (Kool et al. 2019, eq. 8).
+"""REINFORCE with the leave-one-out baseline, RF(m) (Kool et al. 2019, eq. 8), or with none.
 
-``1/(m-1) sum_i (L_i - mean_j L_j) grad log p(x_i)`` plus the mean pathwise gradient of ``L`` in the
-parameters ``L`` depends on directly. Unbiased; needs the loss at ``m`` samples, so it is not a layer.
+``1/(m-1) sum_i (L_i - mean_j L_j) grad log p(x_i)`` (``baseline="loo"``, the default, ``m >= 2``) or
+``1/m sum_i L_i grad log p(x_i)`` (``baseline="none"``, the plain score function of Williams 1992, any ``m >= 1``),
+plus the mean pathwise gradient of ``L`` in the parameters ``L`` depends on directly. Unbiased either way; needs
+the loss at ``m`` samples, so it is not a layer. A moving-average baseline is not offered: it carries state from
+earlier draws, so the draws of a bias-variance measurement would no longer be independent.
 """
 
 from __future__ import annotations
@@ -28,13 +31,27 @@ class Reinforce(Estimator):
     """
 
     m: int = 2
+    baseline: str = "loo"
 
     name: ClassVar[str] = "reinforce"
-    summary: ClassVar[str] = "RF(m): REINFORCE with leave-one-out baseline (Kool et al. 2019 eq. 8); unbiased"
+    summary: ClassVar[str] = (
+        "RF(m): REINFORCE with leave-one-out baseline (Kool et al. 2019 eq. 8), or baseline='none' (m >= 1); unbiased"
+    )
     pathwise: ClassVar[bool] = False
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline",)
+    BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, 2))
+        object.__setattr__(self, "baseline", _checks.choice(self.name, "baseline", self.baseline, self.BASELINES))
+        least = 2 if self.baseline == "loo" else 1
+        object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, least))
+
+    def score_weights(self, values: torch.Tensor) -> torch.Tensor:
+        """The (detached) weights of ``log p(x_i)`` for the losses ``values`` of the ``m`` draws (axis 0):
+        ``(L_i - mean L) / (m - 1)`` with the leave-one-out baseline, ``L_i / m`` without one."""
+        if self.baseline == "loo":
+            return (values - values.mean(dim=0, keepdim=True)).detach() / (self.m - 1)
+        return values.detach() / self.m
 
     def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
         return self.m * math.prod(event_shape[:-1])  # one uniform per variable and sample (inversion)
@@ -61,6 +78,5 @@ class Reinforce(Estimator):
         log_px = log_p.gather(-1, index).squeeze(-1)  # (m, *sample, *S)
         if log_px.ndim > values.ndim:
             log_px = log_px.sum(dim=tuple(range(values.ndim, log_px.ndim)))
-        centred = (values - values.mean(dim=0, keepdim=True)).detach() / (self.m - 1)
-        score = (centred * log_px).sum(dim=0)
+        score = (self.score_weights(values) * log_px).sum(dim=0)
         return values.mean(dim=0) + (score - score.detach())

@@ -369,7 +369,6 @@ class StochasticModel(Problem):
         elements = self.loss_shape if self.elements_independent else ()
         us = tuple(p.reshape(m, *d.shape[:-1], 1) for p, d in zip(parts, self.draws, strict=True))
         values, log_p = torch.func.vmap(trace)(us)  # (m, *E), (m,) or (m, *E)
-        centred = (values - values.mean(dim=0, keepdim=True)).detach() / (m - 1)
         log_p = log_p.reshape(m, *elements, *([1] * (len(self.loss_shape) - len(elements))))
-        score = (centred * log_p).sum(dim=0)
+        score = (est.score_weights(values) * log_p).sum(dim=0)
         return (values.mean(dim=0) + (score - score.detach())).sum()
