@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "conditional_gumbel",
     "as_generator",
     "block_seed",
     "task_seed",
@@ -91,3 +92,19 @@ def open_uniform(u: torch.Tensor) -> torch.Tensor:
 def gumbel_from_uniform(u: torch.Tensor) -> torch.Tensor:
     """Standard Gumbel draws ``-log(-log u)`` from uniforms (via :func:`open_uniform`), always finite."""
     return -torch.log(-torch.log(open_uniform(u)))
+
+
+def conditional_gumbel(phi: torch.Tensor, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbels ``G`` on the last axis of ``phi`` drawn given ``argmax(phi + G) = index`` (``index``: the
+    shape of ``phi`` without its last axis, int64), by the top-down construction (Maddison et al. 2014): the
+    maximum ``T = logsumexp(phi) + Gumbel`` goes to ``index``, and every other ``k`` gets
+    ``-logaddexp(-T, -(phi_k + H_k))`` with fresh Gumbels ``H``. No gradient; ``-inf`` entries of ``phi`` keep
+    ``phi + G = -inf``."""
+    phi = phi.detach()
+    shape = phi.shape
+    draw = lambda s: gumbel_from_uniform(torch.rand(s, generator=generator, dtype=phi.dtype, device=phi.device))  # noqa: E731
+    top = torch.logsumexp(phi, dim=-1, keepdim=True) + draw((*shape[:-1], 1))
+    others = -torch.logaddexp(-top, -(phi + draw(shape)))
+    chosen = torch.zeros(shape, dtype=torch.bool, device=phi.device).scatter_(-1, index.unsqueeze(-1), True)
+    perturbed = torch.where(chosen, top.expand(shape), others)
+    return torch.where(torch.isfinite(phi), perturbed - phi, torch.zeros_like(phi))

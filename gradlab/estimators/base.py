@@ -33,7 +33,7 @@ import torch
 
 from .. import _checks
 from ..distributions import binary_to_categorical
-from ..random import as_generator, gumbel_from_uniform, open_uniform
+from ..random import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -218,9 +218,29 @@ class Estimator:
             f"samples. Use est.estimate(logits, loss, generator=g) or gradlab.sample_gradients(problem, est, ...)."
         )
 
-    def sample(self, logits: torch.Tensor, *, generator: torch.Generator | int) -> torch.Tensor:
-        """Drop-in layer: ``logits (..., K) -> one-hot (..., K)`` with this estimator in the backward."""
-        return self.relax(logits, self.draw_uniforms(logits, generator))
+    def sample(self, logits: torch.Tensor, *, generator: torch.Generator | int, dim: int = -1) -> torch.Tensor:
+        """Drop-in layer: ``logits -> one-hot`` with this estimator in the backward; the categories are on axis
+        ``dim`` (default the last, as ``torch.nn.functional.gumbel_softmax``)."""
+        _checks.logits_tensor(self.name, logits)
+        moved = logits.movedim(_axis(self.name, dim, logits.ndim), -1)
+        return self.relax(moved, self.draw_uniforms(moved, generator)).movedim(-1, dim)
+
+    def backward_at(
+        self, logits: torch.Tensor, x: torch.Tensor, *, generator: torch.Generator | int | None = None, dim: int = -1
+    ) -> torch.Tensor:
+        """The estimator at a given sample: a tensor equal to the one-hot ``x`` whose gradient in ``logits`` is
+        this estimator's backward given that the forward drew ``x`` (as the ZGR author's
+        ``ZGR_Function(logits, x)`` and gumbel-rao's ``I=``). ``x``: one-hot (the shape of ``logits``) or category
+        indices (without the category axis). Estimators whose backward uses noise draw it given ``x`` from
+        ``generator``; the others need none. For analyses conditional on the sample."""
+        _checks.logits_tensor(self.name, logits)
+        axis = _axis(self.name, dim, logits.ndim)
+        moved = logits.movedim(axis, -1)
+        index = _as_index(self.name, x, moved, axis)
+        return self._backward_at(moved, index, generator).movedim(-1, axis)
+
+    def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
+        raise TypeError(f"{self.name} is a score-function estimator: it has no backward at one sample")
 
     def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """Binary unit: Bernoulli logit ``a`` (shape ``(*sample, *S)``) -> its value ``x in {0, 1}`` (the relaxed
@@ -269,6 +289,14 @@ class PathwiseEstimator(Estimator):
     def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         """Subclasses: the forward/backward from logits and standard Gumbel noise of the same shape."""
         raise NotImplementedError
+
+    def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
+        """Gumbel-perturbed forwards: the noise drawn given ``argmax(forward_logits + G) = x``."""
+        if generator is None:
+            raise TypeError(f"{self.name}: backward_at needs a generator (its backward uses Gumbel noise given x)")
+        g = as_generator(generator, logits.device)
+        gumbel = conditional_gumbel(torch.log_softmax(self.forward_logits(logits.detach()), -1), index, g)
+        return self._relax(logits, gumbel)
 
     def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """The relaxed point whose Jacobian the backward uses (for the gradient gap), with its gradient."""
@@ -324,6 +352,12 @@ class CategoricalForward(PathwiseEstimator):
         self._split(logits, uniforms)
         return self._soft(logits, None)
 
+    def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
+        """``x ~ Cat(p)`` forwards: the backward depends on ``x`` alone (no noise)."""
+        probs = torch.softmax(logits, dim=-1)
+        index = index.unsqueeze(-1)
+        return self._backward(logits, probs, index, scatter_one_hot(index, probs))
+
     def _backward(
         self, logits: torch.Tensor, probs: torch.Tensor, index: torch.Tensor, hard: torch.Tensor
     ) -> torch.Tensor:
@@ -363,6 +397,34 @@ def categorical_sample(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tens
 def categorical_index(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
     """Gumbel-max index ``argmax(logits + G)`` over the last axis."""
     return torch.argmax(logits.detach() + gumbel, dim=-1)
+
+
+def _axis(owner: str, dim: int, ndim: int) -> int:
+    if not isinstance(dim, int) or not -ndim <= dim < ndim:
+        raise ValueError(
+            f"{owner}: dim must be an axis of the logits, an integer in [{-ndim}, {ndim - 1}]; got {dim!r}"
+        )
+    return dim % ndim
+
+
+def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> torch.Tensor:
+    """Category indices (the logits' shape without the category axis) from a one-hot ``x`` or indices."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{owner}: x must be a torch.Tensor (one-hot or category indices), got {type(x).__name__}")
+    k = logits.shape[-1]
+    if x.shape == logits.movedim(-1, axis).shape and x.is_floating_point():
+        x = x.movedim(axis, -1)
+        if not bool(((x == 0) | (x == 1)).all()) or not bool((x.sum(-1) == 1).all()):
+            raise ValueError(f"{owner}: x of the logits' shape must be one-hot along the category axis")
+        return x.argmax(-1)
+    if tuple(x.shape) == tuple(logits.shape[:-1]) and not x.is_floating_point():
+        if bool(((x < 0) | (x >= k)).any()):
+            raise ValueError(f"{owner}: category indices in x must be in [0, {k - 1}]")
+        return x.to(torch.int64)
+    raise ValueError(
+        f"{owner}: x must be one-hot of shape {tuple(logits.movedim(-1, axis).shape)} or integer indices of shape "
+        f"{tuple(logits.shape[:-1])}; got {tuple(x.shape)} ({x.dtype})"
+    )
 
 
 def _fmt(v: object) -> str:

@@ -19,7 +19,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from ..random import gumbel_from_uniform
+from ..random import as_generator, conditional_gumbel, gumbel_from_uniform
 from .base import PathwiseEstimator, categorical_index, logistic_from_uniform, one_hot, straight_through
 
 
@@ -44,6 +44,9 @@ class GumbelSoftmax(PathwiseEstimator):
     def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         theta = torch.log_softmax(logits, dim=-1)
         return torch.softmax((theta + gumbel) / self.t, dim=-1)
+
+    def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
+        raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
 
     def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # softmax_t(theta + G)[1] = sigmoid((a + G_1 - G_0) / t), as theta_1 - theta_0 = a
@@ -187,10 +190,30 @@ class GumbelRao(PathwiseEstimator):
         gumbel = gumbel_from_uniform(u_hard).reshape(logits.shape)
         gumbel_cond = gumbel_from_uniform(u_cond).reshape(*sample, self.m, *event)
         gumbel_top = gumbel_from_uniform(u_top).reshape(*sample, self.m, *event[:-1], 1)
+        return self._relax_with(logits, gumbel, gumbel_cond, gumbel_top, sample_ndim)
 
+    def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
+        """Given ``x``, GR-MC's backward needs only its ``m`` conditional draws (the forward noise is any ``G``
+        with argmax ``x``)."""
+        if generator is None:
+            raise TypeError(f"{self.name}: backward_at needs a generator (its backward draws G' given x)")
+        g = as_generator(generator, logits.device)
+        theta = torch.log_softmax(logits.detach(), -1)
+        gumbel = conditional_gumbel(theta, index, g)
+        shape = (self.m, *logits.shape)
+
+        def draw(s):
+            return gumbel_from_uniform(torch.rand(s, generator=g, dtype=logits.dtype, device=logits.device))
+
+        return self._relax_with(logits, gumbel, draw(shape), draw((*shape[:-1], 1)), 0)
+
+    def _relax_with(self, logits, gumbel, gumbel_cond, gumbel_top, sample_ndim: int) -> torch.Tensor:
+        """The forward ``argmax(theta + gumbel)`` and the backward over the conditional draws built from
+        ``gumbel_cond`` (``(*sample, m, *S, K)``) and ``gumbel_top`` (``(*sample, m, *S, 1)``)."""
+        event = logits.shape[-1]
         theta = torch.log_softmax(logits, dim=-1)
         index = categorical_index(theta, gumbel)
-        hard = one_hot(index, event[-1], logits.dtype)
+        hard = one_hot(index, event, logits.dtype)
 
         # conditional perturbed logits theta + G' given the argmax x (top-down construction). Setting the
         # fresh Gumbel of x to +inf makes the same formula return T at x: -logaddexp(-T, -inf) = T.
