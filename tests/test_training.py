@@ -273,3 +273,34 @@ def test_training_study_on_a_dask_cluster_of_worker_processes():
     here = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256)
     there = gl.training.training_study(cfg, blocks, seeds=[0, 1], epochs=2, batch_size=256, n_jobs=2, backend="dask")
     assert here["train_loss"].equals(there["train_loss"]) and here["valid_loss"].equals(there["valid_loss"])
+
+
+def test_temperature_schedule_anneals_as_jang_et_al(tmp_path):
+    """The estimator's temperature follows max(min, start * exp(-rate * s)), s the step rounded down to a
+    multiple of `every` (Jang et al. 2017); rate 0 is constant-temperature training to the last bit; an
+    annealed run differs from it, and resumes identically."""
+    model = gl.problems.SigmoidBeliefNet(hidden=(3, 3), batch_size=4)
+    n = model.split("train")[0].shape[0]
+    steps = math.ceil(n / 400)
+    sched = {"start": 2.0, "min": 0.3, "rate": 0.05, "every": 2}
+    est = gl.estimator("gs_st", t=2.0)
+    run = gl.train(model, est, epochs=4, batch_size=400, temperature_schedule=sched)
+    want = [max(0.3, 2.0 * math.exp(-0.05 * ((e * steps - 1) // 2 * 2))) for e in range(1, 5)]
+    assert [h["temperature"] for h in run.history] == pytest.approx(want, rel=1e-15)
+    assert want[0] > want[-1] > 0.3  # the schedule moved and has not reached its floor
+    flat = gl.train(model, est, epochs=2, batch_size=400, temperature_schedule={**sched, "rate": 0.0})
+    plain = gl.train(model, est, epochs=2, batch_size=400)
+    assert [h["train_loss"] for h in flat.history] == [h["train_loss"] for h in plain.history]
+    assert run.history[1]["train_loss"] != plain.history[1]["train_loss"]
+    part = gl.train(
+        model, est, epochs=2, batch_size=400, temperature_schedule=sched, snapshot_epochs=[2], out_dir=tmp_path
+    )
+    rest = gl.train(model, est, epochs=4, batch_size=400, temperature_schedule=sched, resume=part.snapshots[0])
+    assert [h["train_loss"] for h in rest.history] == [h["train_loss"] for h in run.history]
+    assert gl.train(model, gl.estimator("decoupled_st"), epochs=1, batch_size=400, temperature_schedule=sched).history[
+        0
+    ]["temperature"] == pytest.approx(2.0 * math.exp(-0.05 * ((steps - 1) // 2 * 2)))  # tau_b by default
+    with pytest.raises(ValueError, match="zgr has no temperature to anneal"):
+        gl.train(model, gl.estimator("zgr"), epochs=1, temperature_schedule=sched)
+    with pytest.raises(ValueError, match="unknown key\\(s\\) tmin"):
+        gl.train(model, est, epochs=1, temperature_schedule={"tmin": 0.5})

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from ..problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from .history import history_dataset
-from .loop import OPTIMIZERS, TrainResult, train
+from .loop import OPTIMIZERS, TrainResult, temperature_at, train
 from .study import estimator_settings, training_study
 from .trajectory import trajectory_study
 from .vae import load_snapshot, save_snapshot, snapshot_paths, train_vae
 
 __all__ = [
     "train",
+    "temperature_at",
     "TrainResult",
     "OPTIMIZERS",
     "history_dataset",

@@ -24,7 +24,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -79,12 +79,16 @@ def train(
     resume: str | Path | None = None,
     progress: bool = False,
     on_epoch: Callable[[dict, dict], None] | None = None,
+    temperature_schedule: Mapping | None = None,
 ) -> TrainResult:
     """Train ``problem`` (a model that declares ``trainable``, e.g. ``SigmoidBeliefNet``, ``HierarchicalVAE``)
     with ``estimator`` from its current parameter values (module docstring). ``snapshot_epochs`` (0 = the
     start) are written to ``out_dir``; ``resume``: a snapshot of the same problem, estimator and settings to
     continue from; ``on_epoch(record, params)`` is called after every epoch (for studies along the
-    trajectory)."""
+    trajectory). ``temperature_schedule``: annealing of the estimator's temperature (:func:`temperature_at`, Jang et
+    al. 2017: ``max(min, start * exp(-rate * step))``, updated every ``every`` optimiser steps; ``field`` names the
+    hyper-parameter, by default the estimator's last temperature: ``t``, or ``tau_b`` for decoupled ST); the
+    temperature at the end of each epoch is logged as ``temperature``."""
     if not getattr(problem, "trainable", False) and hasattr(problem, "training_model"):
         problem = problem.training_model()  # a problem with a trainable twin (CategoricalVAE)
     if not getattr(problem, "trainable", False):
@@ -108,6 +112,7 @@ def train(
     if out_dir is not None and snaps:
         out_dir = Path(out_dir)
         _check_writable(out_dir)
+    schedule = _check_schedule(estimator, temperature_schedule)
     train_data = problem.split("train")
     n = int(train_data[0].shape[0])
     settings = {
@@ -121,6 +126,8 @@ def train(
         "batch_size": batch_size,
         "seed": seed,
     }
+    if schedule is not None:
+        settings["temperature_schedule"] = schedule
     problem_config = json.loads(json.dumps(problem.config(), default=str))  # as a snapshot's JSON holds it
     dev = problem.device
     params = {k: v.detach().clone().requires_grad_() for k, v in problem.param_values().items()}
@@ -164,9 +171,14 @@ def train(
         for group in opt.param_groups:
             group["lr"] = rate
         t0 = time.perf_counter()
-        total = _one_epoch(problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise)
+        steps = (epoch - 1) * math.ceil(n / batch_size)
+        total, used = _one_epoch(
+            problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise, schedule, steps
+        )
         elapsed += time.perf_counter() - t0
         record = {"epoch": epoch, "train_loss": total, "seconds": elapsed, "lr": rate}
+        if schedule is not None:
+            record["temperature"] = float(getattr(used, schedule["field"]))
         if not math.isfinite(total):
             raise FloatingPointError(f"train: the training loss became {total} at epoch {epoch} ({estimator.label})")
         if evaluate and "valid" in problem.splits:
@@ -186,10 +198,45 @@ def train(
     return TrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, problem_config, settings)
 
 
-def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise) -> float:
+def temperature_at(schedule: Mapping, step: int) -> float:
+    """The annealed temperature after ``step`` optimiser steps: ``max(min, start * exp(-rate * s))`` with ``s``
+    the step rounded down to a multiple of ``every`` (Jang et al. 2017, Sec. 4: updated every N steps)."""
+    held = (step // schedule["every"]) * schedule["every"]
+    return max(schedule["min"], schedule["start"] * math.exp(-schedule["rate"] * held))
+
+
+def _check_schedule(estimator: Estimator, schedule: Mapping | None) -> dict | None:
+    if schedule is None:
+        return None
+    fields = estimator.temperature_fields
+    if not fields:
+        raise ValueError(f"train: temperature_schedule: {estimator.label} has no temperature to anneal")
+    accepted = ("start", "min", "rate", "every", "field")
+    unknown = sorted(set(schedule) - set(accepted))
+    if unknown:
+        raise ValueError(f"train: temperature_schedule: unknown key(s) {', '.join(unknown)}; accepted: {accepted}")
+    out = {"field": schedule.get("field", fields[-1])}
+    _checks.choice("train", "temperature_schedule field", out["field"], fields)
+    out["start"] = _checks.positive_real("train", "temperature_schedule start", schedule.get("start", 1.0))
+    out["min"] = _checks.positive_real("train", "temperature_schedule min", schedule.get("min", 0.5))
+    rate = schedule.get("rate", 1e-4)
+    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
+        raise ValueError(f"train: temperature_schedule rate must be a finite real number >= 0, got {rate!r}")
+    out["rate"] = float(rate)
+    out["every"] = _checks.integer("train", "temperature_schedule every", schedule.get("every", 500), 1)
+    return out
+
+
+def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise, schedule=None, step=0):
+    """One pass over the training split; ``(mean loss, the estimator of the last step)``."""
     perm = torch.randperm(n, generator=g_data, device=g_data.device)
     total = 0.0
     for i in range(0, n, batch_size):
+        if schedule is not None:
+            t = temperature_at(schedule, step)
+            if getattr(estimator, schedule["field"]) != t:
+                estimator = dataclasses.replace(estimator, **{schedule["field"]: t})
+            step += 1
         idx = perm[i : i + batch_size]
         part = problem.with_batch(tuple(t[idx] for t in data))
         u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype, device=idx.device)
@@ -202,7 +249,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         else:
             value = float(surrogate.detach()) * part.examples
         total += value
-    return total / n
+    return total / n, estimator
 
 
 def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) -> None:
