@@ -29,11 +29,16 @@ def run(est, logits, seed, loss):
     return out.detach(), g
 
 
+def _k(est: gl.Estimator, k: int) -> int:
+    """``k`` categories, or the number the estimator is defined for (``categories``, e.g. 2 for ARM)."""
+    return est.categories or k
+
+
 def check_contract(est: gl.Estimator) -> None:
     torch_state = torch.get_rng_state()
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checking the legacy global state)
     for dtype in (torch.float32, torch.float64):
-        for shape in SHAPES:
+        for shape in [(*s[:-1], _k(est, s[-1])) for s in SHAPES]:
             logits = 2 * torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=dtype)
             loss = linear_loss(shape, dtype)
             out, g = run(est, logits, 3, loss)
@@ -52,8 +57,8 @@ def check_contract(est: gl.Estimator) -> None:
                     assert (x1 >= 0).all()
                     torch.testing.assert_close(x1.sum(-1), torch.ones(shape[:-1], dtype=dtype))
         # different seeds give different outputs (64 variables: a coincidence has probability ~0)
-        logits = torch.randn(64, 5, generator=torch.Generator().manual_seed(1), dtype=dtype)
-        loss = linear_loss((64, 5), dtype)
+        logits = torch.randn(64, _k(est, 5), generator=torch.Generator().manual_seed(1), dtype=dtype)
+        loss = linear_loss((64, _k(est, 5)), dtype)
         o3, g3 = run(est, logits, 3, loss)
         o4, g4 = run(est, logits, 4, loss)
         assert not (torch.equal(o3, o4) and torch.equal(g3, g4)), f"{est.label}: different seeds, same output"
@@ -69,7 +74,7 @@ def check_contract(est: gl.Estimator) -> None:
 
 def check_replicas(est: gl.Estimator, dtype, r: int = 6) -> None:
     """Replica axes are independent estimates: one batched call equals r separate calls."""
-    event = (3, 4)
+    event = (3, _k(est, 4))
     gen = torch.Generator().manual_seed(2)
     logits = torch.randn(r, *event, generator=gen, dtype=dtype).requires_grad_()
     u = est.draw_uniforms(logits, gen, sample_ndim=1)

@@ -49,13 +49,15 @@ def test_every_builtin_is_registered_and_listed():
         "st_zgr",
         "reinmax",
         "reinforce",
+        "arm",
+        "disarm",
     ]:
         assert want in names
     assert names == sorted(names)
 
 
 def test_unknown_name_lists_known_ones():
-    with pytest.raises(ValueError, match="known estimators: darn, decoupled_st"):
+    with pytest.raises(ValueError, match="known estimators: arm, darn, decoupled_st, disarm"):
         gl.estimator("gumbel")
 
 

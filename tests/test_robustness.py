@@ -47,7 +47,8 @@ def quadratic(x):
 @pytest.mark.parametrize(("name", "hp"), list(configurations()), ids=lambda v: str(v))
 def test_dense_grid_finite(name, hp, dtype):
     est = gl.estimator(name, **hp)
-    grid = torch.tensor(list(itertools.product(GRID_VALUES, repeat=3)), dtype=dtype)  # (216, 3)
+    k = est.categories or 3  # binary-only estimators (ARM, DisARM) get pairs
+    grid = torch.tensor(list(itertools.product(GRID_VALUES, repeat=k)), dtype=dtype)  # (6^k, k)
     logits = grid.clone().requires_grad_()
     u = extreme_uniforms(est, logits, 0)
     out = est.surrogate(logits, quadratic, u)
@@ -59,7 +60,8 @@ def test_dense_grid_finite(name, hp, dtype):
 def test_masked_logits_finite(name, hp):
     """A category with logit -inf is never sampled and gets a zero gradient, never NaN."""
     est = gl.estimator(name, **hp)
-    logits = torch.tensor([[0.3, -float("inf"), 1.0, -2.0]] * 64, dtype=torch.float64, requires_grad=True)
+    row = [0.3, -float("inf"), 1.0, -2.0][: est.categories or 4]
+    logits = torch.tensor([row] * 64, dtype=torch.float64, requires_grad=True)
     u = est.draw_uniforms(logits, torch.Generator().manual_seed(1), sample_ndim=1)
     out = est.surrogate(logits, quadratic, u)
     (g,) = torch.autograd.grad(out.sum(), logits)
@@ -81,8 +83,9 @@ NAMES = [n for n in gl.available_estimators()]
     dtype=st.sampled_from([torch.float32, torch.float64]),
 )
 def test_property_finite(name, k, data, log_t, dtype):
-    values = data.draw(st.lists(st.floats(-100, 100), min_size=k, max_size=k))
     cls = gl.estimators.REGISTRY[name]
+    k = cls.categories or k
+    values = data.draw(st.lists(st.floats(-100, 100), min_size=k, max_size=k))
     fields = {f.name for f in dataclasses.fields(cls)}
     t = 10.0**log_t
     hp = {}

@@ -83,6 +83,11 @@ def test_every_estimator_on_every_problem(problem, name, hp):
     est = gl.estimator(name, **hp)
     wrts = ["all", "logits"] + (["encoder", "decoder"] if problem == "vae" else [])
     logits_shape = prob.latent_logits(prob.param_values()).shape
+    if est.categories not in (None, logits_shape[-1]):  # e.g. ARM on a 5-way variable: a one-line error
+        u = est.draw_uniforms(torch.zeros(2, *logits_shape, dtype=DT), torch.Generator().manual_seed(1), sample_ndim=1)
+        with pytest.raises((ValueError, TypeError), match=f"{name}: defined for variables of 2|{name} is neither"):
+            per_sample_gradients(prob, est, u, "all", {})
+        return
     for wrt in wrts:
         u = est.draw_uniforms(torch.zeros(4, *logits_shape, dtype=DT), torch.Generator().manual_seed(1), sample_ndim=1)
         got = prob.layout(wrt).flatten(per_sample_gradients(prob, est, u, wrt, {}), sample_ndim=1)

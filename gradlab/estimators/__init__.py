@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from .arm import ARM, DisARM
 from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, straight_through
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
 from .reinforce import Reinforce
@@ -40,6 +41,8 @@ BUILTIN: tuple[type[Estimator], ...] = (
     STZGR,
     ReinMax,
     Reinforce,
+    ARM,
+    DisARM,
 )
 
 REGISTRY: dict[str, type[Estimator]] = {cls.name: cls for cls in BUILTIN}

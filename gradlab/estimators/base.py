@@ -141,6 +141,8 @@ class Estimator:
 
     # names of the hyper-parameters that divide the logits (declared by the estimators that have them)
     temperature_fields: ClassVar[tuple[str, ...]] = ()
+    # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
+    categories: ClassVar[int | None] = None
 
     def _check_precision(self, dtype: torch.dtype) -> None:
         """Warn when a temperature cannot be represented in a 16-bit ``dtype``: ``logits / t`` overflows once
@@ -171,6 +173,11 @@ class Estimator:
                 f"{tuple(logits.shape)}; got shape {tuple(uniforms.shape)}"
             )
         event = tuple(logits.shape[sample_ndim:])
+        if self.categories is not None and event[-1] != self.categories:
+            raise ValueError(
+                f"{self.name}: defined for variables of {self.categories} categories (binary: logits (0, a)); got "
+                f"logits with {event[-1]} categories on the last axis"
+            )
         self._check_uniform_count(uniforms, logits.shape[:sample_ndim], event, f"logits of shape {tuple(logits.shape)}")
         return sample_ndim, event
 

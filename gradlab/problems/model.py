@@ -270,7 +270,10 @@ class StochasticModel(Problem):
         if isinstance(estimator, Reinforce):
             return [estimator.m * d.num_vars for d in self.draws]
         if not estimator.pathwise:
-            raise TypeError(f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE")
+            raise TypeError(
+                f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE; multi-layer models take those "
+                "two kinds (a score-function estimator other than REINFORCE works on single-layer problems)"
+            )
         return [estimator.num_uniforms(d.shape) for d in self.draws]
 
     def bytes_per_configuration(self) -> int:
