@@ -14,7 +14,7 @@ import gradlab as gl
 from gradlab.random import conditional_gumbel
 
 DT = torch.float64
-PATHWISE = [n for n in gl.available_estimators() if gl.estimators.REGISTRY[n].pathwise and n != "gs"]
+PATHWISE = [n for n, c in gl.estimators.REGISTRY.items() if c.pathwise and not c.relaxed_forward]
 NOISY = {"gs_st", "gr_mc", "decoupled_st"}  # backward uses Gumbel noise given x
 HP = {"decoupled_st": {"tau_f": 0.5, "tau_b": 2.0}, "gr_mc": {"t": 0.5, "m": 4}, "gs_st": {"t": 0.7}}
 

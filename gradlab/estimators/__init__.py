@@ -13,6 +13,7 @@ from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, str
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
 from .reinforce import Reinforce
 from .reinmax import ReinMax
+from .relaxed import GumbelSparsemax, HardConcrete
 from .ste import IdentityStraightThrough, StraightThrough
 from .zgr import DARN, STZGR, ZGR
 
@@ -43,6 +44,8 @@ BUILTIN: tuple[type[Estimator], ...] = (
     Reinforce,
     ARM,
     DisARM,
+    GumbelSparsemax,
+    HardConcrete,
 )
 
 REGISTRY: dict[str, type[Estimator]] = {cls.name: cls for cls in BUILTIN}

@@ -1,0 +1,106 @@
+"""Relaxed forwards found in peer libraries: Gumbel-Sparsemax and the Hard Concrete gate.
+
+Like ``gs``, their forward value is a relaxed point, not a one-hot sample, and the gradient is the exact derivative
+of the loss there; as estimators of the discrete objective they are biased.
+
+* ``gs_sparsemax`` (Martins & Astudillo 2016's sparsemax in place of the softmax of Gumbel-Softmax, as in
+  relaxit): ``y = sparsemax((theta + G) / t)``, the Euclidean projection onto the simplex, which is exactly sparse.
+  Sparsemax of ``z``: sort ``z`` decreasingly, the support size is ``k = max{j: 1 + j z_(j) > sum_{i<=j} z_(i)}``,
+  ``tau = (sum_{i<=k} z_(i) - 1) / k``, ``y = max(z - tau, 0)``; its Jacobian is ``diag(s) - s s^T / |s|`` with
+  ``s`` the support's indicator.
+* ``hard_concrete`` (Louizos, Welling & Kingma 2018, Sec. 4): a binary gate with Bernoulli logit ``a`` (logits
+  ``(0, a)``, so ``categories = 2``): ``s = sigmoid((L + a) / beta)`` with ``L`` standard logistic, stretched to
+  ``(gamma, zeta)`` and clipped to ``[0, 1]``: ``z = min(1, max(0, s (zeta - gamma) + gamma))``, which is exactly 0
+  with probability ``sigmoid(beta log(-gamma / zeta) - a)`` and exactly 1 with probability
+  ``sigmoid(a - beta log((1 - gamma) / (zeta - 1)))``. The forward value is ``(1 - z, z)``. Defaults
+  ``beta = 2/3, gamma = -0.1, zeta = 1.1`` (the paper's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from .base import PathwiseEstimator
+
+__all__ = ["GumbelSparsemax", "HardConcrete", "sparsemax"]
+
+
+def sparsemax(z: torch.Tensor) -> torch.Tensor:
+    """Sparsemax on the last axis (differentiable by autograd; ``-inf`` entries get 0)."""
+    zs = torch.sort(z, dim=-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+    cs = zs.cumsum(-1)
+    support = (1 + k * zs > cs).sum(-1, keepdim=True)  # at least 1: the largest entry is always in
+    tau = (cs.gather(-1, support - 1) - 1) / support.to(z.dtype)
+    return torch.clamp(z - tau, min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class GumbelSparsemax(PathwiseEstimator):
+    """Gumbel-Sparsemax(t): the relaxed point ``sparsemax((theta + G) / t)`` (module docstring)."""
+
+    temperature_fields = ("t",)
+
+    t: float = 1.0
+
+    name: ClassVar[str] = "gs_sparsemax"
+    summary: ClassVar[str] = "Gumbel-Sparsemax: relaxed y = sparsemax((theta+G)/t), exactly sparse, loss at y"
+    relaxed_forward: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return self._soft(logits, gumbel)
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return sparsemax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
+
+    def _backward_at(self, logits, index, generator):
+        raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
+
+
+@dataclasses.dataclass(frozen=True)
+class HardConcrete(PathwiseEstimator):
+    """Hard Concrete gate (Louizos et al. 2018) for binary variables (module docstring)."""
+
+    temperature_fields = ("beta",)
+    categories: ClassVar[int | None] = 2
+
+    beta: float = 2.0 / 3.0
+    gamma: float = -0.1
+    zeta: float = 1.1
+
+    name: ClassVar[str] = "hard_concrete"
+    summary: ClassVar[str] = "Hard Concrete (Louizos et al. 2018): stretched, clipped binary concrete gate in [0, 1]"
+    relaxed_forward: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", _checks.positive_real(self.name, "beta", self.beta))
+        for key, value, ok, what in (
+            ("gamma", self.gamma, lambda v: v < 0, "< 0"),
+            ("zeta", self.zeta, lambda v: v > 1, "> 1"),
+        ):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+                raise ValueError(f"{self.name}: {key} must be a finite real number {what}, got {value!r}")
+            object.__setattr__(self, key, float(value))
+
+    def _gate(self, a: torch.Tensor, logistic: torch.Tensor) -> torch.Tensor:
+        s = torch.sigmoid((logistic + a) / self.beta)
+        return torch.clamp(s * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
+
+    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return self._soft(logits, gumbel)
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        # G_1 - G_0 of two standard Gumbels is standard logistic; a = l_1 - l_0 is the Bernoulli logit
+        z = self._gate(logits[..., 1] - logits[..., 0], gumbel[..., 1] - gumbel[..., 0])
+        return torch.stack([1 - z, z], dim=-1)
+
+    def _backward_at(self, logits, index, generator):
+        raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
