@@ -55,6 +55,18 @@ def st(eta, u, J, t=1.0):
     return jac_softmax(softmax(eta / t), 1 / t) @ J(x)
 
 
+def gapped_st(eta, u, J, t=1.0, gap=1.0):
+    """Fan et al. 2022: the sampled logit raised to the maximum, every other logit lowered (if needed) to
+    ``gap`` below the maximum; softmax at temperature t of that, the move held constant."""
+    i = forward_index(eta, u)
+    x = onehot(i, eta.size)
+    moved = eta.copy()
+    top = eta.max()
+    for k in range(eta.size):
+        moved[k] = top if k == i else min(eta[k], top - gap)
+    return jac_softmax(softmax(moved / t), 1 / t) @ J(x)
+
+
 def identity_st(eta, u, J):
     x = onehot(forward_index(eta, u), eta.size)
     return J(x)
@@ -160,6 +172,7 @@ def reinforce(eta, u, L, m=2, baseline="loo"):
 PATHWISE = {
     "st": st,
     "identity_st": identity_st,
+    "gapped_st": gapped_st,
     "gs": gs,
     "gs_st": gs_st,
     "decoupled_st": decoupled_st,

@@ -14,7 +14,7 @@ from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
 from .reinforce import Reinforce
 from .reinmax import ReinMax
 from .relaxed import GumbelSparsemax, HardConcrete
-from .ste import IdentityStraightThrough, StraightThrough
+from .ste import GappedST, IdentityStraightThrough, StraightThrough
 from .zgr import DARN, STZGR, ZGR
 
 __all__ = [
@@ -46,6 +46,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     DisARM,
     GumbelSparsemax,
     HardConcrete,
+    GappedST,
 )
 
 REGISTRY: dict[str, type[Estimator]] = {cls.name: cls for cls in BUILTIN}
