@@ -48,6 +48,11 @@ FAMILY_STYLE = {
     "decoupled_st": ("tab:olive", "h"),
     "darn": ("tab:cyan", "<"),
     "identity_st": ("black", ">"),
+    "gapped_st": ("darkviolet", "d"),
+    "gs_sparsemax": ("steelblue", "p"),
+    "hard_concrete": ("teal", "1"),
+    "arm": ("dimgray", "2"),
+    "disarm": ("darkgray", "3"),
 }
 
 
