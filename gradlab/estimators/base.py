@@ -34,6 +34,15 @@ import torch
 from .. import _checks
 from ..distributions import binary_to_categorical
 from ..random import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
+from .draws import (  # noqa: F401  (re-exported: the estimator modules import them from here)
+    _as_index,
+    _axis,
+    categorical_index,
+    categorical_sample,
+    inverse_cdf_index,
+    one_hot,
+    scatter_one_hot,
+)
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
 
@@ -70,12 +79,6 @@ def select(x: torch.Tensor, if_one: torch.Tensor, if_zero: torch.Tensor) -> torc
     is most of a binary unit's cost in the sampler.
     """
     return torch.lerp(if_zero, if_one, x)
-
-
-def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
-    """One-hot vectors of ``index`` on a new last axis."""
-    # a comparison (F.one_hot checks its input's values, which torch.func.vmap cannot trace)
-    return (index.unsqueeze(-1) == torch.arange(num_classes, device=index.device)).to(dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,26 +320,6 @@ class PathwiseEstimator(Estimator):
         )
 
 
-def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """Index ``x ~ Cat(probs)`` by inversion: the number of cumulative sums ``<= u * total``.
-
-    ``probs`` (no gradient) has shape ``(..., K)``, ``uniform`` shape ``(..., 1)``; returns ``(..., 1)``.
-    Scaling by the total keeps the index below ``K`` and never selects a zero-probability category.
-    """
-    cdf = probs.cumsum(-1)
-    value = open_uniform(uniform) * cdf[..., -1:]
-    # the count of cdf entries <= value: what searchsorted(right=True) returns on a sorted cdf, written as a
-    # comparison so that it batches under torch.func.vmap (StochasticModel)
-    return (cdf <= value).sum(-1, keepdim=True)
-
-
-def scatter_one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """One-hot of ``index`` (shape ``(..., 1)``) in the dtype and shape of ``like``."""
-    # a comparison, not scatter_: the same 0/1 values, and it batches under torch.func.vmap (StochasticModel)
-    classes = torch.arange(like.shape[-1], device=like.device)
-    return (index == classes).to(like.dtype).expand(like.shape)
-
-
 @dataclasses.dataclass(frozen=True)
 class CategoricalForward(PathwiseEstimator):
     """Pathwise estimators whose forward is a plain draw ``x ~ Cat(softmax(eta))``.
@@ -394,44 +377,6 @@ class CategoricalForward(PathwiseEstimator):
         (no gradient): ``p1 = sigmoid(a)``, ``p0 = sigmoid(-a)`` (both exact, no ``1 - p`` cancellation), ``x``
         the sample (0 or 1, in the logit's dtype). ``None`` (the default): evaluate the categorical form instead."""
         return None
-
-
-def categorical_sample(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-    """Gumbel-max: one-hot ``argmax(logits + G)`` (no gradient), a draw from ``softmax(logits)``."""
-    return one_hot(categorical_index(logits, gumbel), logits.shape[-1], logits.dtype)
-
-
-def categorical_index(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-    """Gumbel-max index ``argmax(logits + G)`` over the last axis."""
-    return torch.argmax(logits.detach() + gumbel, dim=-1)
-
-
-def _axis(owner: str, dim: int, ndim: int) -> int:
-    if not isinstance(dim, int) or not -ndim <= dim < ndim:
-        raise ValueError(
-            f"{owner}: dim must be an axis of the logits, an integer in [{-ndim}, {ndim - 1}]; got {dim!r}"
-        )
-    return dim % ndim
-
-
-def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> torch.Tensor:
-    """Category indices (the logits' shape without the category axis) from a one-hot ``x`` or indices."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{owner}: x must be a torch.Tensor (one-hot or category indices), got {type(x).__name__}")
-    k = logits.shape[-1]
-    if x.shape == logits.movedim(-1, axis).shape and x.is_floating_point():
-        x = x.movedim(axis, -1)
-        if not bool(((x == 0) | (x == 1)).all()) or not bool((x.sum(-1) == 1).all()):
-            raise ValueError(f"{owner}: x of the logits' shape must be one-hot along the category axis")
-        return x.argmax(-1)
-    if tuple(x.shape) == tuple(logits.shape[:-1]) and not x.is_floating_point():
-        if bool(((x < 0) | (x >= k)).any()):
-            raise ValueError(f"{owner}: category indices in x must be in [0, {k - 1}]")
-        return x.to(torch.int64)
-    raise ValueError(
-        f"{owner}: x must be one-hot of shape {tuple(logits.movedim(-1, axis).shape)} or integer indices of shape "
-        f"{tuple(logits.shape[:-1])}; got {tuple(x.shape)} ({x.dtype})"
-    )
 
 
 def _fmt(v: object) -> str:

@@ -1,0 +1,75 @@
+"""Turning noise into samples, and reading samples given by the user: the small tensor functions the estimators
+share (inverse-CDF and Gumbel-max draws, one-hot vectors that batch under ``torch.func.vmap``, the checks of
+``dim`` and of a given sample ``x``)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..random import open_uniform
+
+__all__ = ["inverse_cdf_index", "scatter_one_hot", "categorical_sample", "categorical_index", "one_hot"]
+
+
+def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """One-hot vectors of ``index`` on a new last axis."""
+    # a comparison (F.one_hot checks its input's values, which torch.func.vmap cannot trace)
+    return (index.unsqueeze(-1) == torch.arange(num_classes, device=index.device)).to(dtype)
+
+
+def inverse_cdf_index(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Index ``x ~ Cat(probs)`` by inversion: the number of cumulative sums ``<= u * total``.
+
+    ``probs`` (no gradient) has shape ``(..., K)``, ``uniform`` shape ``(..., 1)``; returns ``(..., 1)``.
+    Scaling by the total keeps the index below ``K`` and never selects a zero-probability category.
+    """
+    cdf = probs.cumsum(-1)
+    value = open_uniform(uniform) * cdf[..., -1:]
+    # the count of cdf entries <= value: what searchsorted(right=True) returns on a sorted cdf, written as a
+    # comparison so that it batches under torch.func.vmap (StochasticModel)
+    return (cdf <= value).sum(-1, keepdim=True)
+
+
+def scatter_one_hot(index: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """One-hot of ``index`` (shape ``(..., 1)``) in the dtype and shape of ``like``."""
+    # a comparison, not scatter_: the same 0/1 values, and it batches under torch.func.vmap (StochasticModel)
+    classes = torch.arange(like.shape[-1], device=like.device)
+    return (index == classes).to(like.dtype).expand(like.shape)
+
+
+def categorical_sample(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    """Gumbel-max: one-hot ``argmax(logits + G)`` (no gradient), a draw from ``softmax(logits)``."""
+    return one_hot(categorical_index(logits, gumbel), logits.shape[-1], logits.dtype)
+
+
+def categorical_index(logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    """Gumbel-max index ``argmax(logits + G)`` over the last axis."""
+    return torch.argmax(logits.detach() + gumbel, dim=-1)
+
+
+def _axis(owner: str, dim: int, ndim: int) -> int:
+    if not isinstance(dim, int) or not -ndim <= dim < ndim:
+        raise ValueError(
+            f"{owner}: dim must be an axis of the logits, an integer in [{-ndim}, {ndim - 1}]; got {dim!r}"
+        )
+    return dim % ndim
+
+
+def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> torch.Tensor:
+    """Category indices (the logits' shape without the category axis) from a one-hot ``x`` or indices."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{owner}: x must be a torch.Tensor (one-hot or category indices), got {type(x).__name__}")
+    k = logits.shape[-1]
+    if x.shape == logits.movedim(-1, axis).shape and x.is_floating_point():
+        x = x.movedim(axis, -1)
+        if not bool(((x == 0) | (x == 1)).all()) or not bool((x.sum(-1) == 1).all()):
+            raise ValueError(f"{owner}: x of the logits' shape must be one-hot along the category axis")
+        return x.argmax(-1)
+    if tuple(x.shape) == tuple(logits.shape[:-1]) and not x.is_floating_point():
+        if bool(((x < 0) | (x >= k)).any()):
+            raise ValueError(f"{owner}: category indices in x must be in [0, {k - 1}]")
+        return x.to(torch.int64)
+    raise ValueError(
+        f"{owner}: x must be one-hot of shape {tuple(logits.movedim(-1, axis).shape)} or integer indices of shape "
+        f"{tuple(logits.shape[:-1])}; got {tuple(x.shape)} ({x.dtype})"
+    )

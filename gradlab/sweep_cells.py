@@ -1,0 +1,236 @@
+"""The cells of a sweep: planning them (:func:`plan_cells`, content hashes), what a cell needs by value
+(:func:`cell_inputs`: snapshot bytes, reference samples drawn once on the client) and computing one where it runs
+(:func:`compute_cell`, no file of the client's read or written; :func:`run_cell` runs one here and writes it).
+:mod:`gradlab.sweep` executes them (here, on joblib workers or on a Dask cluster) and gathers the results."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import names as N
+from .io import atomic_write_text
+from .random import task_seed
+from .sweep_config import SweepConfig
+
+__all__ = ["Cell", "plan_cells", "cell_inputs", "compute_cell", "run_cell", "sample_reference", "write_cell"]
+
+PARAM_STATS_MAX_DIM = 64  # keep per-parameter means/stds when the gradient has at most this many entries
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    point: tuple  # problem-axis values, in problem_axes() order
+    estimator_name: str
+    hparams: tuple  # sorted (key, value) pairs
+    seed: int
+    key: str  # content hash: the cell file's name
+
+    @property
+    def label(self) -> str:
+        from .estimators import estimator
+
+        return estimator(self.estimator_name, **dict(self.hparams)).label
+
+
+def _hash(obj) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def plan_cells(cfg: SweepConfig) -> list[Cell]:
+    axes = cfg.problem_axes()
+    points = list(itertools.product(*axes.values())) if axes else [()]
+    fixed = {"problem": cfg.problem, "reference": cfg.reference, "sampling": cfg.sampling, "seed": cfg.seed}
+    cells = []
+    for point in points:
+        for est in cfg.estimator_grid():
+            hp = tuple(sorted(est.hparams().items()))
+            for s in cfg.sampling["seeds"]:
+                spec = {
+                    **fixed,
+                    "point": list(point),
+                    "estimator": est.name,
+                    "hparams": hp,
+                    "replicate": s,
+                    "n": cfg.n_for(est.label),
+                }
+                cells.append(Cell(tuple(point), est.name, hp, s, _hash(spec)))
+    return cells
+
+
+def _problem_cfg(cfg: SweepConfig, point: tuple) -> dict:
+    out = dict(cfg.problem)
+    out.update(dict(zip(cfg.problem_axes(), point, strict=True)))
+    return out
+
+
+_CACHE: dict = {}
+
+
+def _cached(key, make):
+    if key not in _CACHE:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        _CACHE[key] = make()
+    return _CACHE[key]
+
+
+def _reference_path(cfg: SweepConfig, point: tuple) -> Path:
+    wrt = cfg.sampling["wrt"]
+    return cfg.cells_dir / f"reference-{_hash([_problem_cfg(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
+
+
+def sample_reference(cfg: SweepConfig, point: tuple, problem) -> dict:
+    """The reference estimator's samples at ``point`` (``[reference] kind = "estimator"``), as the tensors of a
+    :class:`~gradlab.stats.GradientStats`: drawn once with seed ``task_seed(master seed, 10^6)`` and kept in the
+    cells folder, so a resumed sweep reuses them. Runs on the client."""
+    from .estimators import estimator
+    from .io import atomic_write_with
+    from .sampler import sample_gradients
+
+    path = _reference_path(cfg, point)
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    ref = cfg.reference
+    hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n")}
+    stats = sample_gradients(
+        problem,
+        estimator(ref.get("name", "reinforce"), **(hp or {"m": 4})),
+        int(ref.get("n", 10_000)),
+        task_seed(cfg.seed, 10**6),
+        wrt=cfg.sampling["wrt"],
+        bootstrap=int(cfg.sampling.get("bootstrap", 0)),
+    )
+    state = stats.to_dict()
+    atomic_write_with(path, lambda tmp: torch.save(state, tmp), suffix=".pt")
+    return state
+
+
+def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
+    """What the cells of each problem point need besides the configuration, by value, so that a worker needs no
+    file of the client's: the snapshot files the problem reads (``files``) and, for a reference estimator, its
+    samples (``reference``, computed here once per point). Data sets by path are read where the cell runs."""
+    from .problems.build import build_problem
+    from .problems.snapshots import snapshot_files, snapshots_in_memory
+
+    out = {}
+    for point in dict.fromkeys(points):
+        pcfg = _problem_cfg(cfg, point)
+        files = snapshot_files(pcfg["snapshot"]) if pcfg.get("snapshot") else {}
+        inputs = {"files": files}
+        if cfg.reference["kind"] == "estimator":
+            with snapshots_in_memory(files):
+                problem = build_problem(pcfg)
+            inputs["reference"] = sample_reference(cfg, point, problem)
+        out[point] = inputs
+    return out
+
+
+def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping):
+    """The exact gradient of the estimator's own target, or the reference estimator's samples (from ``inputs``)."""
+    from .exact import exact_gradient
+    from .stats import GradientStats
+
+    wrt = cfg.sampling["wrt"]
+    own_target = not est.targets_model_objective  # decoupled_st with tau_f != 1
+    if cfg.reference["kind"] == "exact":
+        tag = est.target if own_target else None
+        key = ("exact", _hash(_problem_cfg(cfg, point)), wrt, tag)
+        return _cached(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
+    if own_target:
+        raise ValueError(
+            "sweep: decoupled_st with tau_f != 1 targets softmax(logits/tau_f); measure it against an exact "
+            'reference ([reference] kind = "exact")'
+        )
+    key = ("samples", _hash(_problem_cfg(cfg, point)), wrt, _hash(cfg.reference), cfg.seed)
+    return _cached(key, lambda: GradientStats.from_dict(inputs["reference"]))
+
+
+def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, threads: int | None = None):
+    """Compute one cell where it runs (this process, a joblib worker or a Dask worker) and return
+    ``(cell key, record)``. It reads no file of the client's and writes none: the snapshot files and the
+    reference samples come in ``inputs`` (:func:`cell_inputs`), and the client writes the record."""
+    from .analysis.bias_variance import summaries
+    from .estimators import estimator
+    from .problems.build import build_problem
+    from .problems.snapshots import snapshots_in_memory
+    from .sampler import sample_gradients
+
+    inputs = inputs if inputs is not None else cell_inputs(cfg, [cell.point])[cell.point]
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    pcfg = _problem_cfg(cfg, cell.point)
+    with snapshots_in_memory(inputs.get("files", {})):
+        problem = _cached(("problem", _hash(pcfg)), lambda: build_problem(pcfg))
+    est = estimator(cell.estimator_name, **dict(cell.hparams))
+    sp = cfg.sampling
+    ref = _reference(cfg, cell.point, problem, est, inputs)
+    n = cfg.n_for(est.label)
+    auto = {}
+    if n == "auto":
+        auto = {k: sp[k] for k in ("rtol", "min_n", "max_n", "precision_of")}
+        auto["reference"] = ref
+    stats = sample_gradients(
+        problem,
+        est,
+        n,
+        task_seed(cfg.seed, cell.seed),
+        wrt=sp["wrt"],
+        bootstrap=int(sp.get("bootstrap", 0)),
+        chunk_size=sp.get("chunk_size") or None,
+        **auto,
+    )
+    if n == "auto":
+        n = stats.n
+    record = {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in summaries(stats, ref, 0.95).items()
+    }
+    if stats.dim <= PARAM_STATS_MAX_DIM:
+        ref_mean = ref.mean if hasattr(ref, "mean") and not isinstance(ref, torch.Tensor) else ref
+        record["grad_mean"] = stats.mean.tolist()
+        record["grad_std"] = stats.std.tolist()
+        record["reference_mean"] = ref_mean.to(torch.float64).cpu().tolist()
+    if sp.get("gradient_gap") and est.pathwise:
+        from .analysis.gradient_gap import gradient_gap
+
+        try:
+            gap = gradient_gap(problem, est, n, task_seed(cfg.seed, cell.seed), wrt=sp["wrt"])
+            record[N.GAP], record[N.GAP_SE] = float(gap.mean[0]), float((gap.var[0] / gap.n) ** 0.5)
+        except TypeError:
+            record[N.GAP] = record[N.GAP_SE] = None  # no relaxed sample for this estimator
+    record[N.SECONDS] = time.perf_counter() - t0
+    record["cell"] = {
+        "point": list(cell.point),
+        "estimator": cell.estimator_name,
+        "hparams": dict(cell.hparams),
+        "seed": cell.seed,
+        "label": est.label,
+    }
+    record["param_labels"] = stats.layout.labels() if stats.dim <= PARAM_STATS_MAX_DIM else None
+    record["problem"] = problem.config_json()
+    record["target"] = est.target
+    return cell.key, record
+
+
+def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:
+    """Run one cell in this process and write its file (or read it back if it is already done); its record."""
+    path = cfg.cells_dir / f"{cell.key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    _, record = compute_cell(cfg, cell, threads=threads)
+    write_cell(cfg, cell.key, record)
+    return record
+
+
+def write_cell(cfg: SweepConfig, key: str, record: dict) -> None:
+    """Write a cell's record atomically (by the client only)."""
+    atomic_write_text(cfg.cells_dir / f"{key}.json", json.dumps(record, default=float))
