@@ -168,3 +168,20 @@ def test_select_is_exactly_where(dtype):
     x = torch.rand(a.shape, generator=g) < 0.5
     bits = torch.int64 if dtype == torch.float64 else torch.int32
     assert torch.equal(select(x.to(dtype), a, b).view(bits), torch.where(x, a, b).view(bits))
+
+
+def test_declared_memory_costs_set_the_problems_memory_estimate():
+    """Problems ask an estimator what one estimate costs instead of testing its name: loss evaluations
+    (REINFORCE's m, ARM's 2) and further copies of the logits (GR-MC's m)."""
+    assert [
+        gl.estimator(n, **hp).loss_evaluations for n, hp in [("zgr", {}), ("reinforce", {"m": 5}), ("arm", {})]
+    ] == [
+        1,
+        5,
+        2,
+    ]
+    assert (gl.estimator("gr_mc", m=7).extra_logit_copies, gl.estimator("gs_st").extra_logit_copies) == (7, 0)
+    vae = gl.problems.CategoricalVAE.on_dataset(gl.problems.digits(), batch_size=8, num_vars=2, num_classes=4)
+    base = vae.bytes_per_sample(gl.estimator("zgr"))
+    assert vae.bytes_per_sample(gl.estimator("reinforce", m=4)) > base
+    assert vae.bytes_per_sample(gl.estimator("gr_mc", m=10)) > vae.bytes_per_sample(gl.estimator("gr_mc", m=1)) > base

@@ -35,7 +35,10 @@ class _Antithetic(Estimator):
 
     pathwise: ClassVar[bool] = False
     categories: ClassVar[int | None] = 2
-    m: ClassVar[int] = 2  # loss evaluations per estimate (the sampler's memory estimate reads it)
+
+    @property
+    def loss_evaluations(self) -> int:
+        return 2
 
     def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
         return math.prod(event_shape[:-1])  # one per binary variable

@@ -147,6 +147,18 @@ class Estimator:
     # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
     categories: ClassVar[int | None] = None
 
+    @property
+    def loss_evaluations(self) -> int:
+        """How many configurations one estimate evaluates the loss at (memory per sample): 1 for pathwise
+        estimators; REINFORCE's ``m``, ARM's and DisARM's 2."""
+        return 1
+
+    @property
+    def extra_logit_copies(self) -> int:
+        """Further copies of the logits the backward builds per estimate (memory per sample): GR-MC's ``m``
+        conditional draws; 0 for the others."""
+        return 0
+
     def _check_precision(self, dtype: torch.dtype) -> None:
         """Warn when a temperature cannot be represented in a 16-bit ``dtype``: ``logits / t`` overflows once
         ``|logits| > finfo.max * t`` (65504 t in float16), and the gradient is then NaN. Silent in float32/64."""

@@ -177,6 +177,10 @@ class GumbelRao(PathwiseEstimator):
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
         object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, 1))
 
+    @property
+    def extra_logit_copies(self) -> int:
+        return self.m
+
     def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
         n = math.prod(event_shape)
         return n * (1 + self.m) + (n // event_shape[-1]) * self.m

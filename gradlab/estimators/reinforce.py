@@ -46,6 +46,10 @@ class Reinforce(Estimator):
         least = 2 if self.baseline == "loo" else 1
         object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, least))
 
+    @property
+    def loss_evaluations(self) -> int:
+        return self.m
+
     def score_weights(self, values: torch.Tensor) -> torch.Tensor:
         """The (detached) weights of ``log p(x_i)`` for the losses ``values`` of the ``m`` draws (axis 0):
         ``(L_i - mean L) / (m - 1)`` with the leave-one-out baseline, ``L_i / m`` without one."""

@@ -118,7 +118,7 @@ class Problem:
         itemsize = torch.finfo(self.dtype).bits // 8
         v, k = self.event_shape
         e = math.prod(self.latent_logits(self.param_values()).shape[:-2]) or 1
-        m = max(int(getattr(estimator, "m", 1)), 1)
+        m = max(estimator.loss_evaluations, estimator.extra_logit_copies, 1)
         logits = e * v * k
         uniforms = estimator.num_uniforms((*([e] if e > 1 else []), v, k))
         return itemsize * (uniforms * 2 + 12 * logits * m) + 3 * 8 * self.layout(wrt).size

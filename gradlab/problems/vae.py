@@ -339,10 +339,9 @@ class CategoricalVAE(Problem):
         """Rough peak bytes per sample of :meth:`per_sample_gradients` (sets the sampler's chunk size)."""
         itemsize = torch.finfo(self.dtype).bits // 8
         b, v, k = self.data.shape[0], self.arch.num_vars, self.arch.num_classes
-        m = max(int(getattr(estimator, "m", 1)), 1)
-        rows = b * (m if not estimator.pathwise else 1)
+        rows = b * estimator.loss_evaluations
         acts = rows * (sum(self.arch.widths("decoder")) * 3 + self.arch.latent_width)
-        est = b * v * k * (12 + (3 * m if estimator.name == "gr_mc" else 0))
+        est = b * v * k * (12 + 3 * estimator.extra_logit_copies)
         params = sum(math.prod(s) for s in self.arch.param_shapes().values())
         return itemsize * (acts + est + 2 * params)
 
