@@ -202,11 +202,10 @@ def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, th
     if sp.get("gradient_gap") and est.pathwise:
         from .analysis.gradient_gap import gradient_gap
 
-        try:
+        record[N.GAP] = record[N.GAP_SE] = None  # defined only where the backward goes through a relaxed point
+        if est.has_relaxed_sample:
             gap = gradient_gap(problem, est, n, task_seed(cfg.seed, cell.seed), wrt=sp["wrt"])
             record[N.GAP], record[N.GAP_SE] = float(gap.mean[0]), float((gap.var[0] / gap.n) ** 0.5)
-        except TypeError:
-            record[N.GAP] = record[N.GAP_SE] = None  # no relaxed sample for this estimator
     record[N.SECONDS] = time.perf_counter() - t0
     record["cell"] = {
         "point": list(cell.point),

@@ -185,3 +185,18 @@ def test_declared_memory_costs_set_the_problems_memory_estimate():
     base = vae.bytes_per_sample(gl.estimator("zgr"))
     assert vae.bytes_per_sample(gl.estimator("reinforce", m=4)) > base
     assert vae.bytes_per_sample(gl.estimator("gr_mc", m=10)) > vae.bytes_per_sample(gl.estimator("gr_mc", m=1)) > base
+
+
+def test_has_relaxed_sample_says_where_the_gradient_gap_is_defined():
+    """The declared capability agrees with what relaxed_sample does, for every pathwise estimator."""
+    for name in gl.available_estimators():
+        est = gl.estimator(name)
+        if not est.pathwise:
+            continue
+        logits = torch.zeros(3, est.categories or 4)
+        try:
+            est.relaxed_sample(logits, est.draw_uniforms(logits, 0))
+            works = True
+        except TypeError:
+            works = False
+        assert est.has_relaxed_sample == works, name

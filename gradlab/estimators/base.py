@@ -320,6 +320,12 @@ class PathwiseEstimator(Estimator):
         gumbel = conditional_gumbel(torch.log_softmax(self.forward_logits(logits.detach()), -1), index, g)
         return self._relax(logits, gumbel)
 
+    @property
+    def has_relaxed_sample(self) -> bool:
+        """Whether the backward goes through one relaxed point (:meth:`relaxed_sample`; the gradient gap is defined):
+        the estimators that write ``_soft`` (gs, gs_st, decoupled_st, st, gs_sparsemax, hard_concrete)."""
+        return type(self)._soft is not PathwiseEstimator._soft
+
     def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """The relaxed point whose Jacobian the backward uses (for the gradient gap), with its gradient."""
         self._split(logits, uniforms)
