@@ -329,6 +329,8 @@ class PathwiseEstimator(Estimator):
     def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """The relaxed point whose Jacobian the backward uses (for the gradient gap), with its gradient."""
         self._split(logits, uniforms)
+        if not self.has_relaxed_sample:
+            return self._soft(logits, None)  # the TypeError that says why there is none
         return self._soft(logits, gumbel_from_uniform(uniforms).reshape(logits.shape))
 
     def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
