@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import datetime
 import json
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 import xarray as xr
 
 from . import names as N
-from ._version import __version__
+from ._version import versions
 from .io import atomic_write_with
 
 __all__ = ["estimator_coords", "provenance", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
@@ -68,9 +66,7 @@ def provenance(**extra) -> dict:
     """Attributes that make a result reproducible: versions, platform, time, plus ``extra`` (JSON-encoded
     when not a plain string or number)."""
     attrs = {
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
-        "python_version": platform.python_version(),
+        **versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     for k, v in extra.items():

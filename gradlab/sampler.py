@@ -19,7 +19,7 @@ import time
 import torch
 
 from . import _checks
-from ._version import __version__
+from ._version import versions
 from .estimators import Estimator
 from .problems.base import Problem
 from .random import _derive, block_seed
@@ -237,8 +237,7 @@ def sample_gradients(
         "block_size": stream.block,
         "problem": problem.config_json(),
         "seconds": time.perf_counter() - t0,
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
+        **versions(),
     }
     if auto:
         meta.update(

@@ -3,6 +3,8 @@ Pareto fronts, MSE of the mean, gradient gap, and the unbiasedness test."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -199,3 +201,22 @@ def test_normalized_bias_std_matches_direct_formula():
     x = st.samples.to(DT)
     torch.testing.assert_close(out["normalized_bias"], (exact - x.mean(0)).abs() / exact.abs(), rtol=1e-10, atol=0)
     torch.testing.assert_close(out["std"], x.std(0), rtol=1e-10, atol=0)
+
+
+def test_every_written_file_records_the_same_versions(tmp_path):
+    """One place for the versions (gradlab._version.versions): results, sampler metadata, training snapshots
+    and the verify report carry the same three."""
+    from gradlab._version import versions
+    from gradlab.problems.snapshots import save_checkpoint
+    from gradlab.theory import write_json
+
+    want = versions()
+    assert set(want) == {"gradlab_version", "torch_version", "python_version"}
+    assert want["gradlab_version"] == gl.__version__
+    st = gl.sample_gradients(quad_problem(), gl.estimator("zgr"), 10, seed=0)
+    assert {k: st.meta[k] for k in want} == want
+    assert {k: gl.results.provenance()[k] for k in want} == want
+    pt = save_checkpoint(tmp_path, 1, {"params": {}}, {"problem": {}})
+    assert {k: json.loads(pt.with_suffix(".json").read_text())[k] for k in want} == want
+    doc = json.loads(write_json([], tmp_path / "v.json", quick=True).read_text())
+    assert {k: doc[k] for k in want} == want

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .._version import __version__
+from .._version import versions
 from ..io import atomic_write_text, atomic_write_with
 
 __all__ = [
@@ -105,8 +105,7 @@ def save_snapshot(out_dir, epoch: int, params, arch, dataset, settings: dict, hi
         "dataset": dataset.config(),
         **settings,
         "history": list(history),
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
+        **versions(),
         "weights": pt.name,
     }
     atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True))
@@ -151,8 +150,7 @@ def save_checkpoint(out_dir: str | Path, epoch: int, state: dict, config: dict) 
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         **config,
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
+        **versions(),
         "weights": pt.name,
     }
     atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True, default=str))

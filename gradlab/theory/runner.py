@@ -10,8 +10,6 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import torch
-
 from .. import _checks
 from .claims import CLAIMS, Claim, claim_by_id
 from .core import (
@@ -205,12 +203,11 @@ def format_table(results: Sequence[CheckResult], width: int = 116) -> str:
 
 
 def write_json(results: Sequence[CheckResult], path: str | Path, quick: bool) -> Path:
-    from .._version import __version__
+    from .._version import versions
     from ..io import atomic_write_text
 
     doc = {
-        "gradlab_version": __version__,
-        "torch_version": str(torch.__version__),
+        **versions(),
         "quick": quick,
         "checks": [r.to_dict() for r in results],
     }
