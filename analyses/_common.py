@@ -13,23 +13,11 @@ def ensure_snapshot(
     name: str, *, epochs: int, embedding: str = "bits", num_vars: int = 4, num_classes: int = 8
 ) -> Path:
     """An RF(4) snapshot of a categorical VAE on the embedded digits (trained once, then reused)."""
-    import gradlab as gl
-    from gradlab.training import snapshot_paths, train_vae
+    from gradlab.training import rf4_snapshot
 
-    directory = RESULTS / "snapshots" / name
-    pt, js = snapshot_paths(directory, epochs)
-    if not (pt.is_file() and js.is_file()):
-        train_vae(
-            gl.problems.digits(),
-            gl.estimator("reinforce", m=4),
-            num_vars=num_vars,
-            num_classes=num_classes,
-            embedding=embedding,
-            epochs=epochs,
-            snapshot_epochs=[epochs],
-            out_dir=directory,
-        )
-    return pt
+    return rf4_snapshot(
+        RESULTS / "snapshots" / name, epochs, num_vars=num_vars, num_classes=num_classes, embedding=embedding
+    )
 
 
 def layered_pareto(kind: str, problem: dict, stem: str, title: str, exact: bool, n: int = 1000) -> None:

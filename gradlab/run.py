@@ -128,27 +128,13 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
 
 
 def ensure_snapshot(s: RunSettings) -> Path:
-    """The RF(4) snapshot (trained once, then reused)."""
-    from .estimators import estimator
-    from .problems.data import digits
-    from .training import snapshot_paths, train_vae
+    """The RF(4) snapshot (trained once, then reused; :func:`gradlab.training.rf4_snapshot`)."""
+    from .training import rf4_snapshot
 
     directory = s.out / "snapshots" / f"rf4_v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
-    pt, js = snapshot_paths(directory, s.epochs)
-    if pt.is_file() and js.is_file():
-        return pt
-    train_vae(
-        digits(),
-        estimator("reinforce", m=4),
-        num_vars=s.num_vars,
-        num_classes=s.num_classes,
-        epochs=s.epochs,
-        seed=s.seed,
-        snapshot_epochs=[s.epochs],
-        out_dir=directory,
-        progress=s.progress,
+    return rf4_snapshot(
+        directory, s.epochs, num_vars=s.num_vars, num_classes=s.num_classes, seed=s.seed, progress=s.progress
     )
-    return pt
 
 
 def same_target(sub) -> np.ndarray:

@@ -9,7 +9,7 @@ from .history import history_dataset
 from .loop import OPTIMIZERS, TrainResult, temperature_at, train
 from .study import estimator_settings, training_study
 from .trajectory import trajectory_study
-from .vae import load_snapshot, save_snapshot, snapshot_paths, train_vae
+from .vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_vae
 
 __all__ = [
     "train",
@@ -21,6 +21,7 @@ __all__ = [
     "training_study",
     "estimator_settings",
     "train_vae",
+    "rf4_snapshot",
     "snapshot_paths",
     "save_snapshot",
     "load_snapshot",

@@ -148,3 +148,36 @@ def train_vae(
             bar.set_postfix(neg_elbo=f"{record['train_neg_elbo']:.3f}")
         snap(epoch)
     return VAETrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)
+
+
+def rf4_snapshot(
+    directory: str | Path,
+    epochs: int,
+    *,
+    num_vars: int = 4,
+    num_classes: int = 8,
+    embedding: str = "bits",
+    seed: int = 0,
+    progress: bool = False,
+) -> Path:
+    """The ``.pt`` path of a categorical VAE trained with RF(4) on the embedded digits for ``epochs`` (the ZGR
+    paper's snapshot estimator), trained into ``directory`` once and reused afterwards: the one snapshot maker of
+    ``gradlab run`` and the analysis scripts."""
+    from ..estimators import estimator
+    from ..problems.data import digits
+
+    pt, js = snapshot_paths(directory, epochs)
+    if not (pt.is_file() and js.is_file()):
+        train_vae(
+            digits(),
+            estimator("reinforce", m=4),
+            num_vars=num_vars,
+            num_classes=num_classes,
+            embedding=embedding,
+            epochs=epochs,
+            seed=seed,
+            snapshot_epochs=[epochs],
+            out_dir=directory,
+            progress=progress,
+        )
+    return pt
