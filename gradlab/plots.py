@@ -13,6 +13,7 @@ No computation happens here beyond selecting and arranging what the Dataset hold
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Sequence
@@ -96,12 +97,25 @@ def coinciding(ds: xr.Dataset, variables=(N.BIAS2, N.VARIANCE), rtol: float = 1e
     return out
 
 
-VARIED = {"st_zgr": "alpha", "decoupled_st": "tau_b"}  # the hyper-parameter a family's curve runs along (else t)
 LINESTYLES = ("-", "--", "-.", ":")
 
 
 def _varied(family: str) -> str:
-    return VARIED.get(family, "t")
+    """The hyper-parameter a family's curve runs along, as the estimator declares it (``t`` for others)."""
+    from .estimators import REGISTRY
+
+    cls = REGISTRY.get(family)
+    return (cls.varied_field() if cls is not None else None) or "t"
+
+
+def _quiet_default(family: str, key: str, value) -> bool:
+    """A hyper-parameter the estimator leaves out of its label at its default (``quiet_defaults``)."""
+    from .estimators import REGISTRY
+
+    cls = REGISTRY.get(family)
+    if cls is None or key not in cls.quiet_defaults:
+        return False
+    return value == {f.name: f.default for f in dataclasses.fields(cls)}[key]
 
 
 def _groups(ds: xr.Dataset):
@@ -111,8 +125,8 @@ def _groups(ds: xr.Dataset):
     fam = ds[N.FAMILY].values
     for i, f in enumerate(fam):
         extra = []
-        for key in ("t", "m", "alpha", "tau_f", "tau_b", "backward", "phi_bar"):
-            if key == _varied(str(f)):
+        for key in N.HPARAMS:
+            if key == _varied(str(f)) or _quiet_default(str(f), key, ds[key].values[i] if key in ds.coords else None):
                 continue
             if key in ds.coords:
                 v = ds[key].values[i]

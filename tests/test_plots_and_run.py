@@ -167,3 +167,30 @@ def test_run_reference_options_are_checked_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="reference must be one of"):
         RunSettings(reference="rf4").resolved()
     assert not list(tmp_path.iterdir())  # nothing was trained or written
+
+
+def test_figure_groups_ask_the_estimators_what_varies():
+    """A family's curve runs along the hyper-parameter its estimator declares (varied_field: alpha for ST-ZGR,
+    tau_b for decoupled ST, the temperature otherwise); defaults left out of labels stay out of legends."""
+    from gradlab.results import estimator_coords
+
+    ests = [gl.estimator("st_zgr", t=2.0, alpha=a) for a in (0.25, 0.75)] + [
+        gl.estimator("reinforce", m=2),
+        gl.estimator("reinforce", m=1, baseline="none"),
+    ]
+    ests += [gl.estimator("decoupled_st", tau_f=0.5, tau_b=b) for b in (1.0, 2.0)]
+    coords = estimator_coords([e.label for e in ests], [e.name for e in ests], [e.hparams() for e in ests])
+    ds = xr.Dataset({N.BIAS2: (N.ESTIMATOR, np.ones(len(ests)))}, coords=coords)
+    groups = plots._groups(ds)
+    assert groups == {
+        "st_zgr(t=2)": [0, 1],
+        "reinforce(m=2)": [2],
+        "reinforce(m=1, baseline=none)": [3],
+        "decoupled_st(tau_f=0.5, backward=gumbel_logits)": [4, 5],
+    }
+    assert [gl.estimators.REGISTRY[n].varied_field() for n in ("st_zgr", "decoupled_st", "gr_mc", "zgr")] == [
+        "alpha",
+        "tau_b",
+        "t",
+        None,
+    ]

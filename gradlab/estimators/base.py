@@ -146,6 +146,14 @@ class Estimator:
     temperature_fields: ClassVar[tuple[str, ...]] = ()
     # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
     categories: ClassVar[int | None] = None
+    # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
+    curve_field: ClassVar[str | None] = None
+
+    @classmethod
+    def varied_field(cls) -> str | None:
+        """The hyper-parameter a family's curve runs along in figures: ``curve_field``, else the last temperature
+        (``t``; ``tau_b`` for decoupled ST), else none."""
+        return cls.curve_field or (cls.temperature_fields[-1] if cls.temperature_fields else None)
 
     @property
     def loss_evaluations(self) -> int:

@@ -81,6 +81,7 @@ class STZGR(CategoricalForward):
     """ST(t)-ZGR(alpha): ``(1 - alpha) ST(t) + alpha ZGR`` (ZGR eq. 17)."""
 
     temperature_fields = ("t",)
+    curve_field = "alpha"
 
     t: float = 1.0
     alpha: float = 0.5
