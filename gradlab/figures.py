@@ -38,6 +38,14 @@ def _subject(ds: xr.Dataset) -> str:
     return f"{what} on {data}" if data else what
 
 
+def _asks(families: np.ndarray, question) -> np.ndarray:
+    """``question(estimator class)`` per setting (False for a family this process has not registered)."""
+    from .estimators import REGISTRY
+
+    answers = {f: bool(question(REGISTRY[f])) if f in REGISTRY else False for f in set(map(str, families))}
+    return np.array([answers[str(f)] for f in families], dtype=bool)
+
+
 def _pick(ds: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
     return ds.isel({N.ESTIMATOR: np.flatnonzero(keep)})
 
@@ -54,7 +62,7 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
         return [save_figure(plot_quantization(ds), directory / f"{stem}_quantization.png")]
     sub = one_seed(ds.isel({d: 0 for d in other}))
     fam = sub[N.FAMILY].values
-    decoupled = fam == "decoupled_st"
+    decoupled = _asks(fam, lambda cls: len(cls.temperature_fields) == 2)  # a forward and a backward temperature
     if decoupled.all() and len(np.unique(sub["tau_f"].values)) > 1:
         written = [save_figure(plot_tau_grid(sub), directory / f"{stem}_bias_variance.png")]
         if N.GAP in sub:
@@ -62,7 +70,9 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
             written.append(save_figure(fig, directory / f"{stem}_gradient_gap.png"))
         return written
     subject = _subject(ds)
-    temp = _pick(sub, ~np.isin(fam, ["decoupled_st", "st_zgr"]))
+    # the families whose curve runs along t, or that have no curve (drawn as lines); not ST-ZGR (alpha) and not
+    # decoupled ST (drawn on its own grid)
+    temp = _pick(sub, ~_asks(fam, lambda cls: cls.varied_field() not in (None, "t")))
     written = [
         save_figure(
             plot_vs_temperature(temp, f"{subject[:1].upper()}{subject[1:]}: squared bias and variance vs temperature"),
