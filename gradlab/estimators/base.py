@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -39,6 +38,7 @@ from .draws import (  # noqa: F401  (re-exported: the estimator modules import t
     _axis,
     categorical_index,
     categorical_sample,
+    check_precision,
     inverse_cdf_index,
     one_hot,
     scatter_one_hot,
@@ -168,20 +168,9 @@ class Estimator:
         return 0
 
     def _check_precision(self, dtype: torch.dtype) -> None:
-        """Warn when a temperature cannot be represented in a 16-bit ``dtype``: ``logits / t`` overflows once
-        ``|logits| > finfo.max * t`` (65504 t in float16), and the gradient is then NaN. Silent in float32/64."""
-        if dtype not in (torch.float16, torch.bfloat16) or not self.temperature_fields:
-            return
-        t = min(float(getattr(self, f)) for f in self.temperature_fields)
-        bound = torch.finfo(dtype).max * t
-        if bound < 100.0:
-            warnings.warn(
-                f"{self.name}: temperature {t:g} in {str(dtype).replace('torch.', '')}: logits / t overflows for "
-                f"|logits| > {bound:.3g} and the gradients are then NaN; use float32 or a temperature >= "
-                f"{100.0 / torch.finfo(dtype).max:.2g}",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+        """Warn when a temperature cannot be represented in a 16-bit ``dtype`` (:func:`draws.check_precision`)."""
+        if dtype in (torch.float16, torch.bfloat16) and self.temperature_fields:
+            check_precision(self.name, dtype, min(float(getattr(self, f)) for f in self.temperature_fields))
 
     def _split(self, logits: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
         """Validate shapes; return (number of replica dims, event shape)."""

@@ -4,6 +4,8 @@ share (inverse-CDF and Gumbel-max draws, one-hot vectors that batch under ``torc
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from ..random import open_uniform
@@ -73,3 +75,17 @@ def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> t
         f"{owner}: x must be one-hot of shape {tuple(logits.movedim(-1, axis).shape)} or integer indices of shape "
         f"{tuple(logits.shape[:-1])}; got {tuple(x.shape)} ({x.dtype})"
     )
+
+
+def check_precision(owner: str, dtype: torch.dtype, t: float) -> None:
+    """Warn when the temperature ``t`` cannot be represented in ``dtype``: ``logits / t`` overflows once
+    ``|logits| > finfo.max * t`` (65504 t in float16), and the gradient is then NaN."""
+    bound = torch.finfo(dtype).max * t
+    if bound < 100.0:
+        warnings.warn(
+            f"{owner}: temperature {t:g} in {str(dtype).replace('torch.', '')}: logits / t overflows for "
+            f"|logits| > {bound:.3g} and the gradients are then NaN; use float32 or a temperature >= "
+            f"{100.0 / torch.finfo(dtype).max:.2g}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
