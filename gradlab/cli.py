@@ -248,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-milestones", default="", help="comma-separated epochs after which lr *= --lr-gamma")
     p.add_argument("--lr-gamma", type=float, default=0.1)
     p.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    p.add_argument(
+        "--anneal",
+        default=None,
+        metavar="START,MIN,RATE,EVERY",
+        help="anneal the estimator's temperature: max(MIN, START exp(-RATE step)), updated every EVERY steps",
+    )
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-epochs", default="", help="comma-separated epochs to save (default: the last)")

@@ -28,6 +28,20 @@ def _problem_settings(items: Sequence[str] | None) -> dict:
     return out
 
 
+def _anneal(text: str | None) -> dict | None:
+    """``--anneal START,MIN,RATE,EVERY`` as a ``temperature_schedule``."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        start, low, rate, every = float(parts[0]), float(parts[1]), float(parts[2]), int(parts[3])
+        if len(parts) != 4:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise ValueError(f"--anneal expects START,MIN,RATE,EVERY (e.g. 1.0,0.5,1e-4,500), got {text!r}") from None
+    return {"start": start, "min": low, "rate": rate, "every": every}
+
+
 def train_command(args: argparse.Namespace) -> int:
     """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
     from .estimators import estimator
@@ -57,6 +71,7 @@ def train_command(args: argparse.Namespace) -> int:
         lr_milestones=_int_list(args.lr_milestones),
         lr_gamma=args.lr_gamma,
         optimizer=args.optimizer,
+        temperature_schedule=_anneal(args.anneal),
         seed=args.seed,
         snapshot_epochs=snaps,
         out_dir=args.out,
@@ -79,7 +94,7 @@ def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
     from .training import train_vae
 
     unsupported = [
-        f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones") if getattr(args, n)
+        f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones", "anneal") if getattr(args, n)
     ]
     if unsupported:
         raise ValueError(f"{', '.join(unsupported)}: not available for --problem vae (train_vae); use another model")

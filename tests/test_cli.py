@@ -82,3 +82,14 @@ def test_9_help_is_fast_list_has_headers_and_resumed_sweeps_count_reused_cells(t
     run_sweep(load_config(cfg), progress=True)
     err = capsys.readouterr().err
     assert "sweep resumed (2 of 3 cells reused)" in err and "3/3" in err
+
+
+def test_train_anneals_the_temperature_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--problem", "sbn", "--set", "hidden=4", "--estimator", "gs_st", "--epochs", "2", "--no-progress"]
+    assert cli.main([*args, "--anneal", "2,0.5,0.1,1"]) == 0
+    assert "temperature" in capsys.readouterr().out.splitlines()[0]
+    assert cli.main([*args, "--anneal", "2,0.5"]) == 2
+    assert "--anneal expects START,MIN,RATE,EVERY (e.g. 1.0,0.5,1e-4,500), got '2,0.5'" in capsys.readouterr().err
+    assert cli.main(["train", "--estimator", "gs_st", "--epochs", "1", "--anneal", "1,0.5,0.1,1"]) == 2
+    assert "--anneal: not available for --problem vae" in capsys.readouterr().err
