@@ -52,6 +52,7 @@ import numpy as np
 import xarray as xr
 
 from . import names as N
+from .parallel import joblib_backend
 from .results import describe, estimator_coords, provenance, write_netcdf
 from .sweep_cells import (
     Cell,
@@ -88,23 +89,8 @@ def _parallel(cfg: SweepConfig, todo: list[Cell], inputs: dict, n_jobs: int, bac
     remote = dataclasses.replace(cfg, out=CLIENT_ONLY)
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs)) if n_jobs > 1 else None
     tasks = (joblib.delayed(compute_cell)(remote, c, inputs[c.point], threads) for c in todo)
-    client = cluster = None
-    try:
-        if backend == "dask":
-            from dask.distributed import Client, LocalCluster
-
-            if scheduler:
-                client = Client(scheduler)
-            else:
-                cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, dashboard_address=None)
-                client = Client(cluster)
-        with joblib.parallel_config(backend=backend, n_jobs=n_jobs):
-            yield from joblib.Parallel(return_as="generator_unordered")(tasks)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    with joblib_backend(backend, n_jobs, scheduler):
+        yield from joblib.Parallel(return_as="generator_unordered")(tasks)
 
 
 def run_sweep(

@@ -167,15 +167,10 @@ class Estimator:
         conditional draws; 0 for the others."""
         return 0
 
-    def _check_precision(self, dtype: torch.dtype) -> None:
-        """Warn when a temperature cannot be represented in a 16-bit ``dtype`` (:func:`draws.check_precision`)."""
-        if dtype in (torch.float16, torch.bfloat16) and self.temperature_fields:
-            check_precision(self.name, dtype, min(float(getattr(self, f)) for f in self.temperature_fields))
-
     def _split(self, logits: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
         """Validate shapes; return (number of replica dims, event shape)."""
         _checks.logits_tensor(self.name, logits)
-        self._check_precision(logits.dtype)
+        check_precision(self, logits.dtype)
         if not isinstance(uniforms, torch.Tensor):
             raise TypeError(f"{self.name}: uniforms must be a torch.Tensor, got {type(uniforms).__name__}")
         sample_ndim = uniforms.ndim - 1
@@ -284,7 +279,7 @@ class Estimator:
                 f"{self.name}: uniforms must have shape (*sample, n) for a logit of shape {tuple(logit.shape)}, "
                 f"got {got}"
             )
-        self._check_precision(logit.dtype)
+        check_precision(self, logit.dtype)
         sample_ndim = uniforms.ndim - 1
         event = (*logit.shape[sample_ndim:], 2)
         self._check_uniform_count(uniforms, logit.shape[:sample_ndim], event, f"a logit of shape {tuple(logit.shape)}")

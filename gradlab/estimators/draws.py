@@ -77,15 +77,19 @@ def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> t
     )
 
 
-def check_precision(owner: str, dtype: torch.dtype, t: float) -> None:
-    """Warn when the temperature ``t`` cannot be represented in ``dtype``: ``logits / t`` overflows once
-    ``|logits| > finfo.max * t`` (65504 t in float16), and the gradient is then NaN."""
+def check_precision(est, dtype: torch.dtype) -> None:
+    """Warn when a temperature of the estimator ``est`` (its ``temperature_fields``) cannot be represented in a
+    16-bit ``dtype``: ``logits / t`` overflows once ``|logits| > finfo.max * t`` (65504 t in float16), and the
+    gradient is then NaN. Silent in float32 and float64."""
+    if dtype not in (torch.float16, torch.bfloat16) or not est.temperature_fields:
+        return
+    t = min(float(getattr(est, f)) for f in est.temperature_fields)
     bound = torch.finfo(dtype).max * t
     if bound < 100.0:
         warnings.warn(
-            f"{owner}: temperature {t:g} in {str(dtype).replace('torch.', '')}: logits / t overflows for "
+            f"{est.name}: temperature {t:g} in {str(dtype).replace('torch.', '')}: logits / t overflows for "
             f"|logits| > {bound:.3g} and the gradients are then NaN; use float32 or a temperature >= "
             f"{100.0 / torch.finfo(dtype).max:.2g}",
             RuntimeWarning,
-            stacklevel=5,
+            stacklevel=4,
         )

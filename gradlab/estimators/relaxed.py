@@ -26,6 +26,7 @@ import torch
 
 from .. import _checks
 from .base import PathwiseEstimator
+from .gumbel import GumbelSoftmax
 
 __all__ = ["GumbelSparsemax", "HardConcrete", "sparsemax"]
 
@@ -41,28 +42,19 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
 
 
 @dataclasses.dataclass(frozen=True)
-class GumbelSparsemax(PathwiseEstimator):
-    """Gumbel-Sparsemax(t): the relaxed point ``sparsemax((theta + G) / t)`` (module docstring)."""
-
-    temperature_fields = ("t",)
-
-    t: float = 1.0
+class GumbelSparsemax(GumbelSoftmax):
+    """Gumbel-Sparsemax(t): GS with sparsemax in place of the softmax, ``sparsemax((theta + G) / t)`` (module
+    docstring); everything else is GS's."""
 
     name: ClassVar[str] = "gs_sparsemax"
     summary: ClassVar[str] = "Gumbel-Sparsemax: relaxed y = sparsemax((theta+G)/t), exactly sparse, loss at y"
-    relaxed_forward: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
-
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return self._soft(logits, gumbel)
 
     def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         return sparsemax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
 
-    def _backward_at(self, logits, index, generator):
-        raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        # GS's closed form is a sigmoid; sparsemax's binary form is the categorical one on (0, a)
+        return PathwiseEstimator.relax_binary(self, logit, uniforms)
 
 
 @dataclasses.dataclass(frozen=True)

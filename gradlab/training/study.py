@@ -84,22 +84,7 @@ def _parallel(problem, jobs, settings, n_jobs: int, backend: str, scheduler: str
     process: workers need the data set (by path for the real ones), not a shared file system."""
     import joblib
 
-    client = cluster = None
-    try:
-        if backend == "dask":
-            from dask.distributed import Client, LocalCluster
+    from ..parallel import joblib_backend
 
-            if scheduler:
-                client = Client(scheduler)
-            else:
-                cluster = LocalCluster(
-                    n_workers=max(1, n_jobs), threads_per_worker=1, processes=True, dashboard_address=None
-                )
-                client = Client(cluster)
-        with joblib.parallel_config(backend=backend, n_jobs=n_jobs if backend != "dask" else -1):
-            return joblib.Parallel()(joblib.delayed(_one_run)(problem, est, s, settings) for est, s in jobs)
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    with joblib_backend(backend, n_jobs, scheduler):
+        return joblib.Parallel()(joblib.delayed(_one_run)(problem, est, s, settings) for est, s in jobs)
