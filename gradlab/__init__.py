@@ -10,7 +10,10 @@ from ._version import __version__
 # Everything else is imported on first use (PEP 562), so `gradlab --help` and `import gradlab` cost no torch import:
 # name -> (submodule, attribute or None for the submodule itself)
 _LAZY = {
-    **{m: (m, None) for m in ("analysis", "distributions", "names", "problems", "random", "results", "training")},
+    **{
+        m: (m, None)
+        for m in ("analysis", "distributions", "estimators", "names", "problems", "random", "results", "training")
+    },
     "plots": ("plots", None),
     "bias_variance": ("analysis", "bias_variance"),
     **{
@@ -35,6 +38,7 @@ __all__ = [
     "register_estimator",
     "straight_through",
     "distributions",
+    "estimators",
     "random",
     "problems",
     "exact_expectation",

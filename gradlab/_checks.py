@@ -19,6 +19,16 @@ def positive_real(owner: str, name: str, value: object) -> float:
     return v
 
 
+def real(owner: str, name: str, value: object) -> float:
+    """A finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a real number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}: {name} must be a finite real number, got {value!r}")
+    return v
+
+
 def integer(owner: str, name: str, value: object, minimum: int) -> int:
     """An integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -18,6 +18,7 @@ import torch
 
 __all__ = [
     "conditional_gumbel",
+    "conditional_perturbed",
     "as_generator",
     "block_seed",
     "task_seed",
@@ -94,17 +95,30 @@ def gumbel_from_uniform(u: torch.Tensor) -> torch.Tensor:
     return -torch.log(-torch.log(open_uniform(u)))
 
 
+def conditional_perturbed(
+    phi: torch.Tensor, index: torch.Tensor, top: torch.Tensor, rest: torch.Tensor
+) -> torch.Tensor:
+    """Perturbed values ``phi + G`` given ``argmax(phi + G) = index``, from standard Gumbels ``top`` (the shape of
+    ``phi`` without its last axis) and ``rest`` (the shape of ``phi``), by the top-down construction (Maddison et
+    al. 2014; Tucker et al. 2017, App. C): the maximum ``T = logsumexp(phi) + top`` goes to ``index`` and every
+    other ``k`` gets ``-logaddexp(-T, -(phi_k + rest_k))``. Differentiable in ``phi`` (REBAR's reparameterised
+    ``z~ | b``); ``-inf`` entries of ``phi`` stay ``-inf`` with zero gradient."""
+    finite = torch.isfinite(phi)
+    safe = torch.where(finite, phi, torch.zeros_like(phi))  # no inf - inf in the backward of a masked entry
+    t = torch.logsumexp(phi, dim=-1, keepdim=True) + top.unsqueeze(-1)
+    others = -torch.logaddexp(-t.expand(phi.shape), -(safe + rest))
+    chosen = index.unsqueeze(-1) == torch.arange(phi.shape[-1], device=phi.device)
+    perturbed = torch.where(chosen, t.expand(phi.shape), others)
+    return torch.where(finite, perturbed, phi)
+
+
 def conditional_gumbel(phi: torch.Tensor, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Standard Gumbels ``G`` on the last axis of ``phi`` drawn given ``argmax(phi + G) = index`` (``index``: the
-    shape of ``phi`` without its last axis, int64), by the top-down construction (Maddison et al. 2014): the
-    maximum ``T = logsumexp(phi) + Gumbel`` goes to ``index``, and every other ``k`` gets
-    ``-logaddexp(-T, -(phi_k + H_k))`` with fresh Gumbels ``H``. No gradient; ``-inf`` entries of ``phi`` keep
-    ``phi + G = -inf``."""
+    shape of ``phi`` without its last axis, int64): :func:`conditional_perturbed` with fresh Gumbels from
+    ``generator``, minus ``phi``. No gradient; ``-inf`` entries of ``phi`` keep ``phi + G = -inf`` (``G = 0``)."""
     phi = phi.detach()
     shape = phi.shape
     draw = lambda s: gumbel_from_uniform(torch.rand(s, generator=generator, dtype=phi.dtype, device=phi.device))  # noqa: E731
-    top = torch.logsumexp(phi, dim=-1, keepdim=True) + draw((*shape[:-1], 1))
-    others = -torch.logaddexp(-top, -(phi + draw(shape)))
-    chosen = torch.zeros(shape, dtype=torch.bool, device=phi.device).scatter_(-1, index.unsqueeze(-1), True)
-    perturbed = torch.where(chosen, top.expand(shape), others)
+    top = draw(shape[:-1])
+    perturbed = conditional_perturbed(phi, index, top, draw(shape))
     return torch.where(torch.isfinite(phi), perturbed - phi, torch.zeros_like(phi))

@@ -122,6 +122,18 @@ def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch
     return {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in zip(leaves, grads, strict=True)}
 
 
+def fitted(problem: Problem, estimator: Estimator) -> Estimator:
+    """``estimator.fit`` at the problem's logits and loss (an estimator with state to train first, RELAX), once
+    before any sample, so every chunk uses the same fitted estimator. Problems with their own per-sample path
+    (multi-layer models) are left to say what they support."""
+    if problem.has_per_sample_gradients:
+        return estimator
+    full = problem.full_params(problem.params("all"))
+    logits = problem.latent_logits(full).detach()
+    fwd = estimator.forward_logits(logits)
+    return estimator.fit(logits, lambda x: problem.loss(x, full, fwd))
+
+
 def chunk_size_for(problem, estimator, wrt, memory_budget, block, n) -> int:
     """Samples per chunk: what fits ``memory_budget`` (``problem.bytes_per_sample``), whole noise blocks."""
     per = max(1, int(problem.bytes_per_sample(estimator, wrt)))
@@ -181,6 +193,8 @@ def sample_gradients(
         raise TypeError(f"sample_gradients: estimator must be a gradlab Estimator, got {type(estimator).__name__}")
     if device is not None and torch.device(device) != torch.device(problem.device):
         problem = problem.to(device)
+    if estimator.needs_fit:
+        estimator = fitted(problem, estimator)
     dev = torch.device(problem.device)
     layout = problem.layout(wrt)
     n_uniforms = problem.uniforms_per_sample(estimator)

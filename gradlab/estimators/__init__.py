@@ -11,6 +11,7 @@ import dataclasses
 from .arm import ARM, DisARM
 from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, straight_through
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
+from .rebar import REBAR, RELAX
 from .reinforce import Reinforce
 from .reinmax import ReinMax
 from .relaxed import GumbelSparsemax, HardConcrete
@@ -44,6 +45,8 @@ BUILTIN: tuple[type[Estimator], ...] = (
     Reinforce,
     ARM,
     DisARM,
+    REBAR,
+    RELAX,
     GumbelSparsemax,
     HardConcrete,
     GappedST,

@@ -162,6 +162,12 @@ class Estimator:
         return 1
 
     @property
+    def needs_fit(self) -> bool:
+        """Whether the estimator has state to train at the logits before it estimates (RELAX's control variate):
+        then ``fit(logits, loss)`` returns the fitted copy, and ``gradlab.sample_gradients`` calls it first."""
+        return False
+
+    @property
     def extra_logit_copies(self) -> int:
         """Further copies of the logits the backward builds per estimate (memory per sample): GR-MC's ``m``
         conditional draws; 0 for the others."""

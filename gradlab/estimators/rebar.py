@@ -1,0 +1,251 @@
+"""REBAR (Tucker et al. 2017) and RELAX (Grathwohl et al. 2018): unbiased score-function estimators whose control
+variate is a continuous relaxation, itself reparameterised.
+
+Notation: ``theta = log softmax(eta)``, ``z = theta + G`` (Gumbel-max: ``b = argmax z`` is a draw from the model),
+``z~ = theta + G~`` the perturbed logits drawn given ``b`` (the top-down construction with fresh noise,
+:func:`gradlab.random.conditional_perturbed`, differentiable in ``theta``: ``z~ = z~(theta, v)``), and a control
+variate ``c``. The estimate (Tucker et al. eq. 5 / Sec. 3.2; Grathwohl et al. eq. 7 and Alg. 2):
+
+    ``g = [f(b) - c(z~)] d/d eta log p(b) + d/d eta c(z) - d/d eta c(z~)``
+
+Unbiased for any ``c``, because ``z`` and ``z~`` have the same law and ``E[c(z~) d log p(b)] = E[c(z) d log p(b)]``
+turns the score of ``c`` into the difference of its two pathwise gradients.
+
+* ``rebar(t, eta)``: ``c(z) = eta f(softmax(z / t))``, the loss at the Gumbel-Softmax relaxation (Tucker et al.
+  Sec. 3.2; their ``lambda`` is ``t``). ``t`` and ``eta`` are fixed hyper-parameters here (the paper also adapts
+  them online; that is ``relax(hidden=0)``). ``eta = 0`` is single-sample REINFORCE without a baseline.
+* ``relax(t, eta, hidden, steps, batch, lr, seed)``: ``c(z) = eta f(softmax(z / t)) + r(softmax(z / t))`` with
+  ``r`` an MLP of one hidden layer of ``hidden`` tanh units (Grathwohl et al. Sec. 3.3, App. C: "the
+  concrete relaxation plus a free-form network"; feeding ``r`` the relaxed sample, a bounded input, is gradlab's
+  choice). Its parameters ``phi = (log t, eta, r)`` are trained by Adam on the single-sample estimate of
+  ``E|g|^2`` (the variance up to a term free of ``phi``; Grathwohl et al. Alg. 2), ``steps`` steps of ``batch``
+  samples, noise from ``seed``. :meth:`RELAX.fit` trains them on a loss and returns the fitted estimator;
+  ``gradlab.sample_gradients`` fits first (its ``needs_fit`` capability), so a measurement at a snapshot uses a
+  surrogate trained for ``steps`` steps at that snapshot. Unfitted, ``r`` has its initial weights.
+
+Both need the loss at three configurations (``b`` and the two relaxed points), are not layers, and add the
+pathwise gradient of the loss at ``b`` in the parameters it uses directly; the control variate's pathwise terms
+act on the logits only (``torch.autograd.grad`` in the logits, so a loss's own parameters see ``f(b)`` alone,
+as in the papers). Single-variable problems only: multi-layer models raise a TypeError for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import torch
+
+from .. import _checks
+from ..random import conditional_perturbed, gumbel_from_uniform, make_generator
+from .base import Estimator, Loss, one_hot
+
+__all__ = ["REBAR", "RELAX"]
+
+
+def _to_elements(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Sum ``t`` over its trailing axes beyond ``ndim`` (the variables of one loss element)."""
+    return t.sum(dim=tuple(range(ndim, t.ndim))) if t.ndim > ndim else t
+
+
+@dataclasses.dataclass(frozen=True)
+class _RelaxationControlVariate(Estimator):
+    """The estimate of the module docstring for a control variate written by the subclass (:meth:`_control`)."""
+
+    t: float = 0.5
+    eta: float = 1.0
+
+    pathwise: ClassVar[bool] = False
+    temperature_fields: ClassVar[tuple[str, ...]] = ("t",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
+        object.__setattr__(self, "eta", _checks.real(self.name, "eta", self.eta))
+
+    @property
+    def loss_evaluations(self) -> int:
+        return 3
+
+    @property
+    def extra_logit_copies(self) -> int:
+        return 2
+
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        n = math.prod(event_shape)
+        return 2 * n + n // event_shape[-1]  # G (z), fresh Gumbels for z~ and its maximum
+
+    def _control(self, f_relaxed: torch.Tensor, soft: torch.Tensor, elements: int, state) -> torch.Tensor:
+        """``c`` at the relaxed points: ``f_relaxed`` (``(2, *sample, *S')``, the loss at ``soft``, the relaxed
+        samples ``(2, *sample, *S, K)``; ``elements = len(sample) + len(S')``)."""
+        raise NotImplementedError
+
+    def _temperature(self, state) -> torch.Tensor | float:
+        return self.t
+
+    def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state, create_graph: bool):
+        """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)`` (not detached, a
+        function of ``state``), ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta``
+        (``None`` when the logits carry no gradient)."""
+        sample_ndim, event = self._split(logits, uniforms)
+        sample = tuple(logits.shape[:sample_ndim])
+        n = math.prod(event)
+        u_z, u_rest, u_top = torch.split(uniforms, [n, n, n // event[-1]], dim=-1)
+        theta = torch.log_softmax(logits, dim=-1)
+        z = theta + gumbel_from_uniform(u_z).reshape(logits.shape)
+        index = z.detach().argmax(-1)
+        z_cond = conditional_perturbed(
+            theta,
+            index,
+            gumbel_from_uniform(u_top).reshape(logits.shape[:-1]),
+            gumbel_from_uniform(u_rest).reshape(logits.shape),
+        )
+        hard = one_hot(index, event[-1], logits.dtype)
+        soft = torch.softmax(torch.stack([z, z_cond]) / self._temperature(state), dim=-1)
+        values = loss(torch.cat([hard.unsqueeze(0), soft]))
+        lead = (3, *sample)
+        if (
+            not isinstance(values, torch.Tensor)
+            or tuple(values.shape[: len(lead)]) != lead
+            or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
+        ):
+            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+            raise ValueError(
+                f"{self.name}: loss must map x of shape {(3, *logits.shape)} to per-element losses of shape "
+                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
+            )
+        c = self._control(values[1:], soft, values.ndim - 1, state)  # (2, *sample, *S')
+        weight = values[0].detach() - c[1]
+        score = hard - theta.detach().exp()  # d log p(b) / d eta, per variable
+        cv_grad = None
+        if logits.requires_grad and torch.is_grad_enabled():
+            (cv_grad,) = torch.autograd.grad((c[0] - c[1]).sum(), logits, retain_graph=True, create_graph=create_graph)
+        return values[0], weight, score, cv_grad
+
+    def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
+        value, weight, score, cv_grad = self._parts(logits, loss, uniforms, self._state(), create_graph=False)
+        delta = logits - logits.detach()
+        delta = torch.where(torch.isfinite(logits.detach()), delta, torch.zeros_like(delta))  # masked categories
+        grad = _broadcast(weight.detach(), score) * score
+        if cv_grad is not None:
+            grad = grad + cv_grad.detach()
+        return value + _to_elements(grad * delta, value.ndim)
+
+    def _state(self):
+        return None
+
+
+def _broadcast(per_element: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``(*sample, *S')`` -> broadcastable against ``(*sample, *S, K)``."""
+    return per_element.reshape(tuple(per_element.shape) + (1,) * (like.ndim - per_element.ndim))
+
+
+@dataclasses.dataclass(frozen=True)
+class REBAR(_RelaxationControlVariate):
+    """REBAR(t, eta) (Tucker et al. 2017, eq. 5): the control variate ``eta f(softmax(z / t))`` (module docstring)."""
+
+    name: ClassVar[str] = "rebar"
+    summary: ClassVar[str] = (
+        "REBAR (Tucker et al. 2017): score function with the reparameterised Gumbel-Softmax control variate; unbiased"
+    )
+
+    def _control(self, f_relaxed, soft, elements, state) -> torch.Tensor:
+        return self.eta * f_relaxed
+
+
+@dataclasses.dataclass(frozen=True)
+class RELAX(_RelaxationControlVariate):
+    """RELAX (Grathwohl et al. 2018, Alg. 2): REBAR's control variate plus a free-form network ``r``, with
+    ``log t``, ``eta`` and ``r`` trained to minimise the variance (module docstring)."""
+
+    hidden: int = 16
+    steps: int = 200
+    batch: int = 64
+    lr: float = 0.01
+    seed: int = 0
+
+    name: ClassVar[str] = "relax"
+    summary: ClassVar[str] = (
+        "RELAX (Grathwohl et al. 2018): REBAR + an MLP control variate, trained on the variance (fit); unbiased"
+    )
+    curve_field: ClassVar[str | None] = "steps"
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("hidden", "batch", "lr", "seed")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "hidden", _checks.integer(self.name, "hidden", self.hidden, 0))
+        object.__setattr__(self, "steps", _checks.integer(self.name, "steps", self.steps, 0))
+        object.__setattr__(self, "batch", _checks.integer(self.name, "batch", self.batch, 1))
+        object.__setattr__(self, "lr", _checks.positive_real(self.name, "lr", self.lr))
+        object.__setattr__(self, "seed", _checks.integer(self.name, "seed", self.seed, 0))
+        if not hasattr(self, "_fitted"):
+            object.__setattr__(self, "_fitted", None)
+
+    @property
+    def needs_fit(self) -> bool:
+        """True until :meth:`fit` has trained the control variate (and ``steps > 0``)."""
+        return self.steps > 0 and self._fitted is None
+
+    def _state(self):
+        return self._fitted
+
+    def _init_state(self, width: int, dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
+        """Initial ``phi``: ``log t``, ``eta`` and the MLP ``width -> hidden -> 1`` (uniform in ``+-1/sqrt(fan_in)``,
+        as torch.nn.Linear, from ``seed``; the output layer starts at 0, so unfitted RELAX is REBAR)."""
+        g = make_generator(self.seed, device)
+        bound = 1.0 / math.sqrt(width)
+
+        def uniform(*shape):
+            return (2 * torch.rand(shape, generator=g, dtype=dtype, device=device) - 1) * bound
+
+        return {
+            "log_t": torch.tensor(math.log(self.t), dtype=dtype, device=device),
+            "eta": torch.tensor(self.eta, dtype=dtype, device=device),
+            "w1": uniform(width, self.hidden),
+            "b1": uniform(self.hidden),
+            "w2": torch.zeros(self.hidden, dtype=dtype, device=device),
+        }
+
+    def _temperature(self, state) -> torch.Tensor | float:
+        return self.t if state is None else state["log_t"].exp()
+
+    def _control(self, f_relaxed, soft, elements, state) -> torch.Tensor:
+        lead = tuple(f_relaxed.shape)
+        flat = soft.reshape(*lead, -1)  # the relaxed variables of each loss element
+        if state is None:
+            state = self._init_state(flat.shape[-1], soft.dtype, soft.device)
+        if state["w1"].shape[0] != flat.shape[-1]:
+            raise ValueError(
+                f"{self.name}: fitted for loss elements of {state['w1'].shape[0]} relaxed values, got {flat.shape[-1]}"
+            )
+        r = torch.tanh(flat @ state["w1"].to(flat.dtype) + state["b1"].to(flat.dtype)) @ state["w2"].to(flat.dtype)
+        return state["eta"].to(flat.dtype) * f_relaxed + r
+
+    def fit(self, logits: torch.Tensor, loss: Loss) -> RELAX:
+        """A copy whose control variate is trained at ``logits`` (no replica axes) for ``steps`` Adam steps of
+        ``batch`` samples on the mean of ``|g|^2`` over the logits' coordinates (Grathwohl et al. Alg. 2)."""
+        _checks.logits_tensor(self.name, logits)
+        base = logits.detach()
+        gen = make_generator(self.seed + 1, base.device)
+        state = None
+        with torch.enable_grad():
+            for _ in range(self.steps):
+                rep = base.expand(self.batch, *base.shape).clone().requires_grad_()
+                u = self.draw_uniforms(rep, gen, sample_ndim=1)
+                if state is None:  # the MLP's width is known once the loss's element shape is
+                    probe = self._parts(rep[:1], loss, u[:1], None, create_graph=False)[0]
+                    width = math.prod(base.shape[probe.ndim - 1 :])
+                    state = {k: v.requires_grad_() for k, v in self._init_state(width, base.dtype, base.device).items()}
+                    opt = torch.optim.Adam(list(state.values()), lr=self.lr)
+                _, weight, score, cv_grad = self._parts(rep, loss, u, state, create_graph=True)
+                g = _broadcast(weight, score) * score + cv_grad
+                objective = g.pow(2).sum() / self.batch
+                # gradients in phi only (a backward() would also fill the .grad of the loss's own parameters)
+                grads = torch.autograd.grad(objective, list(state.values()))
+                for v, gv in zip(state.values(), grads, strict=True):
+                    v.grad = gv
+                opt.step()
+        fitted = dataclasses.replace(self)
+        if state is not None:
+            object.__setattr__(fitted, "_fitted", {k: v.detach() for k, v in state.items()})
+        return fitted
