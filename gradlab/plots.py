@@ -54,6 +54,8 @@ FAMILY_STYLE = {
     "hard_concrete": ("teal", "1"),
     "arm": ("dimgray", "2"),
     "disarm": ("darkgray", "3"),
+    "rebar": ("goldenrod", "4"),
+    "relax": ("darkgoldenrod", "8"),
 }
 
 
