@@ -56,6 +56,7 @@ FAMILY_STYLE = {
     "disarm": ("darkgray", "3"),
     "rebar": ("goldenrod", "4"),
     "relax": ("darkgoldenrod", "8"),
+    "rb_reinforce": ("slategray", "+"),
 }
 
 

@@ -11,6 +11,7 @@ import dataclasses
 from .arm import ARM, DisARM
 from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, straight_through
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
+from .rao_blackwell import RaoBlackwellReinforce
 from .rebar import REBAR, RELAX
 from .reinforce import Reinforce
 from .reinmax import ReinMax
@@ -47,6 +48,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     DisARM,
     REBAR,
     RELAX,
+    RaoBlackwellReinforce,
     GumbelSparsemax,
     HardConcrete,
     GappedST,
