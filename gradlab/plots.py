@@ -57,6 +57,7 @@ FAMILY_STYLE = {
     "rebar": ("goldenrod", "4"),
     "relax": ("darkgoldenrod", "8"),
     "rb_reinforce": ("slategray", "+"),
+    "gs_entmax": ("lightseagreen", "x"),
 }
 
 

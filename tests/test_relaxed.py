@@ -11,7 +11,7 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
-from gradlab.estimators.relaxed import sparsemax
+from gradlab.estimators.relaxed import entmax15, sparsemax
 
 DT = torch.float64
 
@@ -40,7 +40,33 @@ def test_sparsemax_jacobian_and_masked_categories():
     assert out[1] == 0 and torch.isfinite(g).all() and g[1] == 0
 
 
-@pytest.mark.parametrize(("name", "hp", "k"), [("gs_sparsemax", {"t": 0.5}, 4), ("hard_concrete", {}, 2)])
+def test_entmax15_satisfies_its_optimality_conditions_and_jacobian():
+    """1.5-entmax is argmax_p p.z + 4 (1 - sum p^(3/2)) / 3 on the simplex (Peters et al. 2019); its KKT conditions:
+    p >= 0, sum p = 1, sqrt(p) - z / 2 constant (= -tau) on the support and z / 2 <= tau off it. Jacobian
+    diag(s) - s s^T / sum s with s = sqrt(p) (Peters et al. Prop. 2), against autograd; masked entries get 0 and a
+    zero, finite gradient in float32 too."""
+    z = 3 * torch.randn(500, 6, generator=torch.Generator().manual_seed(0), dtype=DT)
+    p = entmax15(z)
+    assert bool((p >= 0).all()) and torch.allclose(p.sum(-1), torch.ones(500, dtype=DT), atol=1e-13)
+    on = p > 0
+    tau = torch.where(on, z / 2 - p.sqrt(), torch.nan).nanmean(-1, keepdim=True)
+    assert float(torch.where(on, (z / 2 - p.sqrt() - tau).abs(), torch.zeros_like(z)).max()) < 1e-12
+    assert bool((torch.where(on, torch.full_like(z, -math.inf), z / 2) <= tau + 1e-12).all())
+    assert int((~on).sum()) > 500  # sparse
+    v = torch.tensor([1.2, 0.9, -0.4, 0.7, -2.0], dtype=DT, requires_grad=True)
+    jac = torch.autograd.functional.jacobian(entmax15, v)
+    s = entmax15(v).sqrt()
+    torch.testing.assert_close(jac, torch.diag(s) - torch.outer(s, s) / s.sum(), rtol=0, atol=1e-14)
+    for dtype in (torch.float32, DT):
+        masked = torch.tensor([0.3, -math.inf, 0.1, -40.0], dtype=dtype, requires_grad=True)
+        out = entmax15(masked)
+        (g,) = torch.autograd.grad((out * torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=dtype)).sum(), masked)
+        assert out[1] == 0 and out[3] == 0 and torch.isfinite(g).all() and g[1] == 0, (out, g)
+
+
+@pytest.mark.parametrize(
+    ("name", "hp", "k"), [("gs_sparsemax", {"t": 0.5}, 4), ("gs_entmax", {"t": 0.7}, 4), ("hard_concrete", {}, 2)]
+)
 def test_gradient_is_the_derivative_of_the_loss_at_the_relaxed_point(name, hp, k):
     """At fixed noise the estimator is d L(y(eta)) / d eta: torch.autograd.gradcheck (float64 finite
     differences) over random logits, away from the kinks of the clipping."""

@@ -15,7 +15,7 @@ from .rao_blackwell import RaoBlackwellReinforce
 from .rebar import REBAR, RELAX
 from .reinforce import Reinforce
 from .reinmax import ReinMax
-from .relaxed import GumbelSparsemax, HardConcrete
+from .relaxed import GumbelEntmax, GumbelSparsemax, HardConcrete
 from .ste import GappedST, IdentityStraightThrough, StraightThrough
 from .zgr import DARN, STZGR, ZGR
 
@@ -50,6 +50,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     RELAX,
     RaoBlackwellReinforce,
     GumbelSparsemax,
+    GumbelEntmax,
     HardConcrete,
     GappedST,
 )

@@ -8,6 +8,10 @@ of the loss there; as estimators of the discrete objective they are biased.
   Sparsemax of ``z``: sort ``z`` decreasingly, the support size is ``k = max{j: 1 + j z_(j) > sum_{i<=j} z_(i)}``,
   ``tau = (sum_{i<=k} z_(i) - 1) / k``, ``y = max(z - tau, 0)``; its Jacobian is ``diag(s) - s s^T / |s|`` with
   ``s`` the support's indicator.
+* ``gs_entmax`` (Peters, Niculae & Martins 2019's 1.5-entmax in place of the softmax): ``y = entmax15((theta + G)
+  / t)``, ``entmax15(z)_i = max(z_i / 2 - tau, 0)^2`` with ``tau`` making ``y`` sum to 1 (exact, by sorting:
+  Peters et al. Alg. 2); sparse like sparsemax, smooth like softmax on its support; its Jacobian is
+  ``diag(s) - s s^T / sum(s)`` with ``s = sqrt(y)``.
 * ``hard_concrete`` (Louizos, Welling & Kingma 2018, Sec. 4): a binary gate with Bernoulli logit ``a`` (logits
   ``(0, a)``, so ``categories = 2``): ``s = sigmoid((L + a) / beta)`` with ``L`` standard logistic, stretched to
   ``(gamma, zeta)`` and clipped to ``[0, 1]``: ``z = min(1, max(0, s (zeta - gamma) + gamma))``, which is exactly 0
@@ -28,7 +32,7 @@ from .. import _checks
 from .base import PathwiseEstimator
 from .gumbel import GumbelSoftmax
 
-__all__ = ["GumbelSparsemax", "HardConcrete", "sparsemax"]
+__all__ = ["GumbelSparsemax", "GumbelEntmax", "HardConcrete", "sparsemax", "entmax15"]
 
 
 def sparsemax(z: torch.Tensor) -> torch.Tensor:
@@ -39,6 +43,42 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
     support = (1 + k * zs > cs).sum(-1, keepdim=True)  # at least 1: the largest entry is always in
     tau = (cs.gather(-1, support - 1) - 1) / support.to(z.dtype)
     return torch.clamp(z - tau, min=0)
+
+
+def entmax15(z: torch.Tensor) -> torch.Tensor:
+    """1.5-entmax on the last axis (Peters et al. 2019, Alg. 2; differentiable by autograd; ``-inf`` entries get 0).
+
+    With ``x = z / 2`` sorted decreasingly, for each support size ``k``: ``tau_k = mean_k - sqrt(max(0, (1 - ss_k) /
+    k))`` (``mean_k`` and ``ss_k`` the mean and the sum of squared deviations of the ``k`` largest); the support is
+    the largest ``k`` with ``tau_k <= x_(k)``, and ``y = max(x - tau, 0)^2``."""
+    x = z / 2
+    finite = torch.isfinite(x)
+    x = x - torch.where(finite, x, torch.full_like(x, -math.inf)).amax(-1, keepdim=True)  # shift: max 0
+    # a masked entry sorts as -2, below every tau (tau >= max x - 1 = -1): never in the support, and finite
+    xs = torch.sort(torch.where(finite, x, torch.full_like(x, -2.0)), dim=-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+    mean = xs.cumsum(-1) / k
+    mean_sq = (xs * xs).cumsum(-1) / k
+    delta = (1 - k * (mean_sq - mean * mean)) / k
+    tau = mean - torch.sqrt(delta.clamp(min=0))
+    support = (tau <= xs).sum(-1, keepdim=True)  # at least 1
+    tau_star = tau.gather(-1, support - 1)
+    return torch.where(finite, torch.clamp(x - tau_star, min=0) ** 2, torch.zeros_like(x))
+
+
+@dataclasses.dataclass(frozen=True)
+class GumbelEntmax(GumbelSoftmax):
+    """Gumbel-Entmax(t): GS with 1.5-entmax in place of the softmax, ``entmax15((theta + G) / t)`` (module
+    docstring); everything else is GS's."""
+
+    name: ClassVar[str] = "gs_entmax"
+    summary: ClassVar[str] = "Gumbel-Entmax: relaxed y = 1.5-entmax((theta+G)/t), sparse and smooth, loss at y"
+
+    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return entmax15((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
+
+    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        return PathwiseEstimator.relax_binary(self, logit, uniforms)
 
 
 @dataclasses.dataclass(frozen=True)
