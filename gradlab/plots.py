@@ -58,6 +58,7 @@ FAMILY_STYLE = {
     "relax": ("darkgoldenrod", "8"),
     "rb_reinforce": ("slategray", "+"),
     "gs_entmax": ("lightseagreen", "x"),
+    "unordered_set": ("rosybrown", "H"),
 }
 
 

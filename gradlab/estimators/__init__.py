@@ -17,6 +17,7 @@ from .reinforce import Reinforce
 from .reinmax import ReinMax
 from .relaxed import GumbelEntmax, GumbelSparsemax, HardConcrete
 from .ste import GappedST, IdentityStraightThrough, StraightThrough
+from .unordered import UnorderedSet
 from .zgr import DARN, STZGR, ZGR
 
 __all__ = [
@@ -49,6 +50,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     REBAR,
     RELAX,
     RaoBlackwellReinforce,
+    UnorderedSet,
     GumbelSparsemax,
     GumbelEntmax,
     HardConcrete,

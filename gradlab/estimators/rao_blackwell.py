@@ -62,10 +62,6 @@ class RaoBlackwellReinforce(Estimator):
         q = log_q.detach().exp()
         u = uniforms.reshape(*logits.shape[:-1], 1)
         x = inverse_cdf_index(q, u).squeeze(-1)  # (*sample, *S)
-        base = self._values(loss, x.unsqueeze(0), logits, sample_ndim, event)  # (1, *sample, *S')
-        n_elem = base.ndim - 1  # sample and element axes
-        per = math.prod(logits.shape[n_elem:-1])  # variables per element
-
         kk = min(self.k, big_k)
         order = torch.sort(q, dim=-1, descending=True, stable=True).indices
         cand = order[..., :kk]  # (*sample, *S, kk)
@@ -75,36 +71,49 @@ class RaoBlackwellReinforce(Estimator):
             mass = rest.sum(-1, keepdim=True)
             z = inverse_cdf_index(rest, u).clamp(max=big_k - 1)  # mass 0 (underflow): weight 0
             cand, weights = torch.cat([cand, z], -1), torch.cat([weights, mass], -1)
+
+        base, values = candidate_losses(self.name, loss, x, cand, logits, sample_ndim, event)
+        shape = values.shape[:-1]  # (*E, per)
         n_cand = cand.shape[-1]
-
-        # configurations: x with the j-th variable of every element replaced by its candidate c, for all (j, c)
-        shape = (*logits.shape[:n_elem], per)
-        xs, cs = x.reshape(shape), cand.reshape(*shape, n_cand).movedim(-1, 0)  # (*E, per), (C, *E, per)
-        eye = torch.eye(per, dtype=torch.bool, device=x.device).reshape(per, 1, *([1] * n_elem), per)
-        configs = torch.where(eye, cs.unsqueeze(0), xs)  # (per, C, *E, per)
-        configs = configs.reshape(per * n_cand, *logits.shape[:-1])
-        values = self._values(loss, configs, logits, sample_ndim, event)  # (per * C, *E)
-        values = values.reshape(per, n_cand, *values.shape[1:]).movedim((0, 1), (-2, -1))  # (*E, per, C)
-
         log_qc = log_q.gather(-1, cand)
         log_qc = torch.where(weights > 0, log_qc, torch.zeros_like(log_qc)).reshape(*shape, n_cand)  # q = 0: no term
         w = (weights.reshape(*shape, n_cand) * values).detach()
         score = (w * log_qc).sum((-2, -1))  # (*E)
-        return base[0] + (score - score.detach())
+        return base + (score - score.detach())
 
-    def _values(self, loss: Loss, index: torch.Tensor, logits, sample_ndim: int, event) -> torch.Tensor:
-        """The loss at the configurations ``index`` (``(n, *sample, *S)`` category indices)."""
-        x = (index.unsqueeze(-1) == torch.arange(event[-1], device=index.device)).to(logits.dtype)
-        values = loss(x)
-        lead = (index.shape[0], *logits.shape[:sample_ndim])
-        if (
-            not isinstance(values, torch.Tensor)
-            or tuple(values.shape[: len(lead)]) != lead
-            or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
-        ):
-            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-            raise ValueError(
-                f"{self.name}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
-                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
-            )
-        return values
+
+def loss_at(owner: str, loss: Loss, index: torch.Tensor, logits, sample_ndim: int, event) -> torch.Tensor:
+    """The loss at the configurations ``index`` (``(n, *sample, *S)`` category indices), shape-checked:
+    ``(n, *sample, *S')``."""
+    x = (index.unsqueeze(-1) == torch.arange(event[-1], device=index.device)).to(logits.dtype)
+    values = loss(x)
+    lead = (index.shape[0], *logits.shape[:sample_ndim])
+    if (
+        not isinstance(values, torch.Tensor)
+        or tuple(values.shape[: len(lead)]) != lead
+        or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
+    ):
+        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(
+            f"{owner}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
+            f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
+        )
+    return values
+
+
+def candidate_losses(
+    owner: str, loss: Loss, x: torch.Tensor, cand: torch.Tensor, logits: torch.Tensor, sample_ndim: int, event
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss at the draw ``x`` (``(*sample, *S)`` indices) and, for every variable ``i`` and candidate ``c`` in
+    ``cand`` (``(*sample, *S, C)``), at ``x`` with variable ``i`` set to ``c`` (all loss elements changed at once:
+    element ``e`` depends only on its own variables). Returns ``f(x)`` (``(*E,)``, ``E`` the sample and element
+    axes) and ``(*E, per, C)`` with ``per`` the variables per element."""
+    base = loss_at(owner, loss, x.unsqueeze(0), logits, sample_ndim, event)[0]
+    n_elem, n_cand = base.ndim, cand.shape[-1]
+    per = math.prod(logits.shape[n_elem:-1])
+    shape = (*logits.shape[:n_elem], per)
+    xs, cs = x.reshape(shape), cand.reshape(*shape, n_cand).movedim(-1, 0)  # (*E, per), (C, *E, per)
+    eye = torch.eye(per, dtype=torch.bool, device=x.device).reshape(per, 1, *([1] * n_elem), per)
+    configs = torch.where(eye, cs.unsqueeze(0), xs).reshape(per * n_cand, *logits.shape[:-1])
+    values = loss_at(owner, loss, configs, logits, sample_ndim, event)  # (per * C, *E)
+    return base, values.reshape(per, n_cand, *values.shape[1:]).movedim((0, 1), (-2, -1))
