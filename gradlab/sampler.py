@@ -124,10 +124,7 @@ def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch
 
 def fitted(problem: Problem, estimator: Estimator) -> Estimator:
     """``estimator.fit`` at the problem's logits and loss (an estimator with state to train first, RELAX), once
-    before any sample, so every chunk uses the same fitted estimator. Problems with their own per-sample path
-    (multi-layer models) are left to say what they support."""
-    if problem.has_per_sample_gradients:
-        return estimator
+    before any sample, so every chunk uses the same fitted estimator."""
     full = problem.full_params(problem.params("all"))
     logits = problem.latent_logits(full).detach()
     fwd = estimator.forward_logits(logits)
@@ -193,11 +190,11 @@ def sample_gradients(
         raise TypeError(f"sample_gradients: estimator must be a gradlab Estimator, got {type(estimator).__name__}")
     if device is not None and torch.device(device) != torch.device(problem.device):
         problem = problem.to(device)
+    n_uniforms = problem.uniforms_per_sample(estimator)  # first: a problem says here what it cannot take
     if estimator.needs_fit:
         estimator = fitted(problem, estimator)
     dev = torch.device(problem.device)
     layout = problem.layout(wrt)
-    n_uniforms = problem.uniforms_per_sample(estimator)
     stream = UniformStream(estimator, None, seed, problem.dtype, dev, bootstrap, n_uniforms=n_uniforms)
     itemsize = torch.finfo(problem.dtype).bits // 8
     memory_budget = memory_budget or default_memory_budget(dev)

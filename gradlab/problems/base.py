@@ -113,6 +113,25 @@ class Problem:
         """Gradients ``{name: (R, *shape)}`` of ``R`` samples (problems declaring has_per_sample_gradients)."""
         raise NotImplementedError(f"{self.name} has no per_sample_gradients (has_per_sample_gradients is False)")
 
+    def looped_gradients(self, estimator, uniforms: torch.Tensor, wrt: str = "all") -> dict[str, torch.Tensor]:
+        """Gradients ``{name: (R, *shape)}`` of ``R`` samples, one surrogate and one backward per sample: the path
+        for an estimator that a problem's own vectorised path does not take (a score-function estimator other than
+        REINFORCE on the VAE). Needs only ``latent_logits`` and a ``loss`` that broadcasts over leading axes of
+        ``x``; slower than a batched path by the Python loop."""
+        chosen = self.params(wrt)
+        out: dict[str, list[torch.Tensor]] = {k: [] for k in chosen}
+        for r in range(uniforms.shape[0]):
+            leaves = {k: v.detach().clone().requires_grad_() for k, v in chosen.items()}
+            with torch.enable_grad():
+                full = self.full_params(leaves)
+                logits = self.latent_logits(full)
+                fwd = estimator.forward_logits(logits)
+                value = estimator.surrogate(logits, lambda x, full=full, fwd=fwd: self.loss(x, full, fwd), uniforms[r])
+                grads = torch.autograd.grad(value.sum(), list(leaves.values()), allow_unused=True)
+            for (k, leaf), g in zip(leaves.items(), grads, strict=True):
+                out[k].append(torch.zeros_like(leaf) if g is None else g)
+        return {k: torch.stack(v) for k, v in out.items()}
+
     def bytes_per_sample(self, estimator, wrt: str = "all") -> int:
         """Memory one gradient sample needs in the sampler (sets the chunk size)."""
         itemsize = torch.finfo(self.dtype).bits // 8

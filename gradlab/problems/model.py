@@ -119,6 +119,12 @@ def _check_logit(name: str, logit) -> None:
         raise TypeError(f"{name}: draw.bernoulli expects a floating-point logit tensor, got {got}")
 
 
+def takes(estimator: Estimator) -> bool:
+    """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw)
+    and REINFORCE (the score of the whole trace)."""
+    return estimator.pathwise or isinstance(estimator, Reinforce)
+
+
 def _vmapped(model: StochasticModel, fn: Callable, *args):
     """Run a ``torch.func`` transform; a ``forward`` that ``vmap`` cannot trace gets a one-line error."""
     try:
@@ -269,7 +275,7 @@ class StochasticModel(Problem):
     def _uniforms_per_draw(self, estimator: Estimator) -> list[int]:
         if isinstance(estimator, Reinforce):
             return [estimator.m * d.num_vars for d in self.draws]
-        if not estimator.pathwise:
+        if not takes(estimator):
             raise TypeError(
                 f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE; multi-layer models take those "
                 "two kinds (a score-function estimator other than REINFORCE works on single-layer problems)"

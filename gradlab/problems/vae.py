@@ -308,7 +308,12 @@ class CategoricalVAE(Problem):
         """The sampler's path: this problem's own ``logits`` and ``loss`` as a
         :class:`~gradlab.problems.model.StochasticModel` (one draw, images independent), mapped over samples
         with ``vmap``; the analytic KL follows the draws' distribution (``softmax(logits / tau_f)`` under
-        decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``)."""
+        decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``). A score-function
+        estimator other than REINFORCE (REBAR, RELAX, ...) takes the generic per-sample loop instead."""
+        from .model import takes
+
+        if not takes(estimator):
+            return self.looped_gradients(estimator, uniforms, wrt)
         workspace = {} if workspace is None else workspace
         key = ("model", "logits" if wrt == "logits" else "params")
         if key not in workspace:
