@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 
 from ..random import open_uniform
-from .base import Estimator, Loss
+from .base import Estimator, Loss, checked_losses
 
 __all__ = ["ARM", "DisARM"]
 
@@ -58,16 +58,7 @@ class _Antithetic(Estimator):
         x = torch.stack([1 - pair, pair], dim=-1)  # one-hot, (2, *sample, *S, 2), no gradient
         values = loss(x)
         lead = (2, *logits.shape[:sample_ndim])
-        if (
-            not isinstance(values, torch.Tensor)
-            or tuple(values.shape[: len(lead)]) != lead
-            or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
-        ):
-            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-            raise ValueError(
-                f"{self.name}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
-                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
-            )
+        checked_losses(self.name, values, x, lead, event)
         diff = (values[0] - values[1]).detach()  # (*sample, *E)
         per_var = diff.reshape(tuple(diff.shape) + (1,) * (a.ndim - diff.ndim))  # broadcast to (*sample, *S)
         g = self._coefficient(per_var, ad, u, b, b_anti)

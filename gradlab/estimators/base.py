@@ -39,6 +39,7 @@ from .draws import (  # noqa: F401  (re-exported: the estimator modules import t
     categorical_index,
     categorical_sample,
     check_precision,
+    checked_losses,
     inverse_cdf_index,
     one_hot,
     scatter_one_hot,
@@ -71,12 +72,10 @@ def select(x: torch.Tensor, if_one: torch.Tensor, if_zero: torch.Tensor) -> torc
     """``if_one`` where ``x = 1`` and ``if_zero`` where ``x = 0``, exactly (``x`` holds only 0 and 1), for
     non-negative operands whose difference is finite (probabilities, where it is used).
 
-    ``torch.lerp(if_zero, if_one, x)``: torch evaluates it as ``if_zero + x (if_one - if_zero)`` for ``x < 1/2``
-    and ``if_one - (if_one - if_zero)(1 - x)`` otherwise, so a weight of 0 or 1 returns an operand to the last
-    bit (``tests/test_contract.py`` checks this against ``torch.where``; an infinite difference would give NaN
-    and a negative zero would lose its sign). On the CPU it is three times faster than
-    ``torch.where`` with a boolean mask in float64 (0.19 against 0.63 ms on a ``(512, 20, 32)`` tensor), which
-    is most of a binary unit's cost in the sampler.
+    ``torch.lerp(if_zero, if_one, x)``, which returns an operand to the last bit at a weight of 0 or 1
+    (``tests/test_contract.py`` checks this against ``torch.where``); on the CPU three times faster than
+    ``torch.where`` with a boolean mask in float64 (0.19 against 0.63 ms on a ``(512, 20, 32)`` tensor), most of a
+    binary unit's cost in the sampler.
     """
     return torch.lerp(if_zero, if_one, x)
 
@@ -163,8 +162,7 @@ class Estimator:
 
     @property
     def needs_fit(self) -> bool:
-        """Whether the estimator has state to train at the logits before it estimates (RELAX's control variate):
-        then ``fit(logits, loss)`` returns the fitted copy, and ``gradlab.sample_gradients`` calls it first."""
+        """Whether ``fit(logits, loss)`` must first train state (RELAX); ``sample_gradients`` calls it then."""
         return False
 
     @property

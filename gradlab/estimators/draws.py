@@ -10,7 +10,14 @@ import torch
 
 from ..random import open_uniform
 
-__all__ = ["inverse_cdf_index", "scatter_one_hot", "categorical_sample", "categorical_index", "one_hot"]
+__all__ = [
+    "checked_losses",
+    "inverse_cdf_index",
+    "scatter_one_hot",
+    "categorical_sample",
+    "categorical_index",
+    "one_hot",
+]
 
 
 def one_hot(index: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:
@@ -75,6 +82,22 @@ def _as_index(owner: str, x: torch.Tensor, logits: torch.Tensor, axis: int) -> t
         f"{owner}: x must be one-hot of shape {tuple(logits.movedim(-1, axis).shape)} or integer indices of shape "
         f"{tuple(logits.shape[:-1])}; got {tuple(x.shape)} ({x.dtype})"
     )
+
+
+def checked_losses(owner: str, values: object, x: torch.Tensor, lead: tuple[int, ...], event) -> torch.Tensor:
+    """``values`` = ``loss(x)`` for configurations stacked on the axes ``lead`` (evaluations, then replicas), checked
+    to be per-element losses of shape ``(*lead, *S')`` with ``S'`` a prefix of the variables' shape ``event[:-1]``."""
+    if (
+        not isinstance(values, torch.Tensor)
+        or tuple(values.shape[: len(lead)]) != tuple(lead)
+        or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
+    ):
+        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(
+            f"{owner}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
+            f"{tuple(lead)} + a prefix of {tuple(event[:-1])}; got {got}"
+        )
+    return values
 
 
 def check_precision(est, dtype: torch.dtype) -> None:

@@ -26,7 +26,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import Estimator, Loss, inverse_cdf_index
+from .base import Estimator, Loss, checked_losses, inverse_cdf_index
 
 __all__ = ["RaoBlackwellReinforce"]
 
@@ -88,16 +88,7 @@ def loss_at(owner: str, loss: Loss, index: torch.Tensor, logits, sample_ndim: in
     x = (index.unsqueeze(-1) == torch.arange(event[-1], device=index.device)).to(logits.dtype)
     values = loss(x)
     lead = (index.shape[0], *logits.shape[:sample_ndim])
-    if (
-        not isinstance(values, torch.Tensor)
-        or tuple(values.shape[: len(lead)]) != lead
-        or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
-    ):
-        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(
-            f"{owner}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
-            f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
-        )
+    checked_losses(owner, values, x, lead, event)
     return values
 
 

@@ -39,7 +39,7 @@ import torch
 
 from .. import _checks
 from ..random import conditional_perturbed, gumbel_from_uniform, make_generator
-from .base import Estimator, Loss, one_hot
+from .base import Estimator, Loss, checked_losses, one_hot
 
 __all__ = ["REBAR", "RELAX"]
 
@@ -102,18 +102,10 @@ class _RelaxationControlVariate(Estimator):
         )
         hard = one_hot(index, event[-1], logits.dtype)
         soft = torch.softmax(torch.stack([z, z_cond]) / self._temperature(state), dim=-1)
-        values = loss(torch.cat([hard.unsqueeze(0), soft]))
+        x = torch.cat([hard.unsqueeze(0), soft])
+        values = loss(x)
         lead = (3, *sample)
-        if (
-            not isinstance(values, torch.Tensor)
-            or tuple(values.shape[: len(lead)]) != lead
-            or tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)])
-        ):
-            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-            raise ValueError(
-                f"{self.name}: loss must map x of shape {(3, *logits.shape)} to per-element losses of shape "
-                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
-            )
+        checked_losses(self.name, values, x, lead, event)
         c = self._control(values[1:], soft, values.ndim - 1, state)  # (2, *sample, *S')
         weight = values[0].detach() - c[1]
         score = hard - theta.detach().exp()  # d log p(b) / d eta, per variable

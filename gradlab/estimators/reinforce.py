@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import Estimator, Loss, inverse_cdf_index, scatter_one_hot
+from .base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,16 +69,7 @@ class Reinforce(Estimator):
         index = inverse_cdf_index(log_p.detach().exp(), u)
         x = scatter_one_hot(index, log_p.detach())  # (m, *sample, *S, K), no gradient
         values = loss(x)
-        if (
-            not isinstance(values, torch.Tensor)
-            or tuple(values.shape[: len(lead)]) != lead
-            or (tuple(values.shape[len(lead) :]) != tuple(event[: values.ndim - len(lead)]))
-        ):
-            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-            raise ValueError(
-                f"{self.name}: loss must map x of shape {tuple(x.shape)} to per-element losses of shape "
-                f"{lead} + a prefix of {tuple(event[:-1])}; got {got}"
-            )
+        checked_losses(self.name, values, x, lead, event)
         log_px = log_p.gather(-1, index).squeeze(-1)  # (m, *sample, *S)
         if log_px.ndim > values.ndim:
             log_px = log_px.sum(dim=tuple(range(values.ndim, log_px.ndim)))

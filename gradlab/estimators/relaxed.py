@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -67,34 +68,35 @@ def entmax15(z: torch.Tensor) -> torch.Tensor:
 
 
 @dataclasses.dataclass(frozen=True)
-class GumbelEntmax(GumbelSoftmax):
-    """Gumbel-Entmax(t): GS with 1.5-entmax in place of the softmax, ``entmax15((theta + G) / t)`` (module
-    docstring); everything else is GS's."""
+class _GumbelMap(GumbelSoftmax):
+    """GS with another map onto the simplex in place of the softmax (``_map``); everything else is GS's."""
 
-    name: ClassVar[str] = "gs_entmax"
-    summary: ClassVar[str] = "Gumbel-Entmax: relaxed y = 1.5-entmax((theta+G)/t), sparse and smooth, loss at y"
+    _map: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
 
     def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return entmax15((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
+        return type(self)._map((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
 
     def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+        # GS's closed form is a sigmoid; these maps' binary forms are the categorical one on (0, a)
         return PathwiseEstimator.relax_binary(self, logit, uniforms)
 
 
 @dataclasses.dataclass(frozen=True)
-class GumbelSparsemax(GumbelSoftmax):
-    """Gumbel-Sparsemax(t): GS with sparsemax in place of the softmax, ``sparsemax((theta + G) / t)`` (module
-    docstring); everything else is GS's."""
+class GumbelSparsemax(_GumbelMap):
+    """Gumbel-Sparsemax(t): ``sparsemax((theta + G) / t)`` (module docstring)."""
 
     name: ClassVar[str] = "gs_sparsemax"
     summary: ClassVar[str] = "Gumbel-Sparsemax: relaxed y = sparsemax((theta+G)/t), exactly sparse, loss at y"
+    _map = staticmethod(sparsemax)
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return sparsemax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
-        # GS's closed form is a sigmoid; sparsemax's binary form is the categorical one on (0, a)
-        return PathwiseEstimator.relax_binary(self, logit, uniforms)
+@dataclasses.dataclass(frozen=True)
+class GumbelEntmax(_GumbelMap):
+    """Gumbel-Entmax(t): ``entmax15((theta + G) / t)`` (module docstring)."""
+
+    name: ClassVar[str] = "gs_entmax"
+    summary: ClassVar[str] = "Gumbel-Entmax: relaxed y = 1.5-entmax((theta+G)/t), sparse and smooth, loss at y"
+    _map = staticmethod(entmax15)
 
 
 @dataclasses.dataclass(frozen=True)
