@@ -145,6 +145,9 @@ class Estimator:
     temperature_fields: ClassVar[tuple[str, ...]] = ()
     # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
     categories: ClassVar[int | None] = None
+    # True: the loss is evaluated at discrete configurations only, so a multi-layer model applies the estimator to one
+    # draw at a time with the later draws resampled (ARM, DisARM, rb_reinforce, unordered_set)
+    layerwise: ClassVar[bool] = False
     # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
     curve_field: ClassVar[str | None] = None
 

@@ -69,6 +69,7 @@ class UnorderedSet(Estimator):
     )
     pathwise: ClassVar[bool] = False
     curve_field: ClassVar[str | None] = "k"
+    layerwise: ClassVar[bool] = True
     BASELINES: ClassVar[tuple[str, ...]] = ("builtin", "none")
     MAX_K: ClassVar[int] = 6
 

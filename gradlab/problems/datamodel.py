@@ -152,6 +152,8 @@ class DataModel(StochasticModel):
         parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
         if isinstance(estimator, Reinforce):
             return self._reinforce_surrogate(estimator, params, parts)
+        if not estimator.pathwise:  # layerwise (ARM, DisARM, rb_reinforce, unordered_set)
+            return self._layerwise_surrogate(estimator, params, parts)
         return self._pathwise_surrogate(estimator, params, parts)
 
     def hard_losses(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:

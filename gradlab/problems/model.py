@@ -120,9 +120,9 @@ def _check_logit(name: str, logit) -> None:
 
 
 def takes(estimator: Estimator) -> bool:
-    """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw)
-    and REINFORCE (the score of the whole trace)."""
-    return estimator.pathwise or isinstance(estimator, Reinforce)
+    """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw),
+    REINFORCE (the score of the whole trace) and the ``layerwise`` ones (one draw at a time)."""
+    return estimator.pathwise or isinstance(estimator, Reinforce) or estimator.layerwise
 
 
 def _vmapped(model: StochasticModel, fn: Callable, *args):
@@ -277,9 +277,12 @@ class StochasticModel(Problem):
             return [estimator.m * d.num_vars for d in self.draws]
         if not takes(estimator):
             raise TypeError(
-                f"{self.name}: {estimator.label} is neither pathwise nor REINFORCE; multi-layer models take those "
-                "two kinds (a score-function estimator other than REINFORCE works on single-layer problems)"
+                f"{self.name}: {estimator.label} evaluates the loss at relaxed points; multi-layer models take "
+                "pathwise estimators, REINFORCE and the score-function estimators that evaluate the loss at samples "
+                "only (arm, disarm, rb_reinforce, unordered_set); it works on single-layer problems"
             )
+        if not estimator.pathwise:  # layerwise: a base draw (inversion) and the estimator's own noise, per draw
+            return [d.num_vars + estimator.num_uniforms(d.shape) for d in self.draws]
         return [estimator.num_uniforms(d.shape) for d in self.draws]
 
     def bytes_per_configuration(self) -> int:
@@ -343,7 +346,10 @@ class StochasticModel(Problem):
             raise ValueError(f"{self.name}: uniforms must have shape (R, {want}), got {tuple(uniforms.shape)}")
         sizes = self._uniforms_per_draw(estimator)
         fixed = self.param_values()
-        surrogate = self._reinforce_surrogate if isinstance(estimator, Reinforce) else self._pathwise_surrogate
+        if isinstance(estimator, Reinforce):
+            surrogate = self._reinforce_surrogate
+        else:
+            surrogate = self._pathwise_surrogate if estimator.pathwise else self._layerwise_surrogate
 
         def one(chosen: dict, u: torch.Tensor) -> torch.Tensor:
             return surrogate(estimator, {**fixed, **chosen}, torch.split(u, sizes))
@@ -381,3 +387,45 @@ class StochasticModel(Problem):
         log_p = log_p.reshape(m, *elements, *([1] * (len(self.loss_shape) - len(elements))))
         score = (est.score_weights(values) * log_p).sum(dim=0)
         return (values.mean(dim=0) + (score - score.detach())).sum()
+
+    def _layerwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
+        """A ``layerwise`` estimator one draw at a time: a base trace ``x ~ p`` (inversion); for draw ``l`` the
+        estimator's surrogate on its logits (given the earlier draws of the base trace, with their gradient in the
+        parameters) and the loss ``g(x_l) = f(x_<l, x_l, x_>l)`` with the later draws resampled given ``x_l`` from
+        the base trace's uniforms (common random numbers, independent of the estimator's own noise, so
+        ``E[g(x_l)] = E[f | x_<l, x_l]`` and each draw's estimate is unbiased); the parameters are held fixed in
+        ``g``. Plus the pathwise gradient of the parameters the loss uses directly, at the base trace."""
+        base_u, own_u, base, logits_of = [], [], [], []
+        for p, d in zip(parts, self.draws, strict=True):
+            base_u.append(p[: d.num_vars].reshape(*d.shape[:-1], 1))
+            own_u.append(p[d.num_vars :])
+
+        def draw_base(i, logits):
+            index = inverse_cdf_index(torch.softmax(logits.detach(), -1), base_u[i])
+            base.append(index)
+            logits_of.append(logits)
+            return scatter_one_hot(index, logits.detach())
+
+        total = self._run(params, draw_base).sum()  # the samples held fixed: the direct pathwise gradient
+        fixed = {k: v.detach() for k, v in params.items()}
+        for layer, spec in enumerate(self.draws):
+
+            def loss(x, layer=layer, spec=spec):  # x: (n, *S_l, K) configurations of draw l
+                def one(x_l):
+                    def draw(i, logits):
+                        if i == layer:
+                            return x_l
+                        index = base[i] if i < layer else inverse_cdf_index(torch.softmax(logits, -1), base_u[i])
+                        return scatter_one_hot(index, logits)
+
+                    out = self._run(fixed, draw)
+                    return out if self.elements_independent else out.sum()
+
+                lead = x.shape[: x.ndim - len(spec.shape)]
+                flat = x.reshape(-1, *spec.shape)
+                values = torch.func.vmap(one)(flat)
+                return values.reshape(*lead, *values.shape[1:])
+
+            out = est.surrogate(logits_of[layer], loss, own_u[layer])
+            total = total + (out - out.detach()).sum()
+        return total
