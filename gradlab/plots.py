@@ -59,6 +59,7 @@ FAMILY_STYLE = {
     "rb_reinforce": ("slategray", "+"),
     "gs_entmax": ("lightseagreen", "x"),
     "unordered_set": ("rosybrown", "H"),
+    "arsm": ("sienna", "|"),
 }
 
 

@@ -57,7 +57,7 @@ def test_every_builtin_is_registered_and_listed():
 
 
 def test_unknown_name_lists_known_ones():
-    with pytest.raises(ValueError, match="known estimators: arm, darn, decoupled_st, disarm"):
+    with pytest.raises(ValueError, match="known estimators: arm, arsm, darn, decoupled_st, disarm"):
         gl.estimator("gumbel")
 
 

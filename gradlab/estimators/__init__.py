@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from .arm import ARM, DisARM
+from .arsm import ARSM
 from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, straight_through
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
 from .rao_blackwell import RaoBlackwellReinforce
@@ -47,6 +48,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     Reinforce,
     ARM,
     DisARM,
+    ARSM,
     REBAR,
     RELAX,
     RaoBlackwellReinforce,
