@@ -60,6 +60,7 @@ FAMILY_STYLE = {
     "gs_entmax": ("lightseagreen", "x"),
     "unordered_set": ("rosybrown", "H"),
     "arsm": ("sienna", "|"),
+    "priority_reinforce": ("peru", "_"),
 }
 
 

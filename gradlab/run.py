@@ -4,8 +4,10 @@
    RF(4)); default 4 variables x 8 categories, bit embedding, the non-linear network.
 2. Measure squared bias and variance of every estimator family the papers compare — GS, GS-ST and GR-MC
    (m = 10, 100) over temperature, ST(t), ST-ZGR(alpha), ZGR, RF(2), RF(4), ReinMax and a (tau_f, tau_b) grid
-   of decoupled ST — against the exact gradient when the latent space is enumerable (4,096 configurations
-   here), else against RF(4) samples (eq. 16). The sweep is resumable: its cells live beside the netCDF.
+   of decoupled ST — and the peers' estimators that fit (gapped ST, Gumbel-Sparsemax and Gumbel-Entmax over
+   temperature, REBAR, ARSM, RB-SF(1), the unordered set estimator with k = 2, 4), against the exact gradient
+   when the latent space is enumerable (4,096 configurations here), else against RF(4) samples (eq. 16). The
+   sweep is resumable: its cells live beside the netCDF.
 3. Write the netCDF, the figures (bias and variance vs temperature, the Pareto diagram, the decoupled grid)
    and print the Pareto-optimal settings.
 """
@@ -21,7 +23,7 @@ import numpy as np
 from . import names as N
 from .results import one_seed
 
-__all__ = ["RunSettings", "run_main_job", "run_config", "estimator_families"]
+__all__ = ["RunSettings", "run_main_job", "run_config", "estimator_families", "peer_estimators"]
 
 
 @dataclasses.dataclass
@@ -98,11 +100,31 @@ def estimator_families(
     return out
 
 
+def peer_estimators(quick: bool = False) -> list[dict]:
+    """The ``[[estimators]]`` tables of the peers' estimators that fit the main job (issue 13): gapped ST, the
+    sparse relaxations (Gumbel-Sparsemax, Gumbel-Entmax) over temperature, and the unbiased REBAR, ARSM, the
+    Rao-Blackwellized score function and the unordered set estimator. Not RELAX (fitting its control variate on
+    the VAE costs minutes; ``analyses/estimator_table.py`` measures it) and not the binary-only ARM, DisARM and
+    Hard Concrete."""
+    if quick:
+        return [{"name": "gapped_st"}, {"name": "rebar"}, {"name": "unordered_set", "k": 2}]
+    temps = {"logspace": [0.01, 2.0, 6]}
+    return [
+        {"name": "gapped_st"},
+        {"name": "gs_sparsemax", "t": temps},
+        {"name": "gs_entmax", "t": temps},
+        {"name": "rebar"},
+        {"name": "arsm"},
+        {"name": "rb_reinforce", "k": 1},
+        {"name": "unordered_set", "k": [2, 4]},
+    ]
+
+
 def run_config(s: RunSettings, snapshot: Path) -> dict:
     """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
     quick = s.quick
     exact = s.reference == "exact"
-    estimators = estimator_families(quick, s.n, own_targets=exact)
+    estimators = estimator_families(quick, s.n, own_targets=exact) + peer_estimators(quick)
     return {
         "name": "gradlab-run" + ("-quick" if quick else ""),
         "seed": s.seed,

@@ -29,6 +29,8 @@ def test_contract_default_hparams(name):
         ("reinforce", {"m": 4}),
         ("reinforce", {"m": 1, "baseline": "none"}),
         ("st_zgr", {"t": 2.0, "alpha": 0.0}),
+        ("gs_entmax", {"t": 2.0}),
+        ("gs_sparsemax", {"t": 3.0}),
     ],
 )
 def test_contract_other_hparams(name, hp):

@@ -53,10 +53,18 @@ def test_entmax15_satisfies_its_optimality_conditions_and_jacobian():
     assert float(torch.where(on, (z / 2 - p.sqrt() - tau).abs(), torch.zeros_like(z)).max()) < 1e-12
     assert bool((torch.where(on, torch.full_like(z, -math.inf), z / 2) <= tau + 1e-12).all())
     assert int((~on).sum()) > 500  # sparse
-    v = torch.tensor([1.2, 0.9, -0.4, 0.7, -2.0], dtype=DT, requires_grad=True)
-    jac = torch.autograd.functional.jacobian(entmax15, v)
-    s = entmax15(v).sqrt()
-    torch.testing.assert_close(jac, torch.diag(s) - torch.outer(s, s) / s.sum(), rtol=0, atol=1e-14)
+    for v in (
+        torch.tensor([1.2, 0.9, -0.4, 0.7, -2.0], dtype=DT),
+        torch.tensor([0.0, 0.0, -2.0, -2.0, -10.0], dtype=DT),
+    ):
+        # (the second: (1 - ss_k) / k is exactly 0 at k = 4, x = z / 2 = (0, 0, -1, -1); differentiating tau's
+        # formula gave NaN there)
+        jac = torch.autograd.functional.jacobian(entmax15, v)
+        s = entmax15(v).sqrt()
+        torch.testing.assert_close(jac, torch.diag(s) - torch.outer(s, s) / s.sum(), rtol=0, atol=1e-14)
+        h = 1e-6  # the value's own derivative, by central differences in float64
+        fd = torch.stack([(entmax15(v + h * e) - entmax15(v - h * e)) / (2 * h) for e in torch.eye(5, dtype=DT)], 1)
+        torch.testing.assert_close(jac, fd, rtol=0, atol=1e-8)
     for dtype in (torch.float32, DT):
         masked = torch.tensor([0.3, -math.inf, 0.1, -40.0], dtype=dtype, requires_grad=True)
         out = entmax15(masked)

@@ -18,7 +18,7 @@ from .reinforce import Reinforce
 from .reinmax import ReinMax
 from .relaxed import GumbelEntmax, GumbelSparsemax, HardConcrete
 from .ste import GappedST, IdentityStraightThrough, StraightThrough
-from .unordered import UnorderedSet
+from .unordered import PriorityReinforce, UnorderedSet
 from .zgr import DARN, STZGR, ZGR
 
 __all__ = [
@@ -53,6 +53,7 @@ BUILTIN: tuple[type[Estimator], ...] = (
     RELAX,
     RaoBlackwellReinforce,
     UnorderedSet,
+    PriorityReinforce,
     GumbelSparsemax,
     GumbelEntmax,
     HardConcrete,

@@ -47,24 +47,34 @@ def sparsemax(z: torch.Tensor) -> torch.Tensor:
 
 
 def entmax15(z: torch.Tensor) -> torch.Tensor:
-    """1.5-entmax on the last axis (Peters et al. 2019, Alg. 2; differentiable by autograd; ``-inf`` entries get 0).
+    """1.5-entmax on the last axis (Peters et al. 2019, Alg. 2; ``-inf`` entries get 0), with its exact Jacobian.
 
-    With ``x = z / 2`` sorted decreasingly, for each support size ``k``: ``tau_k = mean_k - sqrt(max(0, (1 - ss_k) /
-    k))`` (``mean_k`` and ``ss_k`` the mean and the sum of squared deviations of the ``k`` largest); the support is
-    the largest ``k`` with ``tau_k <= x_(k)``, and ``y = max(x - tau, 0)^2``."""
-    x = z / 2
-    finite = torch.isfinite(x)
-    x = x - torch.where(finite, x, torch.full_like(x, -math.inf)).amax(-1, keepdim=True)  # shift: max 0
-    # a masked entry sorts as -2, below every tau (tau >= max x - 1 = -1): never in the support, and finite
-    xs = torch.sort(torch.where(finite, x, torch.full_like(x, -2.0)), dim=-1, descending=True).values
-    k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
-    mean = xs.cumsum(-1) / k
-    mean_sq = (xs * xs).cumsum(-1) / k
-    delta = (1 - k * (mean_sq - mean * mean)) / k
-    tau = mean - torch.sqrt(delta.clamp(min=0))
-    support = (tau <= xs).sum(-1, keepdim=True)  # at least 1
-    tau_star = tau.gather(-1, support - 1)
-    return torch.where(finite, torch.clamp(x - tau_star, min=0) ** 2, torch.zeros_like(x))
+    Value: with ``x = z / 2`` sorted decreasingly, for each support size ``k``: ``tau_k = mean_k - sqrt(max(0, (1 -
+    ss_k) / k))`` (``mean_k`` and ``ss_k`` the mean and the sum of squared deviations of the ``k`` largest); the
+    support is the largest ``k`` with ``tau_k <= x_(k)``, and ``y = max(x - tau, 0)^2``, computed without gradient.
+    Gradient: the closed form ``J = diag(s) - s s^T / sum(s)``, ``s = sqrt(y)`` (Peters et al. Prop. 2), attached
+    as ``h(z) - sg(h(z))`` with ``h(z) = s z - s (s . z) / sum(s)`` (``s`` constant). Differentiating the sort-based
+    ``tau`` instead meets ``sqrt'(0) = inf`` wherever some ``(1 - ss_k) / k`` is exactly 0 (``z = (0, 0, -2, -2)``
+    has it at ``k = 4``), and the gradient is NaN: it was, on the main job's VAE at ``t = 2`` in float32."""
+    with torch.no_grad():
+        x = z / 2
+        finite = torch.isfinite(x)
+        x = x - torch.where(finite, x, torch.full_like(x, -math.inf)).amax(-1, keepdim=True)  # shift: max 0
+        # a masked entry sorts as -2, below every tau (tau >= max x - 1 = -1): never in the support, and finite
+        xs = torch.sort(torch.where(finite, x, torch.full_like(x, -2.0)), dim=-1, descending=True).values
+        k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+        mean = xs.cumsum(-1) / k
+        mean_sq = (xs * xs).cumsum(-1) / k
+        delta = (1 - k * (mean_sq - mean * mean)) / k
+        tau = mean - torch.sqrt(delta.clamp(min=0))
+        support = (tau <= xs).sum(-1, keepdim=True)  # at least 1
+        tau_star = tau.gather(-1, support - 1)
+        y = torch.where(finite, torch.clamp(x - tau_star, min=0) ** 2, torch.zeros_like(x))
+        s = y.sqrt()
+        weights = s / s.sum(-1, keepdim=True)
+    zf = torch.where(torch.isfinite(z), z, torch.zeros_like(z))  # masked entries: s = 0, no gradient
+    h = s * zf - s * (weights * zf).sum(-1, keepdim=True)
+    return y + (h - h.detach())
 
 
 @dataclasses.dataclass(frozen=True)

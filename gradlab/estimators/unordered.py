@@ -34,7 +34,7 @@ from ..random import gumbel_from_uniform
 from .base import Estimator, Loss, inverse_cdf_index
 from .rao_blackwell import candidate_losses
 
-__all__ = ["UnorderedSet", "log_set_probability"]
+__all__ = ["UnorderedSet", "PriorityReinforce", "log_set_probability"]
 
 
 def log_set_probability(log_p: torch.Tensor, log_outside: torch.Tensor) -> torch.Tensor:
@@ -121,6 +121,68 @@ class UnorderedSet(Estimator):
         log_p_set = log_p.gather(-1, cand)
         score = (coef * log_p_set).reshape(*shape, self.k).sum((-2, -1))
         return base + (score - score.detach())
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorityReinforce(Estimator):
+    """REINFORCE without replacement by priority sampling (Kool, van Hoof & Welling 2019, "Stochastic beams and
+    where to find them", Sec. 4.2; Duffield et al. 2007): the ``k`` largest of ``log p + G`` form the sample ``S``
+    and the ``(k+1)``-th largest is the threshold ``kappa``; each member is weighted by the inverse of its inclusion
+    probability ``q(s) = P(log p(s) + G > kappa) = 1 - exp(-exp(log p(s) - kappa))``:
+    ``sum_{s in S} p(s) / q(s) f(s) grad log p(s)`` (a Horvitz-Thompson estimate, unbiased; ``k = K`` has no
+    threshold, ``q = 1``, and is exact). Several variables: one at a time given the others, as ``unordered_set``."""
+
+    k: int = 2
+
+    name: ClassVar[str] = "priority_reinforce"
+    summary: ClassVar[str] = (
+        "REINFORCE without replacement by priority sampling (Kool et al. 2019): k members, weights p/q; unbiased"
+    )
+    pathwise: ClassVar[bool] = False
+    layerwise: ClassVar[bool] = True
+    curve_field: ClassVar[str | None] = "k"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "k", _checks.integer(self.name, "k", self.k, 1))
+
+    @property
+    def loss_evaluations(self) -> int:
+        return self.k + 1
+
+    def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
+        return math.prod(event_shape) + math.prod(event_shape[:-1])  # Gumbels for the set, one uniform for x
+
+    def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
+        sample_ndim, event = self._split(logits, uniforms)
+        big_k = event[-1]
+        if self.k > big_k:
+            raise ValueError(f"{self.name}: k = {self.k} distinct samples need at least k categories, got {big_k}")
+        n = math.prod(event)
+        u_set, u_x = torch.split(uniforms, [n, n // big_k], dim=-1)
+        log_p = torch.log_softmax(logits, dim=-1)
+        lp = log_p.detach()
+        x = inverse_cdf_index(lp.exp(), u_x.reshape(*logits.shape[:-1], 1)).squeeze(-1)
+        top = torch.topk(lp + gumbel_from_uniform(u_set).reshape(logits.shape), min(self.k + 1, big_k), dim=-1)
+        cand = top.indices[..., : self.k]
+        base, values = candidate_losses(self.name, loss, x, cand, logits, sample_ndim, event)  # (*E, per, k)
+        lp_set = lp.gather(-1, cand)
+        if self.k < big_k:
+            kappa = top.values[..., self.k :]  # the (k+1)-th largest perturbed log-probability
+            log_q = _log_inclusion(lp_set - kappa)
+            weight = (lp_set - log_q).exp()
+        else:
+            weight = lp_set.exp()
+        coef = (weight * values.reshape(*lp_set.shape)).detach()
+        score = (coef * log_p.gather(-1, cand)).reshape(*values.shape).sum((-2, -1))
+        return base + (score - score.detach())
+
+
+def _log_inclusion(d: torch.Tensor) -> torch.Tensor:
+    """``log(1 - exp(-exp(d)))`` without cancellation or underflow: ``log(-expm1(-y))`` for ``d > 0`` (``y = e^d``),
+    ``d + log(-expm1(-y) / y)`` below (which tends to ``d`` as ``y`` underflows)."""
+    y = torch.exp(d)
+    small = d + torch.log(torch.where(y > 0, -torch.expm1(-y) / torch.where(y > 0, y, 1.0), 1.0))
+    return torch.where(d > 0, torch.log(-torch.expm1(-y)), small)
 
 
 def _without(t: torch.Tensor, members: torch.Tensor) -> torch.Tensor:

@@ -309,10 +309,11 @@ class CategoricalVAE(Problem):
         :class:`~gradlab.problems.model.StochasticModel` (one draw, images independent), mapped over samples
         with ``vmap``; the analytic KL follows the draws' distribution (``softmax(logits / tau_f)`` under
         decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``). A score-function
-        estimator other than REINFORCE (REBAR, RELAX, ...) takes the generic per-sample loop instead."""
+        estimator other than REINFORCE (REBAR, RELAX, ARSM, ...) takes the generic per-sample loop instead, with the
+        single-layer noise layout (``estimator.num_uniforms``)."""
         from .model import takes
 
-        if not takes(estimator):
+        if not takes(estimator) or estimator.layerwise:  # one layer: the estimator's own noise layout
             return self.looped_gradients(estimator, uniforms, wrt)
         workspace = {} if workspace is None else workspace
         key = ("model", "logits" if wrt == "logits" else "params")
