@@ -99,6 +99,8 @@ def test_reinforce_unbiased_through_the_layers(name):
         ("sbn", "unordered_set", {"k": 2}),
         ("hvae", "rb_reinforce", {"k": 1}),
         ("hvae", "unordered_set", {"k": 3}),
+        ("hvae", "arsm", {}),
+        ("hvae", "priority_reinforce", {"k": 2}),
     ],
 )
 def test_layerwise_estimators_unbiased_through_the_layers(name, estimator, hp):
