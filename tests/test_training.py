@@ -32,7 +32,9 @@ def test_training_is_deterministic_under_a_seed():
     assert any(not torch.equal(a.params[k], c.params[k]) for k in a.params)
 
 
-@pytest.mark.parametrize(("name", "hp"), [("zgr", {}), ("reinforce", {"m": 3}), ("gs", {"t": 0.5})])
+@pytest.mark.parametrize(
+    ("name", "hp"), [("zgr", {}), ("reinforce", {"m": 3}), ("gs", {"t": 0.5}), ("reinforce", {"m": 1, "baseline": "ema"})]
+)
 def test_resumed_run_continues_identically(tmp_path, name, hp):
     """4 epochs straight against 2 epochs, a snapshot, and 2 more from it: the same parameters to the last bit
     (the snapshot holds the optimiser state and the generators' states) and the same history."""

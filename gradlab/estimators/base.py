@@ -41,8 +41,10 @@ from .draws import (  # noqa: F401  (re-exported: the estimator modules import t
     check_precision,
     checked_losses,
     inverse_cdf_index,
+    logistic_from_uniform,
     one_hot,
     scatter_one_hot,
+    select,
 )
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
@@ -59,25 +61,6 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     The bracket is exactly zero in floating point, so the forward value is ``hard`` to the last bit.
     """
     return hard + (soft - soft.detach())
-
-
-def logistic_from_uniform(u: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """``G_1 - G_0`` for the Gumbels of a 2-way variable from its two uniforms (layout ``(*shape, 2)``): the
-    standard logistic noise of a binary unit, from the same draws the categorical form uses."""
-    g = gumbel_from_uniform(u).reshape(*shape, 2)
-    return g[..., 1] - g[..., 0]
-
-
-def select(x: torch.Tensor, if_one: torch.Tensor, if_zero: torch.Tensor) -> torch.Tensor:
-    """``if_one`` where ``x = 1`` and ``if_zero`` where ``x = 0``, exactly (``x`` holds only 0 and 1), for
-    non-negative operands whose difference is finite (probabilities, where it is used).
-
-    ``torch.lerp(if_zero, if_one, x)``, which returns an operand to the last bit at a weight of 0 or 1
-    (``tests/test_contract.py`` checks this against ``torch.where``); on the CPU three times faster than
-    ``torch.where`` with a boolean mask in float64 (0.19 against 0.63 ms on a ``(512, 20, 32)`` tensor), most of a
-    binary unit's cost in the sampler.
-    """
-    return torch.lerp(if_zero, if_one, x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +148,23 @@ class Estimator:
 
     @property
     def needs_fit(self) -> bool:
-        """Whether ``fit(logits, loss)`` must first train state (RELAX); ``sample_gradients`` calls it then."""
+        """Whether ``fit(logits, loss)`` must first train state (RELAX, an EMA baseline); ``sample_gradients`` calls
+        it then."""
         return False
+
+    # ----------------------------------------------------------------- state (RELAX's network, an EMA baseline)
+    def state(self) -> dict[str, torch.Tensor] | None:
+        """The estimator's trained state beside its hyper-parameters (for checkpoints), or None."""
+        return None
+
+    def with_state(self, state: dict[str, torch.Tensor] | None) -> Estimator:
+        """A copy holding ``state`` (as returned by :meth:`state`)."""
+        return self
+
+    def adapted(self, loss: float) -> Estimator:
+        """The estimator for the next training step after one whose mean loss per example was ``loss`` (an EMA
+        baseline moves); ``self`` for the stateless estimators."""
+        return self
 
     @property
     def extra_logit_copies(self) -> int:

@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from ..random import open_uniform
+from ..random import gumbel_from_uniform, open_uniform
 
 __all__ = [
     "checked_losses",
@@ -116,3 +116,22 @@ def check_precision(est, dtype: torch.dtype) -> None:
             RuntimeWarning,
             stacklevel=4,
         )
+
+
+def logistic_from_uniform(u: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """``G_1 - G_0`` for the Gumbels of a 2-way variable from its two uniforms (layout ``(*shape, 2)``): the
+    standard logistic noise of a binary unit, from the same draws the categorical form uses."""
+    g = gumbel_from_uniform(u).reshape(*shape, 2)
+    return g[..., 1] - g[..., 0]
+
+
+def select(x: torch.Tensor, if_one: torch.Tensor, if_zero: torch.Tensor) -> torch.Tensor:
+    """``if_one`` where ``x = 1`` and ``if_zero`` where ``x = 0``, exactly (``x`` holds only 0 and 1), for
+    non-negative operands whose difference is finite (probabilities, where it is used).
+
+    ``torch.lerp(if_zero, if_one, x)``, which returns an operand to the last bit at a weight of 0 or 1
+    (``tests/test_contract.py`` checks this against ``torch.where``); on the CPU three times faster than
+    ``torch.where`` with a boolean mask in float64 (0.19 against 0.63 ms on a ``(512, 20, 32)`` tensor), most of a
+    binary unit's cost in the sampler.
+    """
+    return torch.lerp(if_zero, if_one, x)

@@ -237,7 +237,12 @@ class RELAX(_RelaxationControlVariate):
                 for v, gv in zip(state.values(), grads, strict=True):
                     v.grad = gv
                 opt.step()
+        return self.with_state(None if state is None else {k: v.detach() for k, v in state.items()})
+
+    def state(self) -> dict[str, torch.Tensor] | None:
+        return self._fitted
+
+    def with_state(self, state: dict[str, torch.Tensor] | None) -> RELAX:
         fitted = dataclasses.replace(self)
-        if state is not None:
-            object.__setattr__(fitted, "_fitted", {k: v.detach() for k, v in state.items()})
+        object.__setattr__(fitted, "_fitted", state)
         return fitted

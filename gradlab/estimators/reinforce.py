@@ -1,10 +1,14 @@
-"""REINFORCE with the leave-one-out baseline, RF(m) (Kool et al. 2019, eq. 8), or with none.
+"""REINFORCE with the leave-one-out baseline, RF(m) (Kool et al. 2019, eq. 8), with none, or with a moving average.
 
 ``1/(m-1) sum_i (L_i - mean_j L_j) grad log p(x_i)`` (``baseline="loo"``, the default, ``m >= 2``) or
-``1/m sum_i L_i grad log p(x_i)`` (``baseline="none"``, the plain score function of Williams 1992, any ``m >= 1``),
-plus the mean pathwise gradient of ``L`` in the parameters ``L`` depends on directly. Unbiased either way; needs
-the loss at ``m`` samples, so it is not a layer. A moving-average baseline is not offered: it carries state from
-earlier draws, so the draws of a bias-variance measurement would no longer be independent.
+``1/m sum_i L_i grad log p(x_i)`` (``baseline="none"``, the plain score function of Williams 1992, any ``m >= 1``)
+or ``1/m sum_i (L_i - b) grad log p(x_i)`` (``baseline="ema"``, any ``m >= 1``: ``b`` an exponential moving
+average of the loss with weight ``decay``, as in Williams 1992 and Mnih & Gregor 2014), plus the mean pathwise
+gradient of ``L`` in the parameters ``L`` depends on directly. Unbiased in each case (``b`` never depends on the
+current draws); needs the loss at ``m`` samples, so it is not a layer. The moving average is state: in training
+it moves after every step (``adapted``, with the step's mean loss per example) and checkpoints keep it; a
+measurement at a snapshot holds it fixed at the value the average reaches there (``fit``: ``sample_gradients``
+calls it first), so the measurement's draws stay independent.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
+from ..random import make_generator
 from .base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 
 
@@ -32,19 +37,73 @@ class Reinforce(Estimator):
 
     m: int = 2
     baseline: str = "loo"
+    decay: float = 0.9
 
     name: ClassVar[str] = "reinforce"
     summary: ClassVar[str] = (
-        "RF(m): REINFORCE with leave-one-out baseline (Kool et al. 2019 eq. 8), or baseline='none' (m >= 1); unbiased"
+        "RF(m): REINFORCE, leave-one-out baseline (Kool et al. 2019 eq. 8), or 'none' / 'ema' (m >= 1); unbiased"
     )
     pathwise: ClassVar[bool] = False
-    quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline",)
-    BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none")
+    quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline", "decay")
+    BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none", "ema")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "baseline", _checks.choice(self.name, "baseline", self.baseline, self.BASELINES))
         least = 2 if self.baseline == "loo" else 1
         object.__setattr__(self, "m", _checks.integer(self.name, "m", self.m, least))
+        decay = _checks.unit_interval(self.name, "decay", self.decay)
+        if decay == 1.0:
+            raise ValueError(f"{self.name}: decay must be a real number in [0, 1), got {self.decay!r}")
+        object.__setattr__(self, "decay", decay)
+        if not hasattr(self, "_ema"):
+            object.__setattr__(self, "_ema", None)
+
+    def hparams(self) -> dict[str, object]:
+        """``decay`` belongs to the EMA baseline only (left out otherwise, so other settings' records are unchanged)."""
+        hp = super().hparams()
+        if self.baseline != "ema":
+            hp.pop("decay")
+        return hp
+
+    # ------------------------------------------------------------ the moving-average baseline
+    @property
+    def needs_fit(self) -> bool:
+        return self.baseline == "ema" and self._ema is None
+
+    def fit(self, logits: torch.Tensor, loss: Loss) -> Reinforce:
+        """The EMA baseline at ``logits``: the moving average ``b <- decay b + (1 - decay) L`` over ``ceil(5 / (1 -
+        decay))`` single draws (so its start has decayed to ``e^-5``), from ``b = L_1``; noise from seed 0. Per loss
+        element."""
+        n = math.ceil(5 / (1 - self.decay))
+        with torch.no_grad():
+            rep = logits.detach().expand(n, *logits.shape)
+            u = torch.rand(
+                (n, math.prod(logits.shape[:-1]), 1),
+                generator=make_generator(0, logits.device),
+                dtype=logits.dtype,
+                device=logits.device,
+            ).reshape(n, *logits.shape[:-1], 1)
+            x = scatter_one_hot(inverse_cdf_index(torch.softmax(rep, -1), u), rep)
+            values = loss(x)  # (n, *E)
+            weights = (1 - self.decay) * self.decay ** torch.arange(n - 1, -1, -1, dtype=values.dtype)
+            weights[0] = self.decay ** (n - 1)
+            b = (weights.reshape(n, *([1] * (values.ndim - 1))).to(values.device) * values).sum(0)
+        return self.with_state({"baseline": b})
+
+    def state(self) -> dict[str, torch.Tensor] | None:
+        return None if self._ema is None else {"baseline": self._ema}
+
+    def with_state(self, state: dict[str, torch.Tensor] | None) -> Reinforce:
+        new = dataclasses.replace(self)
+        object.__setattr__(new, "_ema", None if state is None else state["baseline"])
+        return new
+
+    def adapted(self, loss: float) -> Reinforce:
+        if self.baseline != "ema":
+            return self
+        value = torch.as_tensor(loss, dtype=torch.float64)
+        b = value if self._ema is None else self.decay * self._ema + (1 - self.decay) * value
+        return self.with_state({"baseline": b})
 
     @property
     def loss_evaluations(self) -> int:
@@ -52,9 +111,12 @@ class Reinforce(Estimator):
 
     def score_weights(self, values: torch.Tensor) -> torch.Tensor:
         """The (detached) weights of ``log p(x_i)`` for the losses ``values`` of the ``m`` draws (axis 0):
-        ``(L_i - mean L) / (m - 1)`` with the leave-one-out baseline, ``L_i / m`` without one."""
+        ``(L_i - mean L) / (m - 1)`` with the leave-one-out baseline, ``L_i / m`` without one, ``(L_i - b) / m``
+        with the moving average ``b`` (0 until fitted or trained)."""
         if self.baseline == "loo":
             return (values - values.mean(dim=0, keepdim=True)).detach() / (self.m - 1)
+        if self.baseline == "ema" and self._ema is not None:
+            return (values.detach() - self._ema.to(values.dtype).to(values.device)) / self.m
         return values.detach() / self.m
 
     def num_uniforms(self, event_shape: tuple[int, ...]) -> int:

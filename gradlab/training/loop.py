@@ -144,6 +144,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         g_data.set_state(state["g_data"])
         g_noise.set_state(state["g_noise"])
+        estimator = estimator.with_state(state.get("estimator_state"))
         history, start = list(cfg["history"]), int(cfg["epoch"]) + 1
     snapshots: list[Path] = []
 
@@ -154,6 +155,7 @@ def train(
                 "optimizer": opt.state_dict(),
                 "g_data": g_data.get_state(),
                 "g_noise": g_noise.get_state(),
+                "estimator_state": estimator.state(),
             }
             cfg = {"problem": problem_config, "settings": settings, "epochs": epochs, "history": history}
             snapshots.append(save_checkpoint(out_dir, epoch, state, cfg))
@@ -175,6 +177,7 @@ def train(
         total, used = _one_epoch(
             problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise, schedule, steps
         )
+        estimator = used  # its state (an EMA baseline) carries on; a schedule sets the temperature per step
         elapsed += time.perf_counter() - t0
         record = {"epoch": epoch, "train_loss": total, "seconds": elapsed, "lr": rate}
         if schedule is not None:
@@ -249,6 +252,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         else:
             value = float(surrogate.detach()) * part.examples
         total += value
+        estimator = estimator.adapted(value / part.examples)  # e.g. an EMA baseline moves
     return total / n, estimator
 
 
