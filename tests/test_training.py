@@ -33,7 +33,8 @@ def test_training_is_deterministic_under_a_seed():
 
 
 @pytest.mark.parametrize(
-    ("name", "hp"), [("zgr", {}), ("reinforce", {"m": 3}), ("gs", {"t": 0.5}), ("reinforce", {"m": 1, "baseline": "ema"})]
+    ("name", "hp"),
+    [("zgr", {}), ("reinforce", {"m": 3}), ("gs", {"t": 0.5}), ("reinforce", {"m": 1, "baseline": "ema"})],
 )
 def test_resumed_run_continues_identically(tmp_path, name, hp):
     """4 epochs straight against 2 epochs, a snapshot, and 2 more from it: the same parameters to the last bit
