@@ -121,3 +121,17 @@ def check_binary(est: gl.Estimator, dtype, r: int = 64) -> None:
     else:
         assert torch.equal(fast.detach(), slow.detach()), f"{est.label}: binary and categorical samples differ"
     torch.testing.assert_close(g1, g2, **tol, msg=lambda m: f"{est.label} binary gradient: {m}")
+
+
+def check_per_element(est: gl.Estimator, logits: torch.Tensor, loss, u: torch.Tensor, parts) -> None:
+    """A loss with one value per element (the first axis of ``logits``): the batched estimate with uniforms ``u``
+    equals each element's estimate alone with its uniforms ``parts[e]`` (element ``e``'s variables are paired with
+    element ``e``'s losses only), to 1e-12."""
+    logits = logits.detach().clone().requires_grad_()
+    out = est.surrogate(logits, loss, u)
+    assert out.shape == (logits.shape[0],), (est.label, out.shape)
+    (g,) = torch.autograd.grad(out.sum(), logits)
+    for e in range(logits.shape[0]):
+        le = logits[e].detach().clone().requires_grad_()
+        (ge,) = torch.autograd.grad(est.surrogate(le, loss, parts[e]), le)
+        torch.testing.assert_close(g[e], ge, rtol=1e-12, atol=1e-14)

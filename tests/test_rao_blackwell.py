@@ -13,6 +13,7 @@ from scipy.stats import norm
 
 import gradlab as gl
 
+from .contract import check_per_element
 from .test_rebar import ETA, estimates, exact_gradient, loss, loss_np
 
 DT = torch.float64
@@ -91,15 +92,9 @@ def test_per_element_losses_and_masked_categories():
     """Three elements of two variables each: the same estimate as each element alone. A category of probability 0
     (logit -inf) gets no term, and the gradient stays finite."""
     est = gl.estimator("rb_reinforce", k=1)
-    logits = torch.randn(3, 2, 3, generator=torch.Generator().manual_seed(4), dtype=DT).requires_grad_()
+    logits = torch.randn(3, 2, 3, generator=torch.Generator().manual_seed(4), dtype=DT)
     u = est.draw_uniforms(logits, 5)
-    out = est.surrogate(logits, loss, u)
-    assert out.shape == (3,)
-    (g,) = torch.autograd.grad(out.sum(), logits)
-    for e in range(3):
-        le = logits[e].detach().clone().requires_grad_()
-        (ge,) = torch.autograd.grad(est.surrogate(le, loss, u.reshape(3, 2)[e]), le)
-        torch.testing.assert_close(g[e], ge, rtol=1e-12, atol=1e-14)
+    check_per_element(est, logits, loss, u, u.reshape(3, 2))
     masked = torch.tensor([[0.0, -math.inf, 1.0], [2.0, 0.5, -math.inf]], dtype=DT).requires_grad_()
     for k in (1, 2, 3):
         (gm,) = torch.autograd.grad(gl.estimator("rb_reinforce", k=k).estimate(masked, loss, generator=1), masked)

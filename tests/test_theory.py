@@ -213,7 +213,8 @@ def test_list_and_only_by_claim_id(capsys, no_results):
 
 
 def test_quick_and_full_agree(quick_results, no_results):
-    """`gradlab verify` (full) and `--quick` give the same verdict wherever quick mode gives one (about 9 min on 2 cores)."""
+    """`gradlab verify` (full) and `--quick` give the same verdict wherever quick mode gives one (about 9 min on 2
+    cores)."""
     full = {r.id: r.verdict for r in T.run_checks(quick=False, results_dir=no_results)}
     quick = {r.id: r.verdict for r in quick_results if r.verdict != "not run in quick mode"}
     assert {k: full[k] for k in quick} == quick
