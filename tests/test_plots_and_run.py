@@ -97,7 +97,8 @@ def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     for var in (N.BIAS2, N.VARIANCE, N.MSE, N.BIAS2 + N.LO, N.BIAS2 + N.HI, N.COSINE):
         assert var in ds and not np.isnan(ds[var].values).any(), var
     fams = set(ds[N.FAMILY].values.tolist())
-    assert fams == {"gs", "gs_st", "gr_mc", "st", "st_zgr", "zgr", "reinforce", "reinmax", "decoupled_st"}
+    papers = {"gs", "gs_st", "gr_mc", "st", "st_zgr", "zgr", "reinforce", "reinmax", "decoupled_st"}
+    assert fams == papers | {"gapped_st", "rebar", "unordered_set"}  # and the peers' estimators of quick mode
     assert set(ds["m"].values[ds[N.FAMILY].values == "gr_mc"]) == {10.0, 100.0}
     assert ds.attrs["reference"] == '{"kind": "exact"}' and "snapshot" in ds.attrs["problem_config"]
     for name in ("run_quick_vs_temperature.png", "run_quick_pareto.png", "run_quick_decoupled.png"):
