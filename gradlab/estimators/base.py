@@ -148,8 +148,7 @@ class Estimator:
 
     @property
     def needs_fit(self) -> bool:
-        """Whether ``fit(logits, loss)`` must first train state (RELAX, an EMA baseline); ``sample_gradients`` calls
-        it then."""
+        """Whether ``fit(logits, loss)`` must train state first (RELAX, EMA); ``sample_gradients`` then calls it."""
         return False
 
     # ----------------------------------------------------------------- state (RELAX's network, an EMA baseline)

@@ -39,6 +39,7 @@ from ..distributions import binary_to_categorical
 from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
 from ..estimators.reinforce import Reinforce
 from .base import ParamLayout, Problem
+from .layerwise import layerwise_surrogate
 
 __all__ = ["StochasticModel", "DrawSpec"]
 
@@ -389,43 +390,4 @@ class StochasticModel(Problem):
         return (values.mean(dim=0) + (score - score.detach())).sum()
 
     def _layerwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
-        """A ``layerwise`` estimator one draw at a time: a base trace ``x ~ p`` (inversion); for draw ``l`` the
-        estimator's surrogate on its logits (given the earlier draws of the base trace, with their gradient in the
-        parameters) and the loss ``g(x_l) = f(x_<l, x_l, x_>l)`` with the later draws resampled given ``x_l`` from
-        the base trace's uniforms (common random numbers, independent of the estimator's own noise, so
-        ``E[g(x_l)] = E[f | x_<l, x_l]`` and each draw's estimate is unbiased); the parameters are held fixed in
-        ``g``. Plus the pathwise gradient of the parameters the loss uses directly, at the base trace."""
-        base_u, own_u, base, logits_of = [], [], [], []
-        for p, d in zip(parts, self.draws, strict=True):
-            base_u.append(p[: d.num_vars].reshape(*d.shape[:-1], 1))
-            own_u.append(p[d.num_vars :])
-
-        def draw_base(i, logits):
-            index = inverse_cdf_index(torch.softmax(logits.detach(), -1), base_u[i])
-            base.append(index)
-            logits_of.append(logits)
-            return scatter_one_hot(index, logits.detach())
-
-        total = self._run(params, draw_base).sum()  # the samples held fixed: the direct pathwise gradient
-        fixed = {k: v.detach() for k, v in params.items()}
-        for layer, spec in enumerate(self.draws):
-
-            def loss(x, layer=layer, spec=spec):  # x: (n, *S_l, K) configurations of draw l
-                def one(x_l):
-                    def draw(i, logits):
-                        if i == layer:
-                            return x_l
-                        index = base[i] if i < layer else inverse_cdf_index(torch.softmax(logits, -1), base_u[i])
-                        return scatter_one_hot(index, logits)
-
-                    out = self._run(fixed, draw)
-                    return out if self.elements_independent else out.sum()
-
-                lead = x.shape[: x.ndim - len(spec.shape)]
-                flat = x.reshape(-1, *spec.shape)
-                values = torch.func.vmap(one)(flat)
-                return values.reshape(*lead, *values.shape[1:])
-
-            out = est.surrogate(logits_of[layer], loss, own_u[layer])
-            total = total + (out - out.detach()).sum()
-        return total
+        return layerwise_surrogate(self, est, params, parts)
