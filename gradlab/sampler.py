@@ -124,13 +124,9 @@ def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch
 
 def fitted(problem: Problem, estimator: Estimator) -> Estimator:
     """``estimator.fit`` at the problem's logits and loss (an estimator with state to train first, RELAX), once
-    before any sample, so every chunk uses the same fitted estimator. Single-layer problems (the fit needs the
-    logits and the loss as a function of the sample)."""
-    if problem.layered:
-        raise ValueError(
-            f"sample_gradients: {estimator.label} is fitted at the problem's logits and loss before sampling, which "
-            f"needs a single-layer problem; {problem.name} draws in layers"
-        )
+    before any sample, so every chunk uses the same fitted estimator; a multi-layer model's ``fitted``."""
+    if problem.layered:  # the model fits it draw by draw (RELAX) or says it cannot
+        return problem.fitted(estimator)
     full = problem.full_params(problem.params("all"))
     logits = problem.latent_logits(full).detach()
     fwd = estimator.forward_logits(logits)

@@ -6,6 +6,7 @@ where the papers compare them, RELAX's fitting (reproducible, chunk-invariant th
 from __future__ import annotations
 
 import itertools
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -198,8 +199,13 @@ def test_errors():
     with pytest.raises(ValueError, match="relax: fitted for loss elements of 6 relaxed values, got 12"):
         fitted.estimate(torch.zeros(2, 6, dtype=DT), lambda x: x.sum((-2, -1)), generator=0)
     sbn = gl.problems.build_problem({"kind": "sbn", "hidden": [4, 4], "batch_size": 2})
-    with pytest.raises(TypeError, match="rebar.* evaluates the loss at relaxed points; multi-layer models take"):
-        gl.sample_gradients(sbn, gl.estimator("rebar"), 10)
+
+    class ScoreOnly(gl.Estimator):  # neither layerwise nor relaxing the later draws (REBAR is: test_rebar_layers)
+        name: ClassVar[str] = "score_only"
+        pathwise: ClassVar[bool] = False
+
+    with pytest.raises(TypeError, match="score_only cannot be applied draw by draw; multi-layer models take"):
+        gl.sample_gradients(sbn, ScoreOnly(), 10)
 
 
 @pytest.mark.parametrize(

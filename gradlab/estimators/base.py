@@ -45,6 +45,7 @@ from .draws import (  # noqa: F401  (re-exported: the estimator modules import t
     one_hot,
     scatter_one_hot,
     select,
+    straight_through,
 )
 
 Loss = Callable[[torch.Tensor], torch.Tensor]
@@ -53,14 +54,6 @@ __all__ = ["Estimator", "PathwiseEstimator", "straight_through", "select", "one_
 
 
 TARGET_MODEL = "objective under softmax(logits)"
-
-
-def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
-    """Value of ``hard``, gradient of ``soft``: ``hard + (soft - soft.detach())``.
-
-    The bracket is exactly zero in floating point, so the forward value is ``hard`` to the last bit.
-    """
-    return hard + (soft - soft.detach())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +124,8 @@ class Estimator:
     # True: the loss is evaluated at discrete configurations only, so a multi-layer model applies the estimator to one
     # draw at a time with the later draws resampled (ARM, DisARM, rb_reinforce, unordered_set)
     layerwise: ClassVar[bool] = False
+    # True: a multi-layer model relaxes the later draws in the control variate too (REBAR, RELAX; problems.layerwise)
+    relaxes_later_draws: ClassVar[bool] = False
     # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
     curve_field: ClassVar[str | None] = None
 
@@ -164,6 +159,9 @@ class Estimator:
         """The estimator for the next training step after one whose mean loss per example was ``loss`` (an EMA
         baseline moves); ``self`` for the stateless estimators."""
         return self
+
+    # True: in training the state takes a step per training step (RELAX: ``stepped``, via ``control_variate_step``)
+    trains_online: ClassVar[bool] = False
 
     @property
     def extra_logit_copies(self) -> int:

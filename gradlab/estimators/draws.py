@@ -17,6 +17,7 @@ __all__ = [
     "categorical_sample",
     "categorical_index",
     "one_hot",
+    "straight_through",
 ]
 
 
@@ -135,3 +136,11 @@ def select(x: torch.Tensor, if_one: torch.Tensor, if_zero: torch.Tensor) -> torc
     binary unit's cost in the sampler.
     """
     return torch.lerp(if_zero, if_one, x)
+
+
+def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """Value of ``hard``, gradient of ``soft``: ``hard + (soft - soft.detach())``.
+
+    The bracket is exactly zero in floating point, so the forward value is ``hard`` to the last bit.
+    """
+    return hard + (soft - soft.detach())

@@ -26,19 +26,22 @@ turns the score of ``c`` into the difference of its two pathwise gradients.
 Both need the loss at three configurations (``b`` and the two relaxed points), are not layers, and add the
 pathwise gradient of the loss at ``b`` in the parameters it uses directly; the control variate's pathwise terms
 act on the logits only (``torch.autograd.grad`` in the logits, so a loss's own parameters see ``f(b)`` alone,
-as in the papers). Single-variable problems only: multi-layer models raise a TypeError for them.
+as in the papers). On a multi-layer model (``relaxes_later_draws``) the estimator runs once per draw with the later
+draws relaxed in its control variate (:func:`gradlab.problems.layerwise.relaxed_layers_surrogate`); RELAX keeps one
+network per draw, and in training (``trains_online``) its ``phi`` takes one Adam step per training step.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
 
 from .. import _checks
-from ..random import conditional_perturbed, gumbel_from_uniform, make_generator
+from ..random import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
 from .base import Estimator, Loss, checked_losses, one_hot
 
 __all__ = ["REBAR", "RELAX"]
@@ -57,6 +60,7 @@ class _RelaxationControlVariate(Estimator):
     eta: float = 1.0
 
     pathwise: ClassVar[bool] = False
+    relaxes_later_draws: ClassVar[bool] = True
     temperature_fields: ClassVar[tuple[str, ...]] = ("t",)
 
     def __post_init__(self) -> None:
@@ -75,18 +79,25 @@ class _RelaxationControlVariate(Estimator):
         n = math.prod(event_shape)
         return 2 * n + n // event_shape[-1]  # G (z), fresh Gumbels for z~ and its maximum
 
-    def _control(self, f_relaxed: torch.Tensor, soft: torch.Tensor, elements: int, state) -> torch.Tensor:
+    def _control(self, f_relaxed: torch.Tensor, soft: torch.Tensor, state, draw: int) -> torch.Tensor:
         """``c`` at the relaxed points: ``f_relaxed`` (``(2, *sample, *S')``, the loss at ``soft``, the relaxed
-        samples ``(2, *sample, *S, K)``; ``elements = len(sample) + len(S')``)."""
+        samples ``(2, *sample, *S, K)``) of draw ``draw`` of a multi-layer model (0 on a single-layer problem)."""
         raise NotImplementedError
 
     def _temperature(self, state) -> torch.Tensor | float:
         return self.t
 
+    def gumbels(self, uniforms: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The Gumbel perturbation ``G`` of ``z = theta + G`` (one sample's ``uniforms``; ``b = argmax z``): the
+        base trace of a multi-layer model draws every layer from it."""
+        return gumbel_from_uniform(uniforms[: math.prod(shape)]).reshape(shape)
+
     def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state, create_graph: bool):
         """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)`` (not detached, a
         function of ``state``), ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta``
-        (``None`` when the logits carry no gradient)."""
+        (``None`` when the logits carry no gradient). A loss with a ``relaxed(x, t)`` method (a draw of a
+        multi-layer model, :mod:`gradlab.problems.layerwise`) is evaluated there at the relaxed points, with the
+        later draws relaxed at the same temperature."""
         sample_ndim, event = self._split(logits, uniforms)
         sample = tuple(logits.shape[:sample_ndim])
         n = math.prod(event)
@@ -101,12 +112,14 @@ class _RelaxationControlVariate(Estimator):
             gumbel_from_uniform(u_rest).reshape(logits.shape),
         )
         hard = one_hot(index, event[-1], logits.dtype)
-        soft = torch.softmax(torch.stack([z, z_cond]) / self._temperature(state), dim=-1)
+        t = self._temperature(state)
+        soft = torch.softmax(torch.stack([z, z_cond]) / t, dim=-1)
         x = torch.cat([hard.unsqueeze(0), soft])
-        values = loss(x)
+        relaxed = getattr(loss, "relaxed", None)
+        values = loss(x) if relaxed is None else torch.cat([loss(x[:1]), relaxed(soft, t)])
         lead = (3, *sample)
         checked_losses(self.name, values, x, lead, event)
-        c = self._control(values[1:], soft, values.ndim - 1, state)  # (2, *sample, *S')
+        c = self._control(values[1:], soft, state, getattr(loss, "draw", 0))  # (2, *sample, *S')
         weight = values[0].detach() - c[1]
         score = hard - theta.detach().exp()  # d log p(b) / d eta, per variable
         cv_grad = None
@@ -122,6 +135,12 @@ class _RelaxationControlVariate(Estimator):
         if cv_grad is not None:
             grad = grad + cv_grad.detach()
         return value + _to_elements(grad * delta, value.ndim)
+
+    def squared_norm(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state) -> torch.Tensor:
+        """``|g|^2`` summed over the samples, ``g`` the estimate in ``logits`` (which must require gradients),
+        differentiable in ``state`` (Grathwohl et al. Alg. 2's objective for the control variate)."""
+        _, weight, score, cv_grad = self._parts(logits, loss, uniforms, state, create_graph=True)
+        return (_broadcast(weight, score) * score + cv_grad).pow(2).sum()
 
     def _state(self):
         return None
@@ -141,7 +160,7 @@ class REBAR(_RelaxationControlVariate):
         "REBAR (Tucker et al. 2017): score function with the reparameterised Gumbel-Softmax control variate; unbiased"
     )
 
-    def _control(self, f_relaxed, soft, elements, state) -> torch.Tensor:
+    def _control(self, f_relaxed, soft, state, draw) -> torch.Tensor:
         return self.eta * f_relaxed
 
 
@@ -181,63 +200,102 @@ class RELAX(_RelaxationControlVariate):
     def _state(self):
         return self._fitted
 
-    def _init_state(self, width: int, dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
-        """Initial ``phi``: ``log t``, ``eta`` and the MLP ``width -> hidden -> 1`` (uniform in ``+-1/sqrt(fan_in)``,
-        as torch.nn.Linear, from ``seed``; the output layer starts at 0, so unfitted RELAX is REBAR)."""
-        g = make_generator(self.seed, device)
-        bound = 1.0 / math.sqrt(width)
-
-        def uniform(*shape):
-            return (2 * torch.rand(shape, generator=g, dtype=dtype, device=device) - 1) * bound
-
-        return {
+    def _init_state(self, widths: Sequence[int], dtype: torch.dtype, device) -> dict[str, torch.Tensor]:
+        """Initial ``phi``: ``log t``, ``eta`` and, per draw ``d`` (``widths[d]`` relaxed values per loss element),
+        the MLP ``width -> hidden -> 1`` (uniform in ``+-1/sqrt(fan_in)``, as torch.nn.Linear, from ``seed`` for
+        draw 0 and ``task_seed(seed, d)`` for the later draws of a multi-layer model; the output layer starts at 0,
+        so unfitted RELAX is REBAR). Keys ``w1``, ``b1``, ``w2`` for draw 0, ``w1.d``, ... for draw ``d``."""
+        state = {
             "log_t": torch.tensor(math.log(self.t), dtype=dtype, device=device),
             "eta": torch.tensor(self.eta, dtype=dtype, device=device),
-            "w1": uniform(width, self.hidden),
-            "b1": uniform(self.hidden),
-            "w2": torch.zeros(self.hidden, dtype=dtype, device=device),
         }
+        for d, width in enumerate(widths):
+            g = make_generator(self.seed if d == 0 else task_seed(self.seed, d), device)
+            bound = 1.0 / math.sqrt(width)
+            w1, b1 = (
+                (2 * torch.rand(s, generator=g, dtype=dtype, device=device) - 1) * bound
+                for s in ((width, self.hidden), (self.hidden,))
+            )
+            state[_key("w1", d)], state[_key("b1", d)] = w1, b1
+            state[_key("w2", d)] = torch.zeros(self.hidden, dtype=dtype, device=device)
+        return state
 
     def _temperature(self, state) -> torch.Tensor | float:
         return self.t if state is None else state["log_t"].exp()
 
-    def _control(self, f_relaxed, soft, elements, state) -> torch.Tensor:
+    def _control(self, f_relaxed, soft, state, draw) -> torch.Tensor:
         lead = tuple(f_relaxed.shape)
         flat = soft.reshape(*lead, -1)  # the relaxed variables of each loss element
-        if state is None:
-            state = self._init_state(flat.shape[-1], soft.dtype, soft.device)
-        if state["w1"].shape[0] != flat.shape[-1]:
+        if state is None:  # unfitted: r has its initial weights, whose output layer is 0, so c is REBAR's
+            return self.eta * f_relaxed
+        w1, b1, w2 = (state[_key(k, draw)].to(flat.dtype) for k in ("w1", "b1", "w2"))
+        if w1.shape[0] != flat.shape[-1]:
             raise ValueError(
-                f"{self.name}: fitted for loss elements of {state['w1'].shape[0]} relaxed values, got {flat.shape[-1]}"
+                f"{self.name}: fitted for loss elements of {w1.shape[0]} relaxed values, got {flat.shape[-1]}"
             )
-        r = torch.tanh(flat @ state["w1"].to(flat.dtype) + state["b1"].to(flat.dtype)) @ state["w2"].to(flat.dtype)
-        return state["eta"].to(flat.dtype) * f_relaxed + r
+        return state["eta"].to(flat.dtype) * f_relaxed + torch.tanh(flat @ w1 + b1) @ w2
 
     def fit(self, logits: torch.Tensor, loss: Loss) -> RELAX:
         """A copy whose control variate is trained at ``logits`` (no replica axes) for ``steps`` Adam steps of
-        ``batch`` samples on the mean of ``|g|^2`` over the logits' coordinates (Grathwohl et al. Alg. 2)."""
+        ``batch`` samples on the mean of ``|g|^2`` over the samples (Grathwohl et al. Alg. 2)."""
         _checks.logits_tensor(self.name, logits)
         base = logits.detach()
+        if self.steps == 0:
+            return self.with_state(None)
         gen = make_generator(self.seed + 1, base.device)
-        state = None
+        rep = base.expand(self.batch, *base.shape)
+        u = self.draw_uniforms(rep, gen, sample_ndim=1)
+        with torch.enable_grad():  # the MLP's width is known once the loss's element shape is
+            probe = self._parts(rep[:1].clone().requires_grad_(), loss, u[:1], None, create_graph=False)[0]
+        width = math.prod(base.shape[probe.ndim - 1 :])
+
+        def objective(state, first=[u]):  # noqa: B006 (the first step's noise was drawn for the probe)
+            noise = first.pop() if first else self.draw_uniforms(rep, gen, sample_ndim=1)
+            return self.squared_norm(rep.clone().requires_grad_(), loss, noise, state) / self.batch
+
+        return self.fit_objective(objective, [width], base.dtype, base.device)
+
+    def fit_objective(self, objective: Callable, widths: Sequence[int], dtype: torch.dtype, device) -> RELAX:
+        """A copy whose ``phi`` (initial: :meth:`_init_state` for ``widths``) took ``steps`` Adam steps (learning
+        rate ``lr``) on ``objective(state)``, a scalar differentiable in ``state`` (a new noise draw per call)."""
+        state = {k: v.requires_grad_() for k, v in self._init_state(widths, dtype, device).items()}
+        opt = torch.optim.Adam(list(state.values()), lr=self.lr)
         with torch.enable_grad():
             for _ in range(self.steps):
-                rep = base.expand(self.batch, *base.shape).clone().requires_grad_()
-                u = self.draw_uniforms(rep, gen, sample_ndim=1)
-                if state is None:  # the MLP's width is known once the loss's element shape is
-                    probe = self._parts(rep[:1], loss, u[:1], None, create_graph=False)[0]
-                    width = math.prod(base.shape[probe.ndim - 1 :])
-                    state = {k: v.requires_grad_() for k, v in self._init_state(width, base.dtype, base.device).items()}
-                    opt = torch.optim.Adam(list(state.values()), lr=self.lr)
-                _, weight, score, cv_grad = self._parts(rep, loss, u, state, create_graph=True)
-                g = _broadcast(weight, score) * score + cv_grad
-                objective = g.pow(2).sum() / self.batch
                 # gradients in phi only (a backward() would also fill the .grad of the loss's own parameters)
-                grads = torch.autograd.grad(objective, list(state.values()))
+                grads = torch.autograd.grad(objective(state), list(state.values()))
                 for v, gv in zip(state.values(), grads, strict=True):
                     v.grad = gv
                 opt.step()
-        return self.with_state(None if state is None else {k: v.detach() for k, v in state.items()})
+        return self.with_state({k: v.detach() for k, v in state.items()})
+
+    # in training (gl.train), phi takes one Adam step per training step on the same sample as the model's gradient
+    # (Grathwohl et al. Alg. 2): stepped
+    trains_online: ClassVar[bool] = True
+
+    def stepped(self, objective: Callable, widths: Sequence[int], dtype: torch.dtype, device) -> RELAX:
+        """A copy whose ``phi`` took one Adam step on ``objective(state)``; Adam's moments are part of the state
+        (keys ``adam.*``), so a resumed training run continues bit for bit."""
+        held = self._fitted or self._init_state(widths, dtype, device)
+        phi = {k: v.detach().clone().requires_grad_() for k, v in held.items() if not k.startswith("adam.")}
+        opt = torch.optim.Adam(list(phi.values()), lr=self.lr)
+        if "adam.step" in held:
+            for k, v in phi.items():
+                opt.state[v] = {
+                    "step": held["adam.step"].clone(),
+                    "exp_avg": held[f"adam.m.{k}"].clone(),
+                    "exp_avg_sq": held[f"adam.v.{k}"].clone(),
+                }
+        with torch.enable_grad():
+            grads = torch.autograd.grad(objective(phi), list(phi.values()))
+        for v, gv in zip(phi.values(), grads, strict=True):
+            v.grad = gv
+        opt.step()
+        new = {k: v.detach() for k, v in phi.items()}
+        for k, v in phi.items():
+            new[f"adam.m.{k}"], new[f"adam.v.{k}"] = opt.state[v]["exp_avg"], opt.state[v]["exp_avg_sq"]
+        new["adam.step"] = opt.state[next(iter(phi.values()))]["step"]
+        return self.with_state(new)
 
     def state(self) -> dict[str, torch.Tensor] | None:
         return self._fitted
@@ -246,3 +304,7 @@ class RELAX(_RelaxationControlVariate):
         fitted = dataclasses.replace(self)
         object.__setattr__(fitted, "_fitted", state)
         return fitted
+
+
+def _key(name: str, draw: int) -> str:
+    return name if draw == 0 else f"{name}.{draw}"

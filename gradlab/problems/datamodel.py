@@ -32,7 +32,8 @@ import torch
 
 from ..estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
 from ..estimators.reinforce import Reinforce
-from .model import StochasticModel, _Drawer
+from .drawer import _Drawer
+from .model import StochasticModel
 
 __all__ = ["DataModel", "cross_entropy", "classifier_metrics"]
 
@@ -152,7 +153,7 @@ class DataModel(StochasticModel):
         parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
         if isinstance(estimator, Reinforce):
             return self._reinforce_surrogate(estimator, params, parts)
-        if not estimator.pathwise:  # layerwise (ARM, DisARM, rb_reinforce, unordered_set)
+        if not estimator.pathwise:  # layerwise (ARM, DisARM, ...) or relaxing the later draws (REBAR, RELAX)
             return self._layerwise_surrogate(estimator, params, parts)
         return self._pathwise_surrogate(estimator, params, parts)
 

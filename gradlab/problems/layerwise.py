@@ -1,14 +1,17 @@
 """A ``layerwise`` estimator on a multi-layer model (a :class:`~gradlab.problems.model.StochasticModel`): one
 draw at a time, the later draws resampled from a base trace's uniforms (ARM, DisARM, ARSM, RB-SF, the unordered
-set and priority estimators)."""
+set and priority estimators), or with the later draws relaxed from the same noise (REBAR, RELAX)."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
+from ..random import make_generator
 
-__all__ = ["layerwise_surrogate"]
+__all__ = ["control_variate_step", "fitted_control_variate", "layerwise_surrogate", "relaxed_layers_surrogate"]
 
 
 def layerwise_surrogate(model, est: Estimator, params, parts) -> torch.Tensor:
@@ -52,3 +55,112 @@ def layerwise_surrogate(model, est: Estimator, params, parts) -> torch.Tensor:
         out = est.surrogate(logits_of[layer], loss, own_u[layer])
         total = total + (out - out.detach()).sum()
     return total
+
+
+class _LaterDraws:
+    """The loss of draw ``layer`` of a multi-layer model as a function of its configuration ``x`` (``(n, *S_l,
+    K)``): the earlier draws at the base trace, the parameters fixed, the later draws from their Gumbels ``G`` at
+    the base trace's noise, ``argmax(theta + G)`` when called (so ``f(b)`` is the base trace's loss), relaxed
+    ``softmax((theta + G) / t)`` by :meth:`relaxed` (the control variate of REBAR / RELAX, continuous in ``x``)."""
+
+    def __init__(self, model, fixed, base, gumbels, layer: int):
+        self.model, self.fixed, self.base, self.gumbels, self.draw = model, fixed, base, gumbels, layer
+
+    def _values(self, x: torch.Tensor, t) -> torch.Tensor:
+        spec = self.model.draws[self.draw]
+
+        def one(x_l):
+            def draw(i, logits):
+                if i == self.draw:
+                    return x_l
+                if i < self.draw:
+                    return scatter_one_hot(self.base[i], logits)
+                z = torch.log_softmax(logits, -1) + self.gumbels[i]
+                return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else torch.softmax(z / t, -1)
+
+            out = self.model._run(self.fixed, draw)
+            return out if self.model.elements_independent else out.sum()
+
+        lead = x.shape[: x.ndim - len(spec.shape)]
+        values = torch.func.vmap(one)(x.reshape(-1, *spec.shape))
+        return values.reshape(*lead, *values.shape[1:])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._values(x, None)
+
+    def relaxed(self, x: torch.Tensor, t) -> torch.Tensor:
+        return self._values(x, t)
+
+
+def _relaxed_layers(model, est: Estimator, params, parts):
+    """The base trace ``b_i = argmax(theta_i + G_i)`` from each draw's own Gumbels (the estimator's ``z`` noise),
+    its per-element losses (the direct pathwise gradient of the parameters) and, per draw, the logits (given the
+    earlier draws of the base trace, with their gradient in ``params``) and its :class:`_LaterDraws` loss."""
+    gumbels = [est.gumbels(p, d.shape) for p, d in zip(parts, model.draws, strict=True)]
+    base, logits_of = [], []
+
+    def draw_base(i, logits):
+        index = (torch.log_softmax(logits.detach(), -1) + gumbels[i]).argmax(-1, keepdim=True)
+        base.append(index)
+        logits_of.append(logits)
+        return scatter_one_hot(index, logits.detach())
+
+    total = model._run(params, draw_base)
+    fixed = {k: v.detach() for k, v in params.items()}
+    return total, [(logits_of[i], _LaterDraws(model, fixed, base, gumbels, i)) for i in range(len(model.draws))]
+
+
+def relaxed_layers_surrogate(model, est: Estimator, params, parts) -> torch.Tensor:
+    """REBAR / RELAX on a multi-layer model (gradlab's construction after Tucker et al. 2017's multi-layer SBNs):
+    per draw ``l`` the estimator on its logits given the earlier draws, with ``f(b)`` the base trace's loss and
+    the control variate ``c(z_l)`` the loss with draw ``l`` relaxed and every later draw relaxed from its own
+    Gumbels at the same temperature (the earlier ones fixed). ``c`` is a continuous function of ``z_l`` and of
+    noise independent of draw ``l``'s, so each draw's estimate is unbiased for ``d/d theta_l E[f | b_<l]``; the
+    parameters are fixed in ``c`` (its pathwise terms act on ``theta_l``). Plus the direct pathwise gradient at the
+    base trace."""
+    total, layers = _relaxed_layers(model, est, params, parts)
+    total = total.sum()
+    for (logits, loss), u in zip(layers, parts, strict=True):
+        out = est.surrogate(logits, loss, u)
+        total = total + (out - out.detach()).sum()
+    return total
+
+
+def _objective(model, est: Estimator, params, parts):
+    """``state -> sum_l |g_l|^2`` at one sample (``g_l`` the estimate in draw ``l``'s logits), the parameters
+    fixed: the objective of RELAX's control variate (Grathwohl et al. Alg. 2)."""
+    with torch.no_grad():
+        _, layers = _relaxed_layers(model, est, {k: v.detach() for k, v in params.items()}, parts)
+
+    def objective(state):
+        return sum(
+            est.squared_norm(logits.detach().requires_grad_(), loss, u, state)
+            for (logits, loss), u in zip(layers, parts, strict=True)
+        )
+
+    return objective
+
+
+def control_variate_step(model, est: Estimator, params, parts) -> Estimator:
+    """RELAX in training: one Adam step of its control variate on this sample's objective."""
+    return est.stepped(_objective(model, est, params, parts), element_widths(model), model.dtype, model.device)
+
+
+def fitted_control_variate(model, est: Estimator) -> Estimator:
+    """RELAX fitted at the model's parameter values before a measurement: ``steps`` Adam steps, each on the mean
+    objective of ``batch`` samples (noise from ``seed + 1``, as on a single-layer problem)."""
+    gen = make_generator(est.seed + 1, model.device)
+    sizes = model._uniforms_per_draw(est)
+    fixed = model.param_values()
+
+    def objective(state):
+        u = torch.rand((est.batch, sum(sizes)), generator=gen, dtype=model.dtype, device=model.device)
+        return sum(_objective(model, est, fixed, torch.split(row, sizes))(state) for row in u) / est.batch
+
+    return est.fit_objective(objective, element_widths(model), model.dtype, model.device)
+
+
+def element_widths(model) -> list[int]:
+    """Relaxed values per loss element of each draw (the width of RELAX's network per draw)."""
+    e = len(model.loss_shape) if model.elements_independent else 0
+    return [math.prod(d.shape[e:]) for d in model.draws]

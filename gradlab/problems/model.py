@@ -29,7 +29,6 @@ with an error naming what was expected and what arrived.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
 
@@ -39,91 +38,21 @@ from ..distributions import binary_to_categorical
 from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
 from ..estimators.reinforce import Reinforce
 from .base import ParamLayout, Problem
-from .layerwise import layerwise_surrogate
+from .drawer import DrawSpec, _check_logit, _Drawer
+from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
 
 __all__ = ["StochasticModel", "DrawSpec"]
 
 Forward = Callable[[Mapping[str, torch.Tensor], Callable[[torch.Tensor], torch.Tensor]], torch.Tensor]
 
 
-@dataclasses.dataclass(frozen=True)
-class DrawSpec:
-    """One call of ``draw``: the logits' shape without leading replica axes, ``(*S, K)``."""
-
-    shape: tuple[int, ...]
-
-    @property
-    def num_classes(self) -> int:
-        return self.shape[-1]
-
-    @property
-    def num_vars(self) -> int:
-        return math.prod(self.shape[:-1])
-
-
-class _Drawer:
-    """The ``draw`` callable of one ``forward`` call (one sample, one configuration or one trace): checks
-    every call against the trace and delegates the sample to ``sample(i, logits)``; ``draw.bernoulli(a)`` to
-    ``sample_binary(i, a)`` where given, else to the categorical draw of ``(0, a)``."""
-
-    def __init__(
-        self,
-        model: StochasticModel,
-        sample: Callable,
-        target: Callable | None = None,
-        sample_binary: Callable | None = None,
-    ):
-        self.model, self.sample, self.calls = model, sample, 0
-        self._target, self._sample_binary = target, sample_binary
-
-    def bernoulli(self, logit: torch.Tensor) -> torch.Tensor:
-        """Binary units ``x in {0, 1}``, ``P(x = 1) = sigmoid(logit)``, shape of ``logit``: the draw of the
-        categorical logits ``(0, logit)``, component 1."""
-        _check_logit(self.model.name, logit)
-        if self._sample_binary is None:
-            return self(binary_to_categorical(logit))[..., 1]
-        self._check(self.calls, (*logit.shape, 2))
-        self.calls += 1
-        return self._sample_binary(self.calls - 1, logit)
-
-    def forward_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits of the distribution the draws follow: ``softmax(logits / tau_f)`` under decoupled ST, else
-        ``logits`` (for analytic terms of the objective, such as a KL, that should follow the draws' target)."""
-        return logits if self._target is None else self._target(logits)
-
-    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
-        i = self.calls
-        if not isinstance(logits, torch.Tensor):
-            raise TypeError(f"{self.model.name}: draw {i} expects a logits tensor, got {type(logits).__name__}")
-        self._check(i, tuple(logits.shape))
-        self.calls += 1
-        return self.sample(i, logits)
-
-    def _check(self, i: int, shape: tuple[int, ...]) -> None:
-        specs = self.model.draws
-        if i >= len(specs):
-            raise ValueError(
-                f"{self.model.name}: forward called draw {i + 1} times; the traced structure has {len(specs)} "
-                "draws (the number of draws must not depend on the samples)"
-            )
-        want = specs[i].shape
-        if shape != want:
-            raise ValueError(
-                f"{self.model.name}: draw {i} expects logits of shape {want} as traced (last axis: K = "
-                f"{want[-1]} categories; a bernoulli draw counts as K = 2), got {shape}"
-            )
-
-
-def _check_logit(name: str, logit) -> None:
-    if not isinstance(logit, torch.Tensor) or not logit.is_floating_point():
-        got = f"dtype {logit.dtype}" if isinstance(logit, torch.Tensor) else type(logit).__name__
-        raise TypeError(f"{name}: draw.bernoulli expects a floating-point logit tensor, got {got}")
-
-
 def takes(estimator: Estimator) -> bool:
     """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw),
-    REINFORCE (the score of the whole trace) and the ``layerwise`` ones (one draw at a time)."""
-    return estimator.pathwise or isinstance(estimator, Reinforce) or estimator.layerwise
+    REINFORCE (the score of the whole trace), the ``layerwise`` ones (one draw at a time) and the ones that relax the
+    later draws (REBAR, RELAX)."""
+    return (
+        estimator.pathwise or isinstance(estimator, Reinforce) or estimator.layerwise or estimator.relaxes_later_draws
+    )
 
 
 def _vmapped(model: StochasticModel, fn: Callable, *args):
@@ -278,10 +207,12 @@ class StochasticModel(Problem):
             return [estimator.m * d.num_vars for d in self.draws]
         if not takes(estimator):
             raise TypeError(
-                f"{self.name}: {estimator.label} evaluates the loss at relaxed points; multi-layer models take "
-                "pathwise estimators, REINFORCE and the score-function estimators that evaluate the loss at samples "
-                "only (arm, disarm, rb_reinforce, unordered_set); it works on single-layer problems"
+                f"{self.name}: {estimator.label} cannot be applied draw by draw; multi-layer models take pathwise "
+                "estimators, REINFORCE, the layerwise score-function estimators (arm, disarm, arsm, rb_reinforce, "
+                "unordered_set, priority_reinforce) and rebar / relax; it works on single-layer problems"
             )
+        if estimator.relaxes_later_draws:  # the base trace is drawn from the estimator's own Gumbels
+            return [estimator.num_uniforms(d.shape) for d in self.draws]
         if not estimator.pathwise:  # layerwise: a base draw (inversion) and the estimator's own noise, per draw
             return [d.num_vars + estimator.num_uniforms(d.shape) for d in self.draws]
         return [estimator.num_uniforms(d.shape) for d in self.draws]
@@ -390,4 +321,20 @@ class StochasticModel(Problem):
         return (values.mean(dim=0) + (score - score.detach())).sum()
 
     def _layerwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
+        if est.relaxes_later_draws:
+            return relaxed_layers_surrogate(self, est, params, parts)
         return layerwise_surrogate(self, est, params, parts)
+
+    def control_variate_step(self, est: Estimator, params, uniforms: torch.Tensor) -> Estimator:
+        """``est`` after one step of its control variate at this sample (``uniforms``, as for the surrogate): an
+        estimator that ``trains_online`` (RELAX) in ``gl.train``."""
+        return control_variate_step(self, est, params, torch.split(uniforms, self._uniforms_per_draw(est)))
+
+    def fitted(self, est: Estimator) -> Estimator:
+        """``est`` with its state fitted at the parameter values before a measurement (RELAX's control variate)."""
+        if not est.relaxes_later_draws:
+            raise ValueError(
+                f"sample_gradients: {est.label} is fitted at the problem's logits and loss before sampling, which "
+                f"needs a single-layer problem; {self.name} draws in layers"
+            )
+        return fitted_control_variate(self, est)

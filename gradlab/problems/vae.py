@@ -313,7 +313,7 @@ class CategoricalVAE(Problem):
         single-layer noise layout (``estimator.num_uniforms``)."""
         from .model import takes
 
-        if not takes(estimator) or estimator.layerwise:  # one layer: the estimator's own noise layout
+        if not takes(estimator) or estimator.layerwise or estimator.relaxes_later_draws:  # one layer: its own noise
             return self.looped_gradients(estimator, uniforms, wrt)
         workspace = {} if workspace is None else workspace
         key = ("model", "logits" if wrt == "logits" else "params")

@@ -246,6 +246,8 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         surrogate = part.sample_surrogate(estimator, params, u) / part.examples
         opt.zero_grad(set_to_none=True)
         surrogate.backward()
+        if estimator.trains_online:  # RELAX: its control variate steps on the same sample (Grathwohl et al. Alg. 2)
+            estimator = part.control_variate_step(estimator, params, u)
         opt.step()
         if estimator.relaxed_forward:
             value = float(part.hard_losses(estimator, params, u).sum())
