@@ -70,9 +70,9 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
             written.append(save_figure(fig, directory / f"{stem}_gradient_gap.png"))
         return written
     subject = _subject(ds)
-    # the families whose curve runs along t, or that have no curve (drawn as lines); not ST-ZGR (alpha) and not
-    # decoupled ST (drawn on its own grid)
-    temp = _pick(sub, ~_asks(fam, lambda cls: cls.varied_field() not in (None, "t")))
+    # the families whose curve runs along their one temperature, or that have no curve (drawn as lines); not ST-ZGR
+    # (alpha), RELAX (steps) or decoupled ST (two temperatures: drawn on its own grid)
+    temp = _pick(sub, _asks(fam, lambda cls: cls.varied_field() in (None, *cls.temperature_fields[:1])))
     written = [
         save_figure(
             plot_vs_temperature(temp, f"{subject[:1].upper()}{subject[1:]}: squared bias and variance vs temperature"),

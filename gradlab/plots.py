@@ -13,9 +13,7 @@ No computation happens here beyond selecting and arranging what the Dataset hold
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +22,16 @@ import numpy as np
 import xarray as xr
 
 from . import names as N
+from .styles import (  # noqa: F401  (FAMILY_STYLE, LINESTYLES: re-exported)
+    FAMILY_STYLE,
+    LINESTYLES,
+    coinciding,
+    short_label,
+)
+from .styles import groups as _groups  # noqa: F401
+from .styles import styled_groups as _styled_groups
+from .styles import temperature_axis as _temperature_axis
+from .styles import varied as _varied
 
 __all__ = [
     "plot_vs_temperature",
@@ -36,32 +44,6 @@ __all__ = [
     "short_label",
     "coinciding",
 ]
-
-FAMILY_STYLE = {
-    "gs": ("tab:blue", "o"),
-    "gs_st": ("tab:orange", "s"),
-    "gr_mc": ("tab:green", "^"),
-    "zgr": ("tab:red", "*"),
-    "st": ("tab:purple", "D"),
-    "st_zgr": ("tab:brown", "v"),
-    "reinforce": ("tab:gray", "X"),
-    "reinmax": ("tab:pink", "P"),
-    "decoupled_st": ("tab:olive", "h"),
-    "darn": ("tab:cyan", "<"),
-    "identity_st": ("black", ">"),
-    "gapped_st": ("darkviolet", "d"),
-    "gs_sparsemax": ("steelblue", "p"),
-    "hard_concrete": ("teal", "1"),
-    "arm": ("dimgray", "2"),
-    "disarm": ("darkgray", "3"),
-    "rebar": ("goldenrod", "4"),
-    "relax": ("darkgoldenrod", "8"),
-    "rb_reinforce": ("slategray", "+"),
-    "gs_entmax": ("lightseagreen", "x"),
-    "unordered_set": ("rosybrown", "H"),
-    "arsm": ("sienna", "|"),
-    "priority_reinforce": ("peru", "_"),
-}
 
 
 def save_figure(fig, path: str | Path) -> Path:
@@ -84,88 +66,19 @@ def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
     return one_seed(ds)
 
 
-def short_label(label: str, digits: int = 2) -> str:
-    """A label with its numbers rounded for a legend: ``gs(t=0.693147)`` -> ``gs(t=0.69)`` (the coordinates
-    keep full precision)."""
-    return re.sub(r"(?<==)(-?\d+\.\d+(?:e-?\d+)?)", lambda m: f"{float(m.group(1)):.{digits}g}", str(label))
-
-
-def coinciding(ds: xr.Dataset, variables=(N.BIAS2, N.VARIANCE), rtol: float = 1e-6) -> dict[int, int]:
-    """``{i: j}`` for settings ``i`` of another family whose values equal those of an earlier setting ``j``
-    to ``rtol`` in every variable (e.g. ReinMax(t=1) and ZGR, the same estimator): drawn over each other."""
-    vals = np.stack([ds[v].values.astype(float) for v in variables], axis=1)
-    fam = ds[N.FAMILY].values
-    out = {}
-    for i in range(len(vals)):
-        for j in range(i):
-            if fam[i] != fam[j] and np.allclose(vals[i], vals[j], rtol=rtol, atol=0.0):
-                out[i] = j
-                break
-    return out
-
-
-LINESTYLES = ("-", "--", "-.", ":")
-
-
-def _varied(family: str) -> str:
-    """The hyper-parameter a family's curve runs along, as the estimator declares it (``t`` for others)."""
-    from .estimators import REGISTRY
-
-    cls = REGISTRY.get(family)
-    return (cls.varied_field() if cls is not None else None) or "t"
-
-
-def _quiet_default(family: str, key: str, value) -> bool:
-    """A hyper-parameter the estimator leaves out of its label at its default (``quiet_defaults``)."""
-    from .estimators import REGISTRY
-
-    cls = REGISTRY.get(family)
-    if cls is None or key not in cls.quiet_defaults:
-        return False
-    return value == {f.name: f.default for f in dataclasses.fields(cls)}[key]
-
-
-def _groups(ds: xr.Dataset):
-    """Estimator groups: a family with its other hyper-parameters fixed (e.g. gr_mc with m=10), the curve
-    running along the family's varied hyper-parameter."""
-    groups: dict[str, list[int]] = {}
-    fam = ds[N.FAMILY].values
-    for i, f in enumerate(fam):
-        extra = []
-        for key in N.HPARAMS:
-            if key == _varied(str(f)) or _quiet_default(str(f), key, ds[key].values[i] if key in ds.coords else None):
-                continue
-            if key in ds.coords:
-                v = ds[key].values[i]
-                if (isinstance(v, str) and v) or (not isinstance(v, str) and np.isfinite(v)):
-                    extra.append(f"{key}={v:g}" if not isinstance(v, str) else f"{key}={v}")
-        label = f"{f}({', '.join(extra)})" if extra else str(f)
-        groups.setdefault(label, []).append(i)
-    return groups
-
-
-def _styled_groups(ds: xr.Dataset):
-    """``(label, indices, family, colour, marker, line style)`` per group; families with several groups
-    (GR-MC with m = 10 and 100) get different line styles."""
-    seen: dict[str, int] = {}
-    for label, idx in _groups(ds).items():
-        fam = str(ds[N.FAMILY].values[idx[0]])
-        color, marker = FAMILY_STYLE.get(fam, ("black", "."))
-        ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
-        seen[fam] = seen.get(fam, 0) + 1
-        yield label, idx, fam, color, marker, ls
-
-
 def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
-    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature ``t``, with bands
+    """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature (``t``, or the
+    temperature a family declares as its curve's hyper-parameter), with bands
     of the 95 % intervals (:mod:`gradlab.analysis.intervals`); estimators without a temperature are horizontal
     lines, and one that coincides with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    t = ds["t"].values if "t" in ds.coords else np.full(ds.sizes[N.ESTIMATOR], np.nan)
     same = coinciding(ds)
-    for label, idx, _fam, color, marker, ls in _styled_groups(ds):
-        ts = t[idx]
+    axis_names = set()
+    for label, idx, fam, color, marker, ls in _styled_groups(ds):
+        key = _temperature_axis(fam)
+        axis_names.update([key] if key else [])
+        ts = ds[key].values[idx].astype(float) if key in ds.coords else np.full(len(idx), np.nan)
         for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
             y = ds[var].values[idx]
             lo = ds[var + N.LO].values[idx] if var + N.LO in ds else None
@@ -183,7 +96,7 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
                     ax.axhline(yy, color=color, ls=("--", ":", "-.")[(LINESTYLES.index(ls) + j) % 3], lw=1.2, label=tag)
     for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
         ax.set_xscale("log")
-        ax.set_xlabel("temperature t")
+        ax.set_xlabel("temperature " + (" / ".join(sorted(axis_names)) or "t"))
         if var == N.BIAS2:
             _symlog(ax, ds[var].values, ds[var + N.LO].values if var + N.LO in ds else None)
             ax.set_ylabel("average squared bias per parameter (symlog)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradlab.sweep_config import tomllib  # tomllib, or tomli before Python 3.11
+from gradlab.sweep.config import tomllib  # tomllib, or tomli before Python 3.11
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSES = ROOT / "analyses"

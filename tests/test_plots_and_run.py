@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import ClassVar  # at module level: dataclasses recognise a string ClassVar through the module's names
 
 import matplotlib
 
@@ -10,6 +12,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 import gradlab as gl
@@ -195,3 +198,46 @@ def test_figure_groups_ask_the_estimators_what_varies():
         "t",
         None,
     ]
+
+
+def test_a_users_estimator_with_its_own_hyper_parameters_in_sweeps_and_figures(tmp_path):
+    """A registered estimator whose temperature is ``tau`` and with a second hyper-parameter ``ratio`` (names
+    gradlab has no table for): a sweep over both gathers them as coordinates, the figures draw one curve per
+    ``ratio`` along ``tau`` (the x data are the tau values), and the vs-temperature figure includes it."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Tempered(gl.PathwiseEstimator):
+        tau: float = 1.0
+        ratio: float = 2.0
+        name: ClassVar[str] = "tempered_test"
+        temperature_fields: ClassVar[tuple[str, ...]] = ("tau",)
+
+        def _relax(self, logits, gumbel):
+            z = torch.log_softmax(logits, -1) + gumbel
+            hard = gl.estimators.one_hot(z.argmax(-1), logits.shape[-1], logits.dtype)
+            return gl.straight_through(hard, torch.softmax(z / (self.ratio * self.tau), -1))
+
+    gl.register_estimator(Tempered)
+    try:
+        cfg = {
+            "name": "own",
+            "out": str(tmp_path / "own.nc"),
+            "problem": {"kind": "single", "num_classes": 4},
+            "sampling": {"n": 200, "seeds": [0], "bootstrap": 10},
+            "estimators": [{"name": "tempered_test", "tau": [0.5, 1.0, 2.0], "ratio": [1.0, 3.0]}, {"name": "zgr"}],
+        }
+        ds = run_sweep(cfg, progress=False)
+        assert (
+            list(ds["ratio"].values[:6]) == [1.0, 3.0] * 3
+            and list(ds["tau"].values[:6]) == [0.5] * 2 + [1.0] * 2 + [2.0] * 2
+        )
+        groups = plots._groups(ds)
+        assert groups == {"tempered_test(ratio=1)": [0, 2, 4], "tempered_test(ratio=3)": [1, 3, 5], "zgr": [6]}
+        fig = plots.plot_vs_temperature(ds)
+        curves = [line for line in fig.axes[1].get_lines() if line.get_label().startswith("tempered_test")]
+        assert [list(line.get_xdata()) for line in curves] == [[0.5, 1.0, 2.0]] * 2
+        assert fig.axes[0].get_xlabel() == "temperature tau"
+        written = figures.result_figures(ds, tmp_path, "own")
+        assert sorted(p.name for p in written) == ["own_pareto.png", "own_vs_temperature.png"]
+    finally:
+        gl.estimators.REGISTRY.pop("tempered_test")

@@ -7,7 +7,7 @@ ZGR's speed argument, Fig. 5). Three rules, :func:`pareto_mask` ``method=``:
 * ``"upper"``: the frontier of the upper confidence bounds. A setting is optimal only if its *worst*
   plausible values are; a noisy estimate has a high upper bound, so noise puts it on the front only when
   its interval misses the truth from below (one-sided rate ``(1 - confidence) / 2``; measured 1 in 100 for a
-  noisy copy of a precisely measured setting in ``tests/test_frontier.py``, against 40 in 100 on points);
+  noisy copy of a precisely measured setting in ``tests/analysis/test_frontier.py``, against 40 in 100 on points);
 * ``"confident"``: every setting that is *not dominated with confidence*: it is removed only when another
   setting's upper bounds are no worse than its lower bounds in every objective (and better in one). This is
   the set of settings that may be optimal; wider than the front, it shrinks as ``n`` grows.

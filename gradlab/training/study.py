@@ -24,7 +24,7 @@ __all__ = ["training_study", "estimator_settings"]
 def estimator_settings(blocks: Sequence[Mapping]):
     """The estimators of sweep-style blocks (``{"name": "gs", "t": [0.5, 1]}`` is two settings)."""
     from ..estimators import estimator
-    from ..sweep_config import expand_values
+    from ..sweep.config import expand_values
 
     out = []
     for i, block in enumerate(blocks):

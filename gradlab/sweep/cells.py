@@ -1,100 +1,58 @@
-"""The cells of a sweep: planning them (:func:`plan_cells`, content hashes), what a cell needs by value
-(:func:`cell_inputs`: snapshot bytes, reference samples drawn once on the client) and computing one where it runs
-(:func:`compute_cell`, no file of the client's read or written; :func:`run_cell` runs one here and writes it).
-:mod:`gradlab.sweep` executes them (here, on joblib workers or on a Dask cluster) and gathers the results."""
+"""What a sweep cell needs by value (:func:`cell_inputs`: snapshot bytes, reference samples drawn once on the
+client) and computing it where it runs (:func:`compute_cell`, no file of the client's read or written;
+:func:`run_cell` runs one here and writes it). A :class:`Memo`, owned by the caller, keeps what several cells of
+one process share (the problem, the exact gradient); no state is kept between calls otherwise."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import itertools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import names as N
-from .io import atomic_write_text
-from .random import task_seed
-from .sweep_config import SweepConfig
+from .. import names as N
+from ..io import atomic_write_text
+from ..random import task_seed
+from .config import SweepConfig
+from .plan import Cell, content_hash, problem_config
 
-__all__ = ["Cell", "plan_cells", "cell_inputs", "compute_cell", "run_cell", "sample_reference", "write_cell"]
+__all__ = ["Memo", "cell_inputs", "compute_cell", "compute_cells", "run_cell", "sample_reference", "write_cell"]
 
 PARAM_STATS_MAX_DIM = 64  # keep per-parameter means/stds when the gradient has at most this many entries
 
 
-@dataclasses.dataclass(frozen=True)
-class Cell:
-    point: tuple  # problem-axis values, in problem_axes() order
-    estimator_name: str
-    hparams: tuple  # sorted (key, value) pairs
-    seed: int
-    key: str  # content hash: the cell file's name
+class Memo:
+    """Values several cells in one process share (a built problem, an exact gradient, reference samples), by key;
+    at most ``size`` of them (cleared when full). Owned by whoever runs the cells: :func:`run_sweep` keeps one per
+    sweep, a worker's task one per batch of cells."""
 
-    @property
-    def label(self) -> str:
-        from .estimators import estimator
+    def __init__(self, size: int = 16):
+        self.size, self._values = size, {}
 
-        return estimator(self.estimator_name, **dict(self.hparams)).label
-
-
-def _hash(obj) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def plan_cells(cfg: SweepConfig) -> list[Cell]:
-    axes = cfg.problem_axes()
-    points = list(itertools.product(*axes.values())) if axes else [()]
-    fixed = {"problem": cfg.problem, "reference": cfg.reference, "sampling": cfg.sampling, "seed": cfg.seed}
-    cells = []
-    for point in points:
-        for est in cfg.estimator_grid():
-            hp = tuple(sorted(est.hparams().items()))
-            for s in cfg.sampling["seeds"]:
-                spec = {
-                    **fixed,
-                    "point": list(point),
-                    "estimator": est.name,
-                    "hparams": hp,
-                    "replicate": s,
-                    "n": cfg.n_for(est.label),
-                }
-                cells.append(Cell(tuple(point), est.name, hp, s, _hash(spec)))
-    return cells
-
-
-def _problem_cfg(cfg: SweepConfig, point: tuple) -> dict:
-    out = dict(cfg.problem)
-    out.update(dict(zip(cfg.problem_axes(), point, strict=True)))
-    return out
-
-
-_CACHE: dict = {}
-
-
-def _cached(key, make):
-    if key not in _CACHE:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        _CACHE[key] = make()
-    return _CACHE[key]
+    def get(self, key: Hashable, make: Callable):
+        """The value under ``key``, made by ``make()`` the first time."""
+        if key not in self._values:
+            if len(self._values) >= self.size:
+                self._values.clear()
+            self._values[key] = make()
+        return self._values[key]
 
 
 def _reference_path(cfg: SweepConfig, point: tuple) -> Path:
     wrt = cfg.sampling["wrt"]
-    return cfg.cells_dir / f"reference-{_hash([_problem_cfg(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
+    return cfg.cells_dir / f"reference-{content_hash([problem_config(cfg, point), cfg.reference, wrt, cfg.seed])}.pt"
 
 
 def sample_reference(cfg: SweepConfig, point: tuple, problem) -> dict:
     """The reference estimator's samples at ``point`` (``[reference] kind = "estimator"``), as the tensors of a
     :class:`~gradlab.stats.GradientStats`: drawn once with seed ``task_seed(master seed, 10^6)`` and kept in the
     cells folder, so a resumed sweep reuses them. Runs on the client."""
-    from .estimators import estimator
-    from .io import atomic_write_with
-    from .sampler import sample_gradients
+    from ..estimators import estimator
+    from ..io import atomic_write_with
+    from ..sampler import sample_gradients
 
     path = _reference_path(cfg, point)
     if path.is_file():
@@ -118,12 +76,12 @@ def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
     """What the cells of each problem point need besides the configuration, by value, so that a worker needs no
     file of the client's: the snapshot files the problem reads (``files``) and, for a reference estimator, its
     samples (``reference``, computed here once per point). Data sets by path are read where the cell runs."""
-    from .problems.build import build_problem
-    from .problems.snapshots import snapshot_files, snapshots_in_memory
+    from ..problems.build import build_problem
+    from ..problems.snapshots import snapshot_files, snapshots_in_memory
 
     out = {}
     for point in dict.fromkeys(points):
-        pcfg = _problem_cfg(cfg, point)
+        pcfg = problem_config(cfg, point)
         files = snapshot_files(pcfg["snapshot"]) if pcfg.get("snapshot") else {}
         inputs = {"files": files}
         if cfg.reference["kind"] == "estimator":
@@ -134,46 +92,50 @@ def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
     return out
 
 
-def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping):
+def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping, memo: Memo):
     """The exact gradient of the estimator's own target, or the reference estimator's samples (from ``inputs``)."""
-    from .exact import exact_gradient
-    from .stats import GradientStats
+    from ..exact import exact_gradient
+    from ..stats import GradientStats
 
     wrt = cfg.sampling["wrt"]
     own_target = not est.targets_model_objective  # decoupled_st with tau_f != 1
     if cfg.reference["kind"] == "exact":
         tag = est.target if own_target else None
-        key = ("exact", _hash(_problem_cfg(cfg, point)), wrt, tag)
-        return _cached(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
+        key = ("exact", content_hash(problem_config(cfg, point)), wrt, tag)
+        return memo.get(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
     if own_target:
         raise ValueError(
             "sweep: decoupled_st with tau_f != 1 targets softmax(logits/tau_f); measure it against an exact "
             'reference ([reference] kind = "exact")'
         )
-    key = ("samples", _hash(_problem_cfg(cfg, point)), wrt, _hash(cfg.reference), cfg.seed)
-    return _cached(key, lambda: GradientStats.from_dict(inputs["reference"]))
+    key = ("samples", content_hash(problem_config(cfg, point)), wrt, content_hash(cfg.reference), cfg.seed)
+    return memo.get(key, lambda: GradientStats.from_dict(inputs["reference"]))
 
 
-def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, threads: int | None = None):
+def compute_cell(
+    cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, threads: int | None = None, memo: Memo | None = None
+):
     """Compute one cell where it runs (this process, a joblib worker or a Dask worker) and return
     ``(cell key, record)``. It reads no file of the client's and writes none: the snapshot files and the
-    reference samples come in ``inputs`` (:func:`cell_inputs`), and the client writes the record."""
-    from .analysis.bias_variance import summaries
-    from .estimators import estimator
-    from .problems.build import build_problem
-    from .problems.snapshots import snapshots_in_memory
-    from .sampler import sample_gradients
+    reference samples come in ``inputs`` (:func:`cell_inputs`), and the client writes the record. ``memo``: what
+    earlier cells of this process built (default: nothing)."""
+    from ..analysis.bias_variance import summaries
+    from ..estimators import estimator
+    from ..problems.build import build_problem
+    from ..problems.snapshots import snapshots_in_memory
+    from ..sampler import sample_gradients
 
     inputs = inputs if inputs is not None else cell_inputs(cfg, [cell.point])[cell.point]
+    memo = memo if memo is not None else Memo()
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    pcfg = _problem_cfg(cfg, cell.point)
+    pcfg = problem_config(cfg, cell.point)
     with snapshots_in_memory(inputs.get("files", {})):
-        problem = _cached(("problem", _hash(pcfg)), lambda: build_problem(pcfg))
+        problem = memo.get(("problem", content_hash(pcfg)), lambda: build_problem(pcfg))
     est = estimator(cell.estimator_name, **dict(cell.hparams))
     sp = cfg.sampling
-    ref = _reference(cfg, cell.point, problem, est, inputs)
+    ref = _reference(cfg, cell.point, problem, est, inputs, memo)
     n = cfg.n_for(est.label)
     auto = {}
     if n == "auto":
@@ -200,7 +162,7 @@ def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, th
         record["grad_std"] = stats.std.tolist()
         record["reference_mean"] = ref_mean.to(torch.float64).cpu().tolist()
     if sp.get("gradient_gap") and est.pathwise:
-        from .analysis.gradient_gap import gradient_gap
+        from ..analysis.gradient_gap import gradient_gap
 
         record[N.GAP] = record[N.GAP_SE] = None  # defined only where the backward goes through a relaxed point
         if est.has_relaxed_sample:
@@ -218,6 +180,14 @@ def compute_cell(cfg: SweepConfig, cell: Cell, inputs: Mapping | None = None, th
     record["problem"] = problem.config_json()
     record["target"] = est.target
     return cell.key, record
+
+
+def compute_cells(
+    cfg: SweepConfig, cells: Sequence[Cell], inputs: Mapping, threads: int | None = None
+) -> list[tuple[str, dict]]:
+    """:func:`compute_cell` for several cells (one worker task), sharing one :class:`Memo`; their records."""
+    memo = Memo()
+    return [compute_cell(cfg, c, inputs[c.point], threads, memo) for c in cells]
 
 
 def run_cell(cfg: SweepConfig, cell: Cell, threads: int | None = None) -> dict:

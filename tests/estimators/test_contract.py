@@ -11,7 +11,7 @@ import torch
 import gradlab as gl
 from gradlab.estimators import REGISTRY
 
-from .contract import check_binary, check_contract
+from ..contract import check_binary, check_contract
 
 
 @pytest.mark.parametrize("name", gl.available_estimators())

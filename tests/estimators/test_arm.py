@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 import gradlab as gl
 
-from .contract import check_per_element
+from ..contract import check_per_element
 
 DT = torch.float64
 A = torch.tensor([0.7, -1.2, 2.0, 0.0], dtype=DT)

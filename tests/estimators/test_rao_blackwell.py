@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 import gradlab as gl
 
-from .contract import check_per_element
+from ..contract import check_per_element
 from .test_rebar import ETA, estimates, exact_gradient, loss, loss_np
 
 DT = torch.float64

@@ -9,7 +9,7 @@ import torch
 
 import gradlab as gl
 
-from . import reference as ref
+from .. import reference as ref
 
 K = 5
 N = 24  # replicas per configuration (each with its own logits and noise)

@@ -194,11 +194,11 @@ def test_netcdf_roundtrip(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "analyses").glob("*.toml"))
+    "name", sorted(p.name for p in (Path(__file__).resolve().parents[2] / "analyses").glob("*.toml"))
 )
 def test_example_configs_load(name):
     """Every example configuration in analyses/ is valid and plans its grid."""
-    cfg = load_config(Path(__file__).resolve().parents[1] / "analyses" / name)
+    cfg = load_config(Path(__file__).resolve().parents[2] / "analyses" / name)
     cells = plan_cells(cfg)
     assert len(cells) >= 2 and len({c.key for c in cells}) == len(cells)
 
@@ -206,7 +206,7 @@ def test_example_configs_load(name):
 def test_typos_in_every_section_are_errors_naming_the_closest_key():
     """A misspelt key inside [problem], [sampling], [reference] or [run] fails before any work, naming the
     section, the key and the closest valid key (it would otherwise run silently with the default)."""
-    from gradlab.sweep_config import load_config
+    from gradlab.sweep import load_config
 
     base = {"problem": {"kind": "single"}, "estimators": [{"name": "zgr"}]}
     cases = [

@@ -64,7 +64,7 @@ EXPECTED = {
     "fig4.pareto-frontier": ("refuted", "GR-MC(1) on the front beside ST(2), ST-ZGR and RF(4)"),
     "fig4.gr-mc-floor": ("confirmed", "GR-MC(10) bias^2 at the smallest t within ZGR's interval; variance largest"),
     # the training claims read the training studies' histories; with none (a clean clone) they are not checked
-    # (tests/test_theory_training.py checks their verdicts on histories with known outcomes)
+    # (tests/theory/test_theory_training.py checks their verdicts on histories with known outcomes)
     **{
         cid: ("not checked", "no results/<file>.nc")
         for cid in (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _checks
+from .. import _checks
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -125,7 +125,7 @@ class SweepConfig:
         }
 
     def estimator_grid(self):
-        from .estimators import estimator
+        from ..estimators import estimator
 
         out = []
         self._n_override = {}
@@ -172,7 +172,7 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     for section in ("sampling", "reference", "run"):
         if section in raw and not isinstance(raw[section], Mapping):
             raise ValueError(f"sweep: [{section}] must be a table, got {type(raw[section]).__name__}")
-    from .problems.build import check_problem_keys
+    from ..problems.build import check_problem_keys
 
     check_problem_keys(raw["problem"])
     check_keys("sampling", raw.get("sampling", {}), SAMPLING_KEYS)
@@ -201,7 +201,7 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     if reference["kind"] == "exact":
         check_keys("reference", reference, ("kind",))
     else:  # the estimator's own hyper-parameters are checked by the registry when it is built
-        from .estimators import estimator
+        from ..estimators import estimator
 
         hp = {k: v for k, v in reference.items() if k not in ("kind", "name", "n")}
         estimator(reference.get("name", "reinforce"), **(hp or {"m": 4}))

@@ -1,0 +1,80 @@
+"""The cell files of a sweep gathered into one Dataset (dims ``(*problem axes, estimator, seed)``), with the
+sweep's provenance."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from .. import names as N
+from ..results import describe, estimator_coords, provenance
+from .config import SweepConfig
+from .plan import Cell
+
+__all__ = ["gather"]
+
+
+def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
+    """One Dataset from the cell files: dims (*problem axes, estimator, seed)."""
+    axes = cfg.problem_axes()
+    ests = cfg.estimator_grid()
+    labels = [e.label for e in ests]
+    seeds = cfg.sampling["seeds"]
+    records = {c.key: json.loads((cfg.cells_dir / f"{c.key}.json").read_text()) for c in cells}
+    non_scalar = {"cell", "param_labels", "problem", "target", "grad_mean", "grad_std", "reference_mean"}
+    scalar_keys = sorted({k for r in records.values() for k in r} - non_scalar)
+    shape = [len(v) for v in axes.values()] + [len(labels), len(seeds)]
+    dims = list(axes) + [N.ESTIMATOR, N.SEED]
+    data = {k: np.full(shape, np.nan) for k in scalar_keys}
+    param_labels = next((r["param_labels"] for r in records.values() if r.get("param_labels")), None)
+    if param_labels:
+        for k in ("grad_mean", "grad_std", "reference_mean"):
+            data[k] = np.full([*shape, len(param_labels)], np.nan)
+    positions = {
+        tuple(v for _, v in combo): tuple(i for i, _ in combo)
+        for combo in itertools.product(*[list(enumerate(a)) for a in axes.values()])
+    }
+    for c in cells:
+        r = records[c.key]
+        pos = (*positions[tuple(c.point)], labels.index(c.label), seeds.index(c.seed))
+        for k in scalar_keys:
+            v = r.get(k)
+            data[k][pos] = np.nan if v is None else v
+        if param_labels:
+            for k in ("grad_mean", "grad_std", "reference_mean"):
+                data[k][pos] = r[k]
+    variables = {k: (dims, v) for k, v in data.items() if k not in ("grad_mean", "grad_std", "reference_mean")}
+    if param_labels:
+        for k in ("grad_mean", "grad_std", "reference_mean"):
+            variables[k] = ([*dims, N.PARAM], data[k])
+    if N.N_SAMPLES in variables:
+        variables[N.N_SAMPLES] = (dims, np.nan_to_num(data[N.N_SAMPLES]).astype(np.int64))
+    coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
+    coords[N.TARGET] = (N.ESTIMATOR, [e.target for e in ests])
+    coords[N.SEED] = seeds
+    for k, vals in axes.items():
+        coords[k] = vals
+    if param_labels:
+        coords[N.PARAM] = param_labels
+    problems = np.full([len(v) for v in axes.values()], "", dtype=object)
+    for c in cells:
+        problems[positions[tuple(c.point)]] = records[c.key].get("problem") or ""
+    coords[N.PROBLEM] = (list(axes), problems.astype(str))
+    attrs = provenance(
+        sweep=cfg.name,
+        master_seed=cfg.seed,
+        n=str(cfg.sampling["n"]),
+        wrt=cfg.sampling["wrt"],
+        dtype=cfg.problem.get("dtype", "float64"),
+        device=cfg.problem.get("device", "cpu"),
+        reference=json.dumps(cfg.reference),
+        problem_config=cfg.problem,
+        config=cfg.to_json(),
+        confidence=0.95,
+        seed_rule="cell seed = task_seed(master_seed, seed)",
+    )
+    return describe(xr.Dataset(variables, coords=coords, attrs=attrs), 0.95)
