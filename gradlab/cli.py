@@ -49,7 +49,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import torch
 
     from . import _checks, estimator
-    from .analysis.intervals import intervals
+    from .intervals import intervals
     from .stats import GradientStats
 
     k, n = 6, _checks.integer("demo", "--n", args.n, 2)

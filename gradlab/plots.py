@@ -69,7 +69,7 @@ def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
 def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature (``t``, or the
     temperature a family declares as its curve's hyper-parameter), with bands
-    of the 95 % intervals (:mod:`gradlab.analysis.intervals`); estimators without a temperature are horizontal
+    of the 95 % intervals (:mod:`gradlab.intervals`); estimators without a temperature are horizontal
     lines, and one that coincides with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))

@@ -142,6 +142,30 @@ def chunk_size_for(problem, estimator, wrt, memory_budget, block, n) -> int:
     return int(min(r, max(n, 1)))
 
 
+def noise_chunks(stream: UniformStream, n: int, chunk_size: int, checkpoints=()):
+    """The one chunk loop of every per-sample statistic (the sampler, the gradient gap): ``(stop, uniforms,
+    bootstrap weights)`` of samples ``start..stop-1`` in chunks of ``chunk_size``, also stopping at
+    ``checkpoints``; the noise of a sample does not depend on the chunks (``UniformStream``)."""
+    start = 0
+    for stop in sorted({*range(chunk_size, n, chunk_size), *checkpoints, n}):
+        u, w = stream.take(start, stop)
+        yield stop, u, w
+        start = stop
+
+
+def estimator_meta(estimator: Estimator, problem: Problem, seed: int, n: int, wrt: str) -> dict:
+    """What every per-sample statistic records about its estimator, problem and noise."""
+    return {
+        "estimator": estimator.label,
+        "estimator_name": estimator.name,
+        "hparams": estimator.hparams(),
+        "seed": seed,
+        "n": n,
+        "wrt": wrt,
+        "problem": problem.config_json(),
+    }
+
+
 def sample_gradients(
     problem: Problem,
     estimator: Estimator,
@@ -218,10 +242,8 @@ def sample_gradients(
 
         bar = tqdm(total=n, desc=f"sample {estimator.label}", unit="sample")
     t0 = time.perf_counter()
-    stops = sorted({*range(chunk_size, n, chunk_size), *(checkpoints if auto else ()), n})
     start, precision = 0, None
-    for stop in stops:
-        u, w = stream.take(start, stop)
+    for stop, u, w in noise_chunks(stream, n, chunk_size, checkpoints if auto else ()):
         grads = per_sample_gradients(problem, estimator, u, wrt, workspace)
         if bootstrap and acc.center is None:
             acc.add_block_center(_first_block_mean(problem, estimator, wrt, stream))
@@ -237,18 +259,12 @@ def sample_gradients(
         bar.close()
     n = start
     meta = {
-        "estimator": estimator.label,
-        "estimator_name": estimator.name,
-        "hparams": estimator.hparams(),
+        **estimator_meta(estimator, problem, seed, n, wrt),
         "target": estimator.target,
-        "seed": seed,
-        "n": n,
-        "wrt": wrt,
         "dtype": str(problem.dtype).replace("torch.", ""),
         "device": str(dev),
         "chunk_size": chunk_size,
         "block_size": stream.block,
-        "problem": problem.config_json(),
         "seconds": time.perf_counter() - t0,
         **versions(),
     }
@@ -288,7 +304,7 @@ def _auto_plan(rtol, precision_of, reference, min_n, max_n, bootstrap) -> tuple[
 
 def _precision(stats: GradientStats, precision_of: str, reference, confidence: float) -> float:
     """Relative half-width of the interval of ``precision_of`` (``inf`` for a zero estimate)."""
-    from .analysis.intervals import intervals
+    from .intervals import intervals
 
     ref = stats.mean if reference is None else reference
     iv = intervals(stats, ref, confidence=confidence)

@@ -20,9 +20,9 @@ import torch
 import xarray as xr
 
 from .. import names as N
+from ..intervals import intervals
 from ..results import describe, estimator_coords, provenance
 from ..stats import GradientStats
-from .intervals import intervals
 
 __all__ = [
     "squared_bias",

@@ -58,7 +58,14 @@ def gradient_gap(
     memory_budget: int | None = None,
 ) -> GradientStats:
     """Statistics (``d = 1``) of the per-sample gradient gap ``||grad_relaxed - grad_discrete||^2``."""
-    from ..sampler import UniformStream, chunk_size_for, default_memory_budget, per_sample_gradients
+    from ..sampler import (
+        UniformStream,
+        chunk_size_for,
+        default_memory_budget,
+        estimator_meta,
+        noise_chunks,
+        per_sample_gradients,
+    )
 
     n = _checks.integer("gradient_gap", "n", n, 1)
     relaxed = Relaxation(estimator)
@@ -72,21 +79,9 @@ def gradient_gap(
     acc = StatsAccumulator(1)
     layout = problem.layout(wrt)
     ws_a, ws_b = {}, {}
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        u, _ = stream.take(start, stop)
+    for _, u, _ in noise_chunks(stream, n, chunk):
         ga = per_sample_gradients(problem, relaxed, u, wrt, ws_a)
         gb = per_sample_gradients(problem, estimator, u, wrt, ws_b)
-        gap = sum(((ga[k] - gb[k]).reshape(stop - start, -1) ** 2).sum(-1) for k in layout.names)
+        gap = sum(((ga[k] - gb[k]).reshape(u.shape[0], -1) ** 2).sum(-1) for k in layout.names)
         acc.add(gap.to(torch.float64).unsqueeze(1))
-    meta = {
-        "estimator": estimator.label,
-        "estimator_name": estimator.name,
-        "hparams": estimator.hparams(),
-        "seed": seed,
-        "n": n,
-        "wrt": wrt,
-        "quantity": "gradient_gap",
-        "problem": problem.config_json(),
-    }
-    return acc.result(None, meta)
+    return acc.result(None, {**estimator_meta(estimator, problem, seed, n, wrt), "quantity": "gradient_gap"})

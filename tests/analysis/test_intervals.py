@@ -10,7 +10,7 @@ import torch
 
 import gradlab as gl
 from gradlab import names as N
-from gradlab.analysis.intervals import intervals
+from gradlab.intervals import intervals
 from gradlab.problems.build import build_problem
 
 from .test_coverage import SINGLE, st_oracle
