@@ -121,10 +121,11 @@ class Estimator:
     temperature_fields: ClassVar[tuple[str, ...]] = ()
     # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
     categories: ClassVar[int | None] = None
-    # True: the loss is evaluated at discrete configurations only, so a multi-layer model applies the estimator to one
-    # draw at a time with the later draws resampled (ARM, DisARM, rb_reinforce, unordered_set)
+    # how a multi-layer model applies a score-function estimator: ``scores_whole_trace`` (``m`` whole traces scored
+    # together with ``score_weights(losses)``: REINFORCE), ``layerwise`` (one draw at a time, the later ones
+    # resampled: ARM, DisARM, ...) or ``relaxes_later_draws`` (REBAR, RELAX; problems.layerwise)
+    scores_whole_trace: ClassVar[bool] = False
     layerwise: ClassVar[bool] = False
-    # True: a multi-layer model relaxes the later draws in the control variate too (REBAR, RELAX; problems.layerwise)
     relaxes_later_draws: ClassVar[bool] = False
     # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
     curve_field: ClassVar[str | None] = None

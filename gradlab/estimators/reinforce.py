@@ -44,6 +44,7 @@ class Reinforce(Estimator):
         "RF(m): REINFORCE, leave-one-out baseline (Kool et al. 2019 eq. 8), or 'none' / 'ema' (m >= 1); unbiased"
     )
     pathwise: ClassVar[bool] = False
+    scores_whole_trace: ClassVar[bool] = True
     quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline", "decay")
     BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none", "ema")
 

@@ -31,7 +31,6 @@ from collections.abc import Mapping
 import torch
 
 from ..estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
-from ..estimators.reinforce import Reinforce
 from .drawer import _Drawer
 from .model import StochasticModel
 
@@ -151,7 +150,7 @@ class DataModel(StochasticModel):
         if tuple(uniforms.shape) != (want,):
             raise ValueError(f"{self.name}: uniforms must have shape ({want},), got {tuple(uniforms.shape)}")
         parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
-        if isinstance(estimator, Reinforce):
+        if estimator.scores_whole_trace:
             return self._reinforce_surrogate(estimator, params, parts)
         if not estimator.pathwise:  # layerwise (ARM, DisARM, ...) or relaxing the later draws (REBAR, RELAX)
             return self._layerwise_surrogate(estimator, params, parts)

@@ -36,7 +36,6 @@ import torch
 
 from ..distributions import binary_to_categorical
 from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
-from ..estimators.reinforce import Reinforce
 from .base import ParamLayout, Problem
 from .drawer import DrawSpec, _check_logit, _Drawer
 from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
@@ -50,9 +49,7 @@ def takes(estimator: Estimator) -> bool:
     """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw),
     REINFORCE (the score of the whole trace), the ``layerwise`` ones (one draw at a time) and the ones that relax the
     later draws (REBAR, RELAX)."""
-    return (
-        estimator.pathwise or isinstance(estimator, Reinforce) or estimator.layerwise or estimator.relaxes_later_draws
-    )
+    return estimator.pathwise or estimator.scores_whole_trace or estimator.layerwise or estimator.relaxes_later_draws
 
 
 def _vmapped(model: StochasticModel, fn: Callable, *args):
@@ -203,7 +200,7 @@ class StochasticModel(Problem):
         return sum(self._uniforms_per_draw(estimator))
 
     def _uniforms_per_draw(self, estimator: Estimator) -> list[int]:
-        if isinstance(estimator, Reinforce):
+        if estimator.scores_whole_trace:
             return [estimator.m * d.num_vars for d in self.draws]
         if not takes(estimator):
             raise TypeError(
@@ -226,7 +223,7 @@ class StochasticModel(Problem):
 
     def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
         item = torch.finfo(self.dtype).bits // 8
-        m = estimator.m if isinstance(estimator, Reinforce) else 1
+        m = estimator.m if estimator.scores_whole_trace else 1
         logits = sum(math.prod(d.shape) for d in self.draws)
         return item * (2 * self.uniforms_per_sample(estimator) + 16 * logits * m) + 3 * 8 * self.layout(wrt).size
 
@@ -278,7 +275,7 @@ class StochasticModel(Problem):
             raise ValueError(f"{self.name}: uniforms must have shape (R, {want}), got {tuple(uniforms.shape)}")
         sizes = self._uniforms_per_draw(estimator)
         fixed = self.param_values()
-        if isinstance(estimator, Reinforce):
+        if estimator.scores_whole_trace:
             surrogate = self._reinforce_surrogate
         else:
             surrogate = self._pathwise_surrogate if estimator.pathwise else self._layerwise_surrogate
@@ -296,7 +293,7 @@ class StochasticModel(Problem):
             lambda i, logit: est.relax_binary(logit, parts[i]),
         ).sum()
 
-    def _reinforce_surrogate(self, est: Reinforce, params, parts) -> torch.Tensor:
+    def _reinforce_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
         """RF(m) over the whole trace: ``m`` traces (``vmap``), the score of all draws together, leave-one-out
         baselines per loss element, plus the pathwise gradient of parameters the loss uses directly."""
         m = est.m
