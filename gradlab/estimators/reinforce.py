@@ -71,11 +71,16 @@ class Reinforce(Estimator):
     def needs_fit(self) -> bool:
         return self.baseline == "ema" and self._ema is None
 
+    @property
+    def fit_draws(self) -> int:
+        """How many single draws the EMA baseline is fitted over: ``ceil(5 / (1 - decay))`` (its start has decayed
+        to ``e^-5``)."""
+        return math.ceil(5 / (1 - self.decay))
+
     def fit(self, logits: torch.Tensor, loss: Loss) -> Reinforce:
-        """The EMA baseline at ``logits``: the moving average ``b <- decay b + (1 - decay) L`` over ``ceil(5 / (1 -
-        decay))`` single draws (so its start has decayed to ``e^-5``), from ``b = L_1``; noise from seed 0. Per loss
-        element."""
-        n = math.ceil(5 / (1 - self.decay))
+        """The EMA baseline at ``logits``: :meth:`fitted_to` the losses of :attr:`fit_draws` single draws (noise from
+        seed 0). Per loss element."""
+        n = self.fit_draws
         with torch.no_grad():
             rep = logits.detach().expand(n, *logits.shape)
             u = torch.rand(
@@ -85,7 +90,13 @@ class Reinforce(Estimator):
                 device=logits.device,
             ).reshape(n, *logits.shape[:-1], 1)
             x = scatter_one_hot(inverse_cdf_index(torch.softmax(rep, -1), u), rep)
-            values = loss(x)  # (n, *E)
+            return self.fitted_to(loss(x))  # (n, *E)
+
+    def fitted_to(self, values: torch.Tensor) -> Reinforce:
+        """The moving average ``b <- decay b + (1 - decay) L`` over the losses ``values`` (axis 0, in order),
+        from ``b = L_1``; a model with several draws fits it on whole traces (``StochasticModel.fitted``)."""
+        n = values.shape[0]
+        with torch.no_grad():
             weights = (1 - self.decay) * self.decay ** torch.arange(n - 1, -1, -1, dtype=values.dtype)
             weights[0] = self.decay ** (n - 1)
             b = (weights.reshape(n, *([1] * (values.ndim - 1))).to(values.device) * values).sum(0)

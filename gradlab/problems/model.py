@@ -36,6 +36,7 @@ import torch
 
 from ..distributions import binary_to_categorical
 from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
+from ..random import make_generator
 from .base import ParamLayout, Problem
 from .drawer import DrawSpec, _check_logit, _Drawer
 from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
@@ -328,10 +329,23 @@ class StochasticModel(Problem):
         return control_variate_step(self, est, params, torch.split(uniforms, self._uniforms_per_draw(est)))
 
     def fitted(self, est: Estimator) -> Estimator:
-        """``est`` with its state fitted at the parameter values before a measurement (RELAX's control variate)."""
-        if not est.relaxes_later_draws:
-            raise ValueError(
-                f"sample_gradients: {est.label} is fitted at the problem's logits and loss before sampling, which "
-                f"needs a single-layer problem; {self.name} draws in layers"
-            )
-        return fitted_control_variate(self, est)
+        """``est`` with its state fitted at the parameter values before a measurement: RELAX's control variate, or
+        REINFORCE's moving-average baseline over ``est.fit_draws`` whole traces (inversion, noise from seed 0)."""
+        if est.relaxes_later_draws:
+            return fitted_control_variate(self, est)
+        if not est.scores_whole_trace:
+            raise ValueError(f"sample_gradients: {est.label} has state to fit that {self.name} cannot fit")
+        sizes = [d.num_vars for d in self.draws]
+        u = torch.rand((est.fit_draws, sum(sizes)), generator=make_generator(0, self.device), dtype=self.dtype)
+
+        def trace(row):
+            parts = torch.split(row.to(self.device), sizes)
+
+            def sample(i, logits):
+                index = inverse_cdf_index(torch.softmax(logits, -1), parts[i].reshape(*self.draws[i].shape[:-1], 1))
+                return scatter_one_hot(index, logits)
+
+            return self._run(self.param_values(), sample)
+
+        with torch.no_grad():
+            return est.fitted_to(_vmapped(self, torch.func.vmap(trace), u))

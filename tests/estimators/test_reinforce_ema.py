@@ -77,7 +77,40 @@ def test_the_baseline_moves_in_training_and_checkpoints_keep_it(tmp_path):
     out = gl.train(m, est, epochs=1, batch_size=n, seed=1, snapshot_epochs=[1], out_dir=tmp_path)
     state = torch.load(out.snapshots[-1], weights_only=False)["estimator_state"]
     assert math.isclose(float(state["baseline"]), out.history[0]["train_loss"], rel_tol=1e-12)
-    with pytest.raises(ValueError, match=r"reinforce\(m=1,baseline=ema\) is fitted at the problem's logits"):
-        gl.sample_gradients(m, est, 10)
     with pytest.raises(ValueError, match=r"reinforce: decay must be a real number in \[0, 1\), got 1"):
         gl.estimator("reinforce", baseline="ema", decay=1)
+
+
+def test_on_a_two_layer_model_fitted_on_whole_traces_and_unbiased():
+    """On the two-layer SBN the baseline is fitted on ``fit_draws`` whole traces (StochasticModel.fitted): equal to
+    the recursion ``b <- decay b + (1 - decay) L`` over those traces' losses (1e-12); the estimate is unbiased
+    against the exact gradient (max |z|, Bonferroni, false-failure rate 1e-3) and its summed variance is below a
+    tenth of plain REINFORCE's (measured 3.51 against 175 at 2 x 10^4 samples)."""
+    from statistics import NormalDist
+
+    from gradlab.random import make_generator
+
+    model = SigmoidBeliefNet(hidden=(4, 4), batch_size=1, batch_seed=3)
+    est = gl.estimator("reinforce", m=1, baseline="ema")
+    fitted = model.fitted(est)
+    sizes = [d.num_vars for d in model.draws]
+    u = torch.rand((est.fit_draws, sum(sizes)), generator=make_generator(0), dtype=torch.float64)
+    b = None
+    for row in u:  # each binary unit is 1 where the open uniform reaches P(x = 0) (inversion), written out here
+        parts = torch.split(gl.random.open_uniform(row), sizes)
+
+        def sample(i, logits, parts=parts):
+            p0 = torch.softmax(logits, -1)[..., 0]
+            one = (parts[i].reshape(p0.shape) >= p0).double()
+            return torch.stack([1 - one, one], -1)
+
+        loss = float(model._run(model.param_values(), sample).sum())
+        b = loss if b is None else est.decay * b + (1 - est.decay) * loss
+    assert math.isclose(float(fitted.state()["baseline"].sum()), b, rel_tol=1e-12)
+    g = gl.exact_gradient(model)
+    s = gl.sample_gradients(model, est, 20_000, seed=14)
+    z = ((s.mean - g) / (s.var / s.n).sqrt()).abs()
+    z = z[torch.isfinite(z)]
+    assert len(z) * 2 * (1 - NormalDist().cdf(float(z.max()))) > 1e-3
+    plain = gl.sample_gradients(model, gl.estimator("reinforce", m=1, baseline="none"), 20_000, seed=14)
+    assert float(s.var.sum()) < 0.1 * float(plain.var.sum())
