@@ -4,7 +4,7 @@ draw), and peak memory against n.
 
 Models: SigmoidBeliefNet(hidden=(32, 32)) and HierarchicalVAE(num_vars=4, num_classes=4), 20 digits each,
 float64 and float32 (loop and vectorised in the same dtype), ZGR (the SBN's draws through the binary closed form
-``est.relax_binary`` in both the loop and the sampler). The row ``sbn_categorical`` is the same network written
+``est.plugin_sample_binary`` in both the loop and the sampler). The row ``sbn_categorical`` is the same network written
 with ``draw((0, a))[..., 1]``, the 2-way categorical form, for comparison. The loop runs 300 samples and is
 extrapolated to 10^4; the vectorised sampler runs 10^4; both take the best of 3 runs. Peak memory (float64): a
 fresh process per n (resident set size, ru_maxrss).
@@ -54,10 +54,10 @@ class PlugIn:
         self.est, self.parts = est, iter(parts)
 
     def __call__(self, logits):
-        return self.est.relax(logits, next(self.parts))
+        return self.est.plugin_sample(logits, next(self.parts))
 
     def bernoulli(self, logit):
-        return self.est.relax_binary(logit, next(self.parts))
+        return self.est.plugin_sample_binary(logit, next(self.parts))
 
 
 def loop_seconds_per_sample(model, est, n: int = 300, repeats: int = 3) -> float:

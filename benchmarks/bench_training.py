@@ -30,7 +30,7 @@ class SoftmaxOnly(gl.PathwiseEstimator):
     name: ClassVar[str] = "softmax_only"
     summary: ClassVar[str] = "softmax(logits) in place of a sample (benchmark floor)"
 
-    def _relax(self, logits, gumbel):
+    def _plugin_sample(self, logits, gumbel):
         return torch.softmax(logits, -1)
 
 

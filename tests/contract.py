@@ -95,22 +95,22 @@ BINARY_LOGITS = [-100.0, -30.0, -3.0, -0.5, -1e-3, 0.0, 1e-3, 0.7, 4.0, 30.0, 10
 
 
 def check_binary(est: gl.Estimator, dtype, r: int = 64) -> None:
-    """``relax_binary(a, u)`` is component 1 of ``relax((0, a), u)`` (Estimator.relax_binary's contract): the
-    same values and the same gradient in ``a``, for ``r`` replicas of logits from -100 to 100 (both forms
+    """``plugin_sample_binary(a, u)`` is component 1 of ``plugin_sample((0, a), u)`` (its contract): the same
+    values and the same gradient in ``a``, for ``r`` replicas of logits from -100 to 100 (both forms
     evaluated on the same uniforms; float64 to 1e-12, float32 to its rounding)."""
     a = torch.tensor(BINARY_LOGITS, dtype=dtype).expand(r, -1).contiguous()
     w = torch.randn(a.shape, generator=torch.Generator().manual_seed(7), dtype=dtype)
     u = torch.rand(r, est.num_uniforms((a.shape[1], 2)), generator=torch.Generator().manual_seed(8), dtype=dtype)
     if not est.pathwise:
         try:
-            est.relax_binary(a, u)
+            est.plugin_sample_binary(a, u)
         except TypeError as exc:
             assert "score-function" in str(exc)
             return
-        raise AssertionError(f"{est.label}: relax_binary of a score-function estimator must raise")
+        raise AssertionError(f"{est.label}: plugin_sample_binary of a score-function estimator must raise")
     a1, a2 = a.clone().requires_grad_(), a.clone().requires_grad_()
-    fast = est.relax_binary(a1, u)
-    slow = gl.estimators.Estimator.relax_binary(est, a2, u)  # the categorical form, by definition
+    fast = est.plugin_sample_binary(a1, u)
+    slow = gl.estimators.Estimator.plugin_sample_binary(est, a2, u)  # the categorical form, by definition
     (g1,) = torch.autograd.grad((w * fast).sum(), a1)
     (g2,) = torch.autograd.grad((w * slow).sum(), a2)
     assert fast.shape == a.shape and fast.dtype == dtype

@@ -212,7 +212,7 @@ def test_a_users_estimator_with_its_own_hyper_parameters_in_sweeps_and_figures(t
         name: ClassVar[str] = "tempered_test"
         temperature_fields: ClassVar[tuple[str, ...]] = ("tau",)
 
-        def _relax(self, logits, gumbel):
+        def _plugin_sample(self, logits, gumbel):
             z = torch.log_softmax(logits, -1) + gumbel
             hard = gl.estimators.one_hot(z.argmax(-1), logits.shape[-1], logits.dtype)
             return gl.straight_through(hard, torch.softmax(z / (self.ratio * self.tau), -1))

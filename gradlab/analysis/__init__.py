@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..estimators.relaxation import Relaxation
 from ..intervals import Intervals, intervals
 from .bias_variance import bias_variance, mse_of_mean, normalized_bias_std, samples_to_beat, squared_bias, summaries
-from .gradient_gap import Relaxation, gradient_gap
+from .gradient_gap import gradient_gap
 from .pareto import confident_front, pareto_front, pareto_mask
 from .unbiasedness import UnbiasednessResult, unbiasedness_test
 

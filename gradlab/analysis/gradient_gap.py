@@ -7,44 +7,15 @@ decoupled ST); ``grad_discrete`` is the estimator's own gradient at the hard sam
 
 from __future__ import annotations
 
-import dataclasses
-from typing import ClassVar
-
 import torch
 
 from .. import _checks
 from ..estimators.base import PathwiseEstimator
+from ..estimators.relaxation import Relaxation
 from ..problems.base import Problem
 from ..stats import GradientStats, StatsAccumulator
 
-__all__ = ["Relaxation", "gradient_gap"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Relaxation(PathwiseEstimator):
-    """The relaxed counterpart of a pathwise estimator: forward value and gradient of its relaxed sample."""
-
-    base: PathwiseEstimator = None  # type: ignore[assignment]
-
-    name: ClassVar[str] = "relaxation"
-    relaxed_forward: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.base, PathwiseEstimator):
-            raise TypeError(f"Relaxation: base must be a pathwise estimator, got {self.base!r}")
-
-    @property
-    def label(self) -> str:
-        return f"relaxation[{self.base.label}]"
-
-    def num_uniforms(self, event_shape):
-        return self.base.num_uniforms(event_shape)
-
-    def forward_logits(self, logits):
-        return self.base.forward_logits(logits)
-
-    def relax(self, logits, uniforms):
-        return self.base.relaxed_sample(logits, uniforms)
+__all__ = ["gradient_gap"]
 
 
 def gradient_gap(
@@ -70,7 +41,7 @@ def gradient_gap(
     n = _checks.integer("gradient_gap", "n", n, 1)
     relaxed = Relaxation(estimator)
     logits = problem.probe_logits()
-    relaxed.relax(logits, estimator.draw_uniforms(logits, 0))  # fails early when there is no relaxed sample
+    relaxed.plugin_sample(logits, estimator.draw_uniforms(logits, 0))  # fails early when there is no relaxed sample
     dev = torch.device(problem.device)
     n_uniforms = problem.uniforms_per_sample(estimator)
     stream = UniformStream(estimator, None, seed, problem.dtype, dev, n_uniforms=n_uniforms)

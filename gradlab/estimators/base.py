@@ -14,7 +14,7 @@ many leading dimensions are replicas.
 Every estimator implements :meth:`Estimator.surrogate`: given logits, a loss and uniforms it returns a
 tensor whose value is the (mean) loss at the forward sample and whose gradient, with respect to the logits
 and to anything the loss depends on, is the estimate. This is how a sampler drives every estimator the
-same way, pathwise or score-function. Pathwise estimators also implement :meth:`relax` (one-hot forward,
+same way, pathwise or score-function. Pathwise estimators also implement :meth:`plugin_sample` (one-hot forward,
 estimator backward) and so work as drop-in layers through :meth:`sample`.
 
 Notation follows docs/ESTIMATORS.md: ``eta`` logits, ``p = softmax(eta)``, ``theta = log p``,
@@ -62,7 +62,7 @@ class Estimator:
 
     Subclasses set ``name`` (registry key), ``summary`` (one line for ``gradlab list``) and ``pathwise``,
     declare hyper-parameters as dataclass fields with defaults, validate them in ``__post_init__`` and
-    implement :meth:`surrogate` (and :meth:`relax` when pathwise).
+    implement :meth:`surrogate` (and :meth:`plugin_sample` when pathwise).
     """
 
     name: ClassVar[str] = "estimator"
@@ -228,7 +228,7 @@ class Estimator:
         """:meth:`surrogate` with fresh noise from ``generator`` (no replica dimensions)."""
         return self.surrogate(logits, loss, self.draw_uniforms(logits, generator))
 
-    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """One-hot forward sample whose gradient is the estimator (pathwise estimators only)."""
         raise TypeError(
             f"{self.name} is a score-function estimator, not a drop-in layer: it needs the loss at several "
@@ -240,7 +240,7 @@ class Estimator:
         ``dim`` (default the last, as ``torch.nn.functional.gumbel_softmax``)."""
         _checks.logits_tensor(self.name, logits)
         moved = logits.movedim(_axis(self.name, dim, logits.ndim), -1)
-        return self.relax(moved, self.draw_uniforms(moved, generator)).movedim(-1, dim)
+        return self.plugin_sample(moved, self.draw_uniforms(moved, generator)).movedim(-1, dim)
 
     def backward_at(
         self, logits: torch.Tensor, x: torch.Tensor, *, generator: torch.Generator | int | None = None, dim: int = -1
@@ -259,17 +259,17 @@ class Estimator:
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
         raise TypeError(f"{self.name} is a score-function estimator: it has no backward at one sample")
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """Binary unit: Bernoulli logit ``a`` (shape ``(*sample, *S)``) -> its value ``x in {0, 1}`` (the relaxed
         value for relaxed estimators) with this estimator in the backward.
 
-        The contract: component 1 of :meth:`relax` on the categorical logits ``(0, a)``, with the same uniforms
+        The contract: component 1 of :meth:`plugin_sample` on the categorical logits ``(0, a)``, with the same uniforms
         (``num_uniforms((*S, 2))`` per replica), hence the same sample and the same gradient (to rounding). The
         ZGR paper treats a binary variable as this 2-way categorical one (Sec. 3.1). This default evaluates
         exactly that; estimators override it with a closed form on ``a`` alone (half the elements and no
         reduction over a 2-wide axis), which ``check_binary`` in ``tests/contract.py`` checks against this default.
         """
-        return self.relax(binary_to_categorical(logit), uniforms)[..., 1]
+        return self.plugin_sample(binary_to_categorical(logit), uniforms)[..., 1]
 
     def _split_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> tuple[int, tuple[int, ...]]:
         """:meth:`_split` for a Bernoulli logit without building the ``(0, a)`` tensor."""
@@ -296,14 +296,14 @@ class PathwiseEstimator(Estimator):
     pathwise: ClassVar[bool] = True
 
     def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
-        return loss(self.relax(logits, uniforms))
+        return loss(self.plugin_sample(logits, uniforms))
 
-    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split(logits, uniforms)
         gumbel = gumbel_from_uniform(uniforms).reshape(logits.shape)
-        return self._relax(logits, gumbel)
+        return self._plugin_sample(logits, gumbel)
 
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         """Subclasses: the forward/backward from logits and standard Gumbel noise of the same shape."""
         raise NotImplementedError
 
@@ -313,22 +313,22 @@ class PathwiseEstimator(Estimator):
             raise TypeError(f"{self.name}: backward_at needs a generator (its backward uses Gumbel noise given x)")
         g = as_generator(generator, logits.device)
         gumbel = conditional_gumbel(torch.log_softmax(self.forward_logits(logits.detach()), -1), index, g)
-        return self._relax(logits, gumbel)
+        return self._plugin_sample(logits, gumbel)
 
     @property
     def has_relaxed_sample(self) -> bool:
         """Whether the backward goes through one relaxed point (:meth:`relaxed_sample`; the gradient gap is defined):
-        the estimators that write ``_soft`` (gs, gs_st, decoupled_st, st, gs_sparsemax, hard_concrete)."""
-        return type(self)._soft is not PathwiseEstimator._soft
+        the estimators that write ``_relaxed_sample`` (gs, gs_st, decoupled_st, st, gs_sparsemax, hard_concrete)."""
+        return type(self)._relaxed_sample is not PathwiseEstimator._relaxed_sample
 
     def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """The relaxed point whose Jacobian the backward uses (for the gradient gap), with its gradient."""
         self._split(logits, uniforms)
         if not self.has_relaxed_sample:
-            return self._soft(logits, None)  # the TypeError that says why there is none
-        return self._soft(logits, gumbel_from_uniform(uniforms).reshape(logits.shape))
+            return self._relaxed_sample(logits, None)  # the TypeError that says why there is none
+        return self._relaxed_sample(logits, gumbel_from_uniform(uniforms).reshape(logits.shape))
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         raise TypeError(
             f"{self.name}: the backward does not go through a single relaxed sample, so the gradient gap is "
             "not defined (it is for gs, gs_st, decoupled_st and st)"
@@ -346,7 +346,7 @@ class CategoricalForward(PathwiseEstimator):
     def num_uniforms(self, event_shape: tuple[int, ...]) -> int:
         return math.prod(event_shape[:-1])
 
-    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split(logits, uniforms)
         probs = torch.softmax(logits, dim=-1)
         index = inverse_cdf_index(probs.detach(), uniforms.reshape(*logits.shape[:-1], 1))
@@ -355,7 +355,7 @@ class CategoricalForward(PathwiseEstimator):
 
     def relaxed_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split(logits, uniforms)
-        return self._soft(logits, None)
+        return self._relaxed_sample(logits, None)
 
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
         """``x ~ Cat(p)`` forwards: the backward depends on ``x`` alone (no noise)."""
@@ -370,7 +370,7 @@ class CategoricalForward(PathwiseEstimator):
         ``index`` has shape ``(..., 1)``."""
         raise NotImplementedError
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # the draw of the categorical form on (0, a), by inversion: x = 1 iff p_0 <= u (p_0 + p_1), where
         # p_0 + p_1 = 1 (to rounding: the categorical form's own p_0 differs from sigmoid(-a) by as much); the
         # backward is the closed-form slope dx/da
@@ -380,7 +380,7 @@ class CategoricalForward(PathwiseEstimator):
         x = (p0 <= open_uniform(uniforms.reshape(logit.shape))).to(logit.dtype)
         slope = self._binary_slope(a, p1, p0, x)
         if slope is None:
-            return super().relax_binary(logit, uniforms)
+            return super().plugin_sample_binary(logit, uniforms)
         # x + slope (a - sg(a)): the value x to the last bit (the bracket is exactly 0), the gradient slope;
         # one fused pass where straight_through(x, slope * a) takes three
         return torch.addcmul(x, slope, logit - a)

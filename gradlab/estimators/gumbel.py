@@ -38,17 +38,17 @@ class GumbelSoftmax(PathwiseEstimator):
     def __post_init__(self) -> None:
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return self._soft(logits, gumbel)
+    def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return self._relaxed_sample(logits, gumbel)
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         theta = torch.log_softmax(logits, dim=-1)
         return torch.softmax((theta + gumbel) / self.t, dim=-1)
 
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
         raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # softmax_t(theta + G)[1] = sigmoid((a + G_1 - G_0) / t), as theta_1 - theta_0 = a
         self._split_binary(logit, uniforms)
         return torch.sigmoid((logit + logistic_from_uniform(uniforms, logit.shape)) / self.t)
@@ -68,16 +68,16 @@ class GumbelSoftmaxST(PathwiseEstimator):
     def __post_init__(self) -> None:
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         theta = torch.log_softmax(logits, dim=-1)
         perturbed = theta + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
         return straight_through(hard, torch.softmax(perturbed / self.t, dim=-1))
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # argmax(theta + G) = 1 iff a + G_1 - G_0 > 0 (a tie picks 0, as argmax does)
         self._split_binary(logit, uniforms)
         perturbed = logit + logistic_from_uniform(uniforms, logit.shape)
@@ -127,19 +127,19 @@ class DecoupledST(PathwiseEstimator):
             return super().target
         return f"objective under softmax(logits / {self.tau_f:g}) (the forward distribution)"
 
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         perturbed = logits / self.tau_f + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
-        return straight_through(hard, self._soft(logits, gumbel))
+        return straight_through(hard, self._relaxed_sample(logits, gumbel))
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         if self.backward == "gumbel_logits":
             return torch.softmax(logits / self.tau_b + gumbel, dim=-1)
         if self.backward == "gumbel_sum":
             return torch.softmax((logits / self.tau_f + gumbel) / self.tau_b, dim=-1)
         return torch.softmax(logits / self.tau_b, dim=-1)
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split_binary(logit, uniforms)
         noise = logistic_from_uniform(uniforms, logit.shape)  # G_1 - G_0
         hard = (logit.detach() / self.tau_f + noise > 0).to(logit.dtype)
@@ -185,7 +185,7 @@ class GumbelRao(PathwiseEstimator):
         n = math.prod(event_shape)
         return n * (1 + self.m) + (n // event_shape[-1]) * self.m
 
-    def relax(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         sample_ndim, event = self._split(logits, uniforms)
         sample = tuple(logits.shape[:sample_ndim])
         n = math.prod(event)

@@ -83,12 +83,12 @@ class _GumbelMap(GumbelSoftmax):
 
     _map: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         return type(self)._map((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
 
-    def relax_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # GS's closed form is a sigmoid; these maps' binary forms are the categorical one on (0, a)
-        return PathwiseEstimator.relax_binary(self, logit, uniforms)
+        return PathwiseEstimator.plugin_sample_binary(self, logit, uniforms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,10 +138,10 @@ class HardConcrete(PathwiseEstimator):
         s = torch.sigmoid((logistic + a) / self.beta)
         return torch.clamp(s * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
 
-    def _relax(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return self._soft(logits, gumbel)
+    def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+        return self._relaxed_sample(logits, gumbel)
 
-    def _soft(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
+    def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         # G_1 - G_0 of two standard Gumbels is standard logistic; a = l_1 - l_0 is the Bernoulli logit
         z = self._gate(logits[..., 1] - logits[..., 0], gumbel[..., 1] - gumbel[..., 0])
         return torch.stack([1 - z, z], dim=-1)

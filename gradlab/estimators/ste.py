@@ -36,7 +36,7 @@ class StraightThrough(CategoricalForward):
         soft = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
         return straight_through(hard, soft)
 
-    def _soft(self, logits, gumbel):
+    def _relaxed_sample(self, logits, gumbel):
         return torch.softmax(logits / self.t, dim=-1)
 
     def _binary_slope(self, logit, p1, p0, x):

@@ -162,10 +162,10 @@ class DataModel(StochasticModel):
         parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
 
         def sample(i, logits):
-            return one_hot(estimator.relax(logits, parts[i]).argmax(-1), logits.shape[-1], logits.dtype)
+            return one_hot(estimator.plugin_sample(logits, parts[i]).argmax(-1), logits.shape[-1], logits.dtype)
 
         def sample_binary(i, logit):
-            return (estimator.relax_binary(logit, parts[i]) > 0.5).to(logit.dtype)
+            return (estimator.plugin_sample_binary(logit, parts[i]) > 0.5).to(logit.dtype)
 
         with torch.no_grad():
             return self._run(params, sample, estimator, sample_binary)

@@ -6,11 +6,11 @@ which returns a one-hot sample ``(..., K)`` of ``softmax(logits)``; later logits
 samples (a hierarchical VAE, a sigmoid belief net, a quantized network). ``draw.bernoulli(a)`` draws binary
 units ``x in {0, 1}`` with ``P(x = 1) = sigmoid(a)`` and returns ``x`` itself (shape of ``a``): it is the draw
 of the 2-way categorical logits ``(0, a)``, component 1, so everything below treats it as that draw, while
-pathwise estimators evaluate it through their binary closed form (``est.relax_binary``, about 4x faster on
+pathwise estimators evaluate it through their binary closed form (``est.plugin_sample_binary``, about 4x faster on
 a sigmoid belief net). The same ``forward`` serves:
 
 * every pathwise estimator as a plug-in (ZGR App. B.2: "for every tensor of categorical variables"): each
-  draw is ``est.relax(logits, u_i)`` with its own slice ``u_i`` of the sample's uniforms;
+  draw is ``est.plugin_sample(logits, u_i)`` with its own slice ``u_i`` of the sample's uniforms;
 * ``reinforce(m)`` over the whole trace: ``m`` traces per sample, the score of all draws together
   (``sum_i log p(x_i | x_<i)``), leave-one-out baselines per loss element, plus the pathwise gradient of the
   parameters the loss uses directly (the samples held fixed);
@@ -289,9 +289,9 @@ class StochasticModel(Problem):
     def _pathwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
         return self._run(
             params,
-            lambda i, logits: est.relax(logits, parts[i]),
+            lambda i, logits: est.plugin_sample(logits, parts[i]),
             est,
-            lambda i, logit: est.relax_binary(logit, parts[i]),
+            lambda i, logit: est.plugin_sample_binary(logit, parts[i]),
         ).sum()
 
     def _reinforce_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:

@@ -135,7 +135,7 @@ def train_vae(
             opt.step()
             with torch.no_grad():
                 if estimator.relaxed_forward:
-                    value = float(loss(_one_hot_argmax(estimator.relax(logits, u))).sum())
+                    value = float(loss(_one_hot_argmax(estimator.plugin_sample(logits, u))).sum())
                 else:
                     value = float(sur)
             total += value * b

@@ -55,7 +55,7 @@ def test_backward_at_equals_the_estimator_at_forced_noise(name):
     lo = torch.where(index > 0, cdf.gather(-1, (index - 1).clamp_min(0)[:, None])[:, 0], torch.zeros(200, dtype=DT))
     u = ((lo + cdf.gather(-1, index[:, None])[:, 0]) / 2)[:, None]
     w = torch.randn(200, 5, generator=g, dtype=DT)
-    (want,) = torch.autograd.grad((est.relax(logits, u) * w).sum(), logits)
+    (want,) = torch.autograd.grad((est.plugin_sample(logits, u) * w).sum(), logits)
     (got,) = torch.autograd.grad((est.backward_at(logits, index) * w).sum(), logits)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
 
@@ -71,7 +71,7 @@ def test_noisy_backward_at_is_the_estimator_given_x(name):
     n = 60_000
     logits = eta.expand(n, 3).clone().requires_grad_()
     u = est.draw_uniforms(logits, 2, sample_ndim=1)
-    out = est.relax(logits, u)
+    out = est.plugin_sample(logits, u)
     (g_all,) = torch.autograd.grad((out * w).sum(), logits)
     forward = out.detach().argmax(-1)
     crit = norm.ppf(1 - 1e-3 / 18)

@@ -97,7 +97,7 @@ def test_bad_logits_and_generator_errors():
         est.sample(torch.zeros(3, 2), generator=None)
     msg = r"zgr: uniforms must have shape \(2, 3\) for logits of shape \(2, 3, 2\), got \(2, 5\)"
     with pytest.raises(ValueError, match=msg):
-        est.relax(torch.zeros(2, 3, 2), torch.rand(2, 5))
+        est.plugin_sample(torch.zeros(2, 3, 2), torch.rand(2, 5))
     with pytest.raises(TypeError, match="reinforce is a score-function estimator, not a drop-in layer"):
         gl.estimator("reinforce").sample(torch.zeros(3, 2), generator=torch.Generator())
 
@@ -124,7 +124,7 @@ def test_user_registered_estimator_is_covered_by_the_contract():
         name: ClassVar[str] = "half_st"
         summary: ClassVar[str] = "toy: ST backward times scale"
 
-        def _relax(self, logits, gumbel):
+        def _plugin_sample(self, logits, gumbel):
             hard = gl.estimators.categorical_sample(logits, gumbel)
             return gl.straight_through(hard, self.scale * torch.softmax(logits, -1))
 

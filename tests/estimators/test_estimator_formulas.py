@@ -134,7 +134,7 @@ def test_forward_values_are_exactly_one_hot():
 
 
 def test_binary_closed_forms_zgr_is_darn_half():
-    """Binary units (relax_binary): d x / d a is ZGR Cor. 1's DARN(1/2), (x - 1/2)(x - p), for zgr and for
+    """Binary units (plugin_sample_binary): d x / d a is ZGR Cor. 1's DARN(1/2), (x - 1/2)(x - p), for zgr and for
     darn(phi_bar="uniform"); p (1 - p) for st; a closed form written here, float64. Logits up to 5 (beyond,
     autograd's sigmoid derivative p (1 - p) loses digits to the rounding of 1 - p; the contract test compares
     the binary and categorical forms up to +-100)."""
@@ -144,7 +144,7 @@ def test_binary_closed_forms_zgr_is_darn_half():
     p, q = torch.sigmoid(a.detach()), torch.sigmoid(-a.detach())  # q = 1 - p without cancellation
     for name, hp in (("zgr", {}), ("darn", {"phi_bar": "uniform"}), ("st", {})):
         est = gl.estimator(name, **hp)
-        x = est.relax_binary(a, u)
+        x = est.plugin_sample_binary(a, u)
         (g,) = torch.autograd.grad(x.sum(), a)
         x = x.detach()
         assert set(x.unique().tolist()) == {0.0, 1.0}

@@ -85,7 +85,7 @@ def test_gradient_is_the_derivative_of_the_loss_at_the_relaxed_point(name, hp, k
         u = est.draw_uniforms(logits, seed)
 
         def f(x, u=u):
-            return (est.relax(x, u) @ w).sin().sum()
+            return (est.plugin_sample(x, u) @ w).sin().sum()
 
         assert torch.autograd.gradcheck(f, (logits.requires_grad_(),), eps=1e-7, atol=1e-6)
 
@@ -96,7 +96,7 @@ def test_hard_concrete_has_exact_zeros_and_ones_with_the_papers_probabilities():
     est = gl.estimator("hard_concrete")
     n, a = 200_000, 0.8
     logits = torch.tensor([0.0, a], dtype=DT).expand(n, 2)
-    z = est.relax(logits, est.draw_uniforms(logits, 2, sample_ndim=1))[:, 1]
+    z = est.plugin_sample(logits, est.draw_uniforms(logits, 2, sample_ndim=1))[:, 1]
     beta, gamma, zeta = 2 / 3, -0.1, 1.1
     for observed, p in (
         ((z == 0).double().mean(), 1 / (1 + math.exp(-(beta * math.log(-gamma / zeta) - a)))),

@@ -287,7 +287,7 @@ def test_vae_vectorised_path_equals_a_per_sample_loop(wrt):
             full = vae.full_params(leaves)
             logits = vae.latent_logits(full)
             if est.pathwise:
-                out = vae.loss(est.relax(logits, u[r]), full, est.forward_logits(logits)).sum()
+                out = vae.loss(est.plugin_sample(logits, u[r]), full, est.forward_logits(logits)).sum()
             else:
                 out = est.surrogate(logits, lambda x, full=full, logits=logits: vae.loss(x, full, logits), u[r]).sum()
             grads = torch.autograd.grad(out, list(leaves.values()), allow_unused=True)
