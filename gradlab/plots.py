@@ -184,6 +184,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     ax.set_xscale("log")
     _symlog(ax, b, ds[N.BIAS2 + N.LO].values if bounds else None)
     ax.set_xlabel("average variance per parameter")
+    ax.tick_params(axis="x", which="both", labelrotation=30)  # a range under a decade labels its minor ticks
     ax.set_ylabel("average squared bias per parameter (symlog)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))

@@ -134,9 +134,10 @@ def groups(ds: xr.Dataset):
     for i, f in enumerate(fam):
         extra = []
         for key in hparam_names(str(f)):
-            if key == varied(str(f)) or _quiet_default(str(f), key, ds[key].values[i] if key in ds.coords else None):
+            along = key in ds.coords and ds[key].dims == (N.ESTIMATOR,)  # not a dimension named alike (RELAX's seed)
+            if key == varied(str(f)) or _quiet_default(str(f), key, ds[key].values[i] if along else None):
                 continue
-            if key in ds.coords:
+            if along:
                 v = ds[key].values[i]
                 if (isinstance(v, str) and v) or (not isinstance(v, str) and np.isfinite(v)):
                     extra.append(f"{key}={v:g}" if not isinstance(v, str) else f"{key}={v}")
