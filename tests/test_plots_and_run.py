@@ -241,3 +241,15 @@ def test_a_users_estimator_with_its_own_hyper_parameters_in_sweeps_and_figures(t
         assert sorted(p.name for p in written) == ["own_pareto.png", "own_vs_temperature.png"]
     finally:
         gl.estimators.REGISTRY.pop("tempered_test")
+
+
+def test_a_hyper_parameter_named_like_a_dimension_is_not_read_as_one():
+    """RELAX's ``seed`` hyper-parameter beside a result's ``seed`` dimension: the figures group RELAX along
+    ``steps`` with its other hyper-parameters (``gradlab plot`` of a RELAX sweep raised an IndexError)."""
+    from gradlab.results import estimator_coords
+
+    ests = [gl.estimator("relax", steps=s) for s in (5, 10)]
+    coords = estimator_coords([e.label for e in ests], [e.name for e in ests], [e.hparams() for e in ests])
+    coords[N.SEED] = [0]
+    ds = xr.Dataset({N.BIAS2: ((N.ESTIMATOR, N.SEED), np.ones((2, 1)))}, coords=coords)
+    assert plots._groups(ds) == {"relax(t=0.5, eta=1)": [0, 1]}
