@@ -56,7 +56,7 @@ def main() -> None:
 def loop_gradients(model, est, n: int) -> None:
     """One surrogate and one backward pass per sample (what a user without vmap would write)."""
     sizes = model._uniforms_per_draw(est)
-    surrogate = model._reinforce_surrogate if est.scores_whole_trace else model._layerwise_surrogate
+    surrogate = model._surrogate_of(est)
     g = torch.Generator().manual_seed(1)
     for _ in range(n):
         u = torch.rand(sum(sizes), generator=g, dtype=model.dtype)

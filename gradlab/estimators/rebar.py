@@ -244,13 +244,15 @@ class RELAX(_RelaxationControlVariate):
             return self.with_state(None)
         gen = make_generator(self.seed + 1, base.device)
         rep = base.expand(self.batch, *base.shape)
+        start = gen.get_state()  # the probe uses the first step's noise, then the generator rewinds to it
         u = self.draw_uniforms(rep, gen, sample_ndim=1)
+        gen.set_state(start)
         with torch.enable_grad():  # the MLP's width is known once the loss's element shape is
             probe = self._parts(rep[:1].clone().requires_grad_(), loss, u[:1], None, create_graph=False)[0]
         width = math.prod(base.shape[probe.ndim - 1 :])
 
-        def objective(state, first=[u]):  # noqa: B006 (the first step's noise was drawn for the probe)
-            noise = first.pop() if first else self.draw_uniforms(rep, gen, sample_ndim=1)
+        def objective(state):
+            noise = self.draw_uniforms(rep, gen, sample_ndim=1)
             return self.squared_norm(rep.clone().requires_grad_(), loss, noise, state) / self.batch
 
         return self.fit_objective(objective, [width], base.dtype, base.device)

@@ -150,11 +150,7 @@ class DataModel(StochasticModel):
         if tuple(uniforms.shape) != (want,):
             raise ValueError(f"{self.name}: uniforms must have shape ({want},), got {tuple(uniforms.shape)}")
         parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
-        if estimator.scores_whole_trace:
-            return self._reinforce_surrogate(estimator, params, parts)
-        if not estimator.pathwise:  # layerwise (ARM, DisARM, ...) or relaxing the later draws (REBAR, RELAX)
-            return self._layerwise_surrogate(estimator, params, parts)
-        return self._pathwise_surrogate(estimator, params, parts)
+        return self._surrogate_of(estimator)(estimator, params, parts)
 
     def hard_losses(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
         """Per-example losses at the discrete samples of a pathwise estimator's noise: the argmax of its relaxed

@@ -34,39 +34,24 @@ def layerwise_surrogate(model, est: Estimator, params, parts) -> torch.Tensor:
 
     total = model._run(params, draw_base).sum()  # the samples held fixed: the direct pathwise gradient
     fixed = {k: v.detach() for k, v in params.items()}
-    for layer, spec in enumerate(model.draws):
-
-        def loss(x, layer=layer, spec=spec):  # x: (n, *S_l, K) configurations of draw l
-            def one(x_l):
-                def draw(i, logits):
-                    if i == layer:
-                        return x_l
-                    index = base[i] if i < layer else inverse_cdf_index(torch.softmax(logits, -1), base_u[i])
-                    return scatter_one_hot(index, logits)
-
-                out = model._run(fixed, draw)
-                return out if model.elements_independent else out.sum()
-
-            lead = x.shape[: x.ndim - len(spec.shape)]
-            flat = x.reshape(-1, *spec.shape)
-            values = torch.func.vmap(one)(flat)
-            return values.reshape(*lead, *values.shape[1:])
-
-        out = est.surrogate(logits_of[layer], loss, own_u[layer])
+    for layer in range(len(model.draws)):
+        out = est.surrogate(logits_of[layer], _ResampledLater(model, fixed, base, layer, base_u), own_u[layer])
         total = total + (out - out.detach()).sum()
     return total
 
 
-class _LaterDraws:
-    """The loss of draw ``layer`` of a multi-layer model as a function of its configuration ``x`` (``(n, *S_l,
-    K)``): the earlier draws at the base trace, the parameters fixed, the later draws from their Gumbels ``G`` at
-    the base trace's noise, ``argmax(theta + G)`` when called (so ``f(b)`` is the base trace's loss), relaxed
-    ``softmax((theta + G) / t)`` by :meth:`relaxed` (the control variate of REBAR / RELAX, continuous in ``x``)."""
+class _DrawLoss:
+    """The loss of draw ``draw`` of a multi-layer model as a function of its configurations ``x`` (``(n, *S_l,
+    K)``, mapped with ``vmap``): the earlier draws at the base trace ``base``, the parameters fixed, each later
+    draw as :meth:`_later` gives it."""
 
-    def __init__(self, model, fixed, base, gumbels, layer: int):
-        self.model, self.fixed, self.base, self.gumbels, self.draw = model, fixed, base, gumbels, layer
+    def __init__(self, model, fixed, base, draw: int, noise):
+        self.model, self.fixed, self.base, self.draw, self.noise = model, fixed, base, draw, noise
 
-    def _values(self, x: torch.Tensor, t) -> torch.Tensor:
+    def _later(self, i: int, logits: torch.Tensor, t) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _values(self, x: torch.Tensor, t=None) -> torch.Tensor:
         spec = self.model.draws[self.draw]
 
         def one(x_l):
@@ -75,8 +60,7 @@ class _LaterDraws:
                     return x_l
                 if i < self.draw:
                     return scatter_one_hot(self.base[i], logits)
-                z = torch.log_softmax(logits, -1) + self.gumbels[i]
-                return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else torch.softmax(z / t, -1)
+                return self._later(i, logits, t)
 
             out = self.model._run(self.fixed, draw)
             return out if self.model.elements_independent else out.sum()
@@ -86,7 +70,24 @@ class _LaterDraws:
         return values.reshape(*lead, *values.shape[1:])
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self._values(x, None)
+        return self._values(x)
+
+
+class _ResampledLater(_DrawLoss):
+    """The later draws resampled by inversion from the base trace's uniforms (``noise``)."""
+
+    def _later(self, i, logits, t):
+        return scatter_one_hot(inverse_cdf_index(torch.softmax(logits, -1), self.noise[i]), logits)
+
+
+class _RelaxedLater(_DrawLoss):
+    """The later draws from their Gumbels ``G`` (``noise``) at the base trace's noise: ``argmax(theta + G)`` when
+    called (so ``f(b)`` is the base trace's loss), relaxed ``softmax((theta + G) / t)`` by :meth:`relaxed` (the
+    control variate of REBAR / RELAX, continuous in ``x``)."""
+
+    def _later(self, i, logits, t):
+        z = torch.log_softmax(logits, -1) + self.noise[i]
+        return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else torch.softmax(z / t, -1)
 
     def relaxed(self, x: torch.Tensor, t) -> torch.Tensor:
         return self._values(x, t)
@@ -95,7 +96,7 @@ class _LaterDraws:
 def _relaxed_layers(model, est: Estimator, params, parts):
     """The base trace ``b_i = argmax(theta_i + G_i)`` from each draw's own Gumbels (the estimator's ``z`` noise),
     its per-element losses (the direct pathwise gradient of the parameters) and, per draw, the logits (given the
-    earlier draws of the base trace, with their gradient in ``params``) and its :class:`_LaterDraws` loss."""
+    earlier draws of the base trace, with their gradient in ``params``) and its :class:`_RelaxedLater` loss."""
     gumbels = [est.gumbels(p, d.shape) for p, d in zip(parts, model.draws, strict=True)]
     base, logits_of = [], []
 
@@ -107,7 +108,7 @@ def _relaxed_layers(model, est: Estimator, params, parts):
 
     total = model._run(params, draw_base)
     fixed = {k: v.detach() for k, v in params.items()}
-    return total, [(logits_of[i], _LaterDraws(model, fixed, base, gumbels, i)) for i in range(len(model.draws))]
+    return total, [(logits_of[i], _RelaxedLater(model, fixed, base, i, gumbels)) for i in range(len(model.draws))]
 
 
 def relaxed_layers_surrogate(model, est: Estimator, params, parts) -> torch.Tensor:

@@ -276,10 +276,7 @@ class StochasticModel(Problem):
             raise ValueError(f"{self.name}: uniforms must have shape (R, {want}), got {tuple(uniforms.shape)}")
         sizes = self._uniforms_per_draw(estimator)
         fixed = self.param_values()
-        if estimator.scores_whole_trace:
-            surrogate = self._reinforce_surrogate
-        else:
-            surrogate = self._pathwise_surrogate if estimator.pathwise else self._layerwise_surrogate
+        surrogate = self._surrogate_of(estimator)
 
         def one(chosen: dict, u: torch.Tensor) -> torch.Tensor:
             return surrogate(estimator, {**fixed, **chosen}, torch.split(u, sizes))
@@ -318,10 +315,17 @@ class StochasticModel(Problem):
         score = (est.score_weights(values) * log_p).sum(dim=0)
         return (values.mean(dim=0) + (score - score.detach())).sum()
 
-    def _layerwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
+    def _surrogate_of(self, est: Estimator) -> Callable:
+        """``surrogate(est, params, parts)`` of one sample (``parts``: the sample's uniforms per draw) for the kind
+        of estimator ``est`` declares itself: a plug-in per draw, whole traces scored together, one draw at a time
+        with the later draws resampled, or with them relaxed."""
+        if est.pathwise:
+            return self._pathwise_surrogate
+        if est.scores_whole_trace:
+            return self._reinforce_surrogate
         if est.relaxes_later_draws:
-            return relaxed_layers_surrogate(self, est, params, parts)
-        return layerwise_surrogate(self, est, params, parts)
+            return lambda est, params, parts: relaxed_layers_surrogate(self, est, params, parts)
+        return lambda est, params, parts: layerwise_surrogate(self, est, params, parts)
 
     def control_variate_step(self, est: Estimator, params, uniforms: torch.Tensor) -> Estimator:
         """``est`` after one step of its control variate at this sample (``uniforms``, as for the surrogate): an

@@ -311,9 +311,7 @@ class CategoricalVAE(Problem):
         decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``). A score-function
         estimator other than REINFORCE (REBAR, RELAX, ARSM, ...) takes the generic per-sample loop instead, with the
         single-layer noise layout (``estimator.num_uniforms``)."""
-        from .model import takes
-
-        if not takes(estimator) or estimator.layerwise or estimator.relaxes_later_draws:  # one layer: its own noise
+        if not (estimator.pathwise or estimator.scores_whole_trace):  # one layer: the estimator's own noise layout
             return self.looped_gradients(estimator, uniforms, wrt)
         workspace = {} if workspace is None else workspace
         key = ("model", "logits" if wrt == "logits" else "params")
