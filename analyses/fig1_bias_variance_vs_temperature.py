@@ -27,24 +27,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.mnist:
         from gradlab.sweep import load_config, run_sweep
-        from gradlab.training import snapshot_paths, train_vae
+        from gradlab.training import rf4_snapshot
 
         cfg = load_config(FIGURES.parent / "analyses" / "zgr_fig1_mnist.toml")
         cfg.problem["data_path"] = args.mnist
         snap_dir = RESULTS / "snapshots" / "mnist_rf4_v16_k16"
-        if not snapshot_paths(snap_dir, 10)[0].is_file():
-            data = gl.problems.load_dataset("mnist", args.mnist, "threshold")
-            train_vae(
-                data,
-                gl.estimator("reinforce", m=4),
-                num_vars=16,
-                num_classes=16,
-                epochs=10,
-                lr=1e-4,
-                snapshot_epochs=[10],
-                out_dir=snap_dir,
-            )
-        cfg.problem["snapshot"] = str(snapshot_paths(snap_dir, 10)[0])
+        data = gl.problems.load_dataset("mnist", args.mnist, "threshold")
+        snapshot = rf4_snapshot(snap_dir, 10, data=data, num_vars=16, num_classes=16, lr=1e-4)
+        cfg.problem["snapshot"] = str(snapshot)
         ds = run_sweep(cfg)
         title = "MNIST-B, 16 x 16 (paper size)"
     else:

@@ -36,6 +36,7 @@ class _Antithetic(Estimator):
     pathwise: ClassVar[bool] = False
     categories: ClassVar[int | None] = 2
     layerwise: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
 
     @property
     def loss_evaluations(self) -> int:

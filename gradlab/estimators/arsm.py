@@ -38,6 +38,7 @@ class ARSM(Estimator):
     )
     pathwise: ClassVar[bool] = False
     layerwise: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
 
     @property
     def loss_evaluations(self) -> int:

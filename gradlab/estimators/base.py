@@ -69,6 +69,7 @@ class Estimator:
     summary: ClassVar[str] = ""
     pathwise: ClassVar[bool] = True
     relaxed_forward: ClassVar[bool] = False  # True when the forward value is not a one-hot sample (gs)
+    unbiased: ClassVar[bool] = False  # unbiased for every loss (tests/estimators/test_unbiased.py holds it to it)
 
     # ----------------------------------------------------------------- metadata
     def hparams(self) -> dict[str, object]:

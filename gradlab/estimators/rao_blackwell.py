@@ -45,6 +45,7 @@ class RaoBlackwellReinforce(Estimator):
     pathwise: ClassVar[bool] = False
     curve_field: ClassVar[str | None] = "k"
     layerwise: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "k", _checks.integer(self.name, "k", self.k, 0))

@@ -61,6 +61,7 @@ class _RelaxationControlVariate(Estimator):
 
     pathwise: ClassVar[bool] = False
     relaxes_later_draws: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
     temperature_fields: ClassVar[tuple[str, ...]] = ("t",)
 
     def __post_init__(self) -> None:

@@ -45,6 +45,7 @@ class Reinforce(Estimator):
     )
     pathwise: ClassVar[bool] = False
     scores_whole_trace: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
     quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline", "decay")
     BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none", "ema")
 

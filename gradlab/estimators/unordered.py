@@ -70,6 +70,7 @@ class UnorderedSet(Estimator):
     pathwise: ClassVar[bool] = False
     curve_field: ClassVar[str | None] = "k"
     layerwise: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
     BASELINES: ClassVar[tuple[str, ...]] = ("builtin", "none")
     MAX_K: ClassVar[int] = 6
 
@@ -140,6 +141,7 @@ class PriorityReinforce(Estimator):
     )
     pathwise: ClassVar[bool] = False
     layerwise: ClassVar[bool] = True
+    unbiased: ClassVar[bool] = True
     curve_field: ClassVar[str | None] = "k"
 
     def __post_init__(self) -> None:

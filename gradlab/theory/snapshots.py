@@ -16,13 +16,12 @@ def rf4_snapshot(epochs: int, images: int, num_vars: int = 4, num_classes: int =
     the CPU's kernels (AVX2 or AVX-512, one BLAS or another) flips some of RF(4)'s sampled categories and the
     trained snapshot, and with it the verdict of a trend claim on a 5-point grid, differed between machines; in
     float64 a flip needs a uniform within 1e-16 of a category boundary."""
-    from ..estimators import estimator
     from ..problems import CategoricalVAE, digits
-    from ..training import train_vae
+    from ..training import train_rf4
 
     arch = {"num_vars": num_vars, "num_classes": num_classes, "embedding": embedding}
     ds = digits()
-    res = train_vae(ds, estimator("reinforce", m=4), epochs=epochs, seed=0, progress=False, dtype=torch.float64, **arch)
+    res = train_rf4(epochs, data=ds, seed=0, dtype=torch.float64, **arch)
     prob = CategoricalVAE.on_dataset(ds, images, 0, params=res.params, dtype=torch.float64, **arch)
     log_q = torch.log_softmax(prob.latent_logits(prob.param_values()), -1)
     entropy = float(-(log_q.exp() * log_q).sum(-1).mean()) / math.log(num_classes)

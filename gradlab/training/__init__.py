@@ -9,7 +9,7 @@ from .history import history_dataset
 from .loop import OPTIMIZERS, TrainResult, temperature_at, train
 from .study import estimator_settings, training_study
 from .trajectory import trajectory_study
-from .vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_vae
+from .vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_rf4, train_vae
 
 __all__ = [
     "train",
@@ -22,6 +22,7 @@ __all__ = [
     "estimator_settings",
     "train_vae",
     "rf4_snapshot",
+    "train_rf4",
     "snapshot_paths",
     "save_snapshot",
     "load_snapshot",
