@@ -93,12 +93,11 @@ class _RelaxationControlVariate(Estimator):
         base trace of a multi-layer model draws every layer from it."""
         return gumbel_from_uniform(uniforms[: math.prod(shape)]).reshape(shape)
 
-    def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state, create_graph: bool):
-        """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)`` (not detached, a
-        function of ``state``), ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta``
-        (``None`` when the logits carry no gradient). A loss with a ``relaxed(x, t)`` method (a draw of a
-        multi-layer model, :mod:`gradlab.problems.layerwise`) is evaluated there at the relaxed points, with the
-        later draws relaxed at the same temperature."""
+    def _controls(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state):
+        """``(values, c, hard, theta)``: the loss at ``b`` and at the two relaxed points (``(3, *sample, *S')``),
+        the control variate at the relaxed points (``(2, *sample, *S')``), the one-hot ``b`` and ``log p``. A loss
+        with a ``relaxed(x, t)`` method (a draw of a multi-layer model, :mod:`gradlab.problems.layerwise`) is
+        evaluated there at the relaxed points, with the later draws relaxed at the same temperature."""
         sample_ndim, event = self._split(logits, uniforms)
         sample = tuple(logits.shape[:sample_ndim])
         n = math.prod(event)
@@ -120,7 +119,13 @@ class _RelaxationControlVariate(Estimator):
         values = loss(x) if relaxed is None else torch.cat([loss(x[:1]), relaxed(soft, t)])
         lead = (3, *sample)
         checked_losses(self.name, values, x, lead, event)
-        c = self._control(values[1:], soft, state, getattr(loss, "draw", 0))  # (2, *sample, *S')
+        return values, self._control(values[1:], soft, state, getattr(loss, "draw", 0)), hard, theta
+
+    def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state, create_graph: bool):
+        """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)`` (not detached, a
+        function of ``state``), ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta``
+        (``None`` when the logits carry no gradient)."""
+        values, c, hard, theta = self._controls(logits, loss, uniforms, state)
         weight = values[0].detach() - c[1]
         score = hard - theta.detach().exp()  # d log p(b) / d eta, per variable
         cv_grad = None
@@ -142,6 +147,20 @@ class _RelaxationControlVariate(Estimator):
         differentiable in ``state`` (Grathwohl et al. Alg. 2's objective for the control variate)."""
         _, weight, score, cv_grad = self._parts(logits, loss, uniforms, state, create_graph=True)
         return (_broadcast(weight, score) * score + cv_grad).pow(2).sum()
+
+    def squared_norm_mappable(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state) -> torch.Tensor:
+        """:meth:`squared_norm` for ``logits`` that carry no gradient, with ``d (c(z) - c(z~)) / d eta`` taken by
+        ``torch.func.grad``, so that it runs under ``torch.func.vmap`` (one sample of a multi-layer model per
+        row: :func:`gradlab.problems.layerwise.fitted_control_variate`); still differentiable in ``state``."""
+
+        def difference(lg: torch.Tensor) -> torch.Tensor:
+            c = self._controls(lg, loss, uniforms, state)[1]
+            return (c[0] - c[1]).sum()
+
+        values, c, hard, theta = self._controls(logits, loss, uniforms, state)
+        score = hard - theta.exp()
+        weight = values[0] - c[1]
+        return (_broadcast(weight, score) * score + torch.func.grad(difference)(logits)).pow(2).sum()
 
     def _state(self):
         return None

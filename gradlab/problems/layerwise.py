@@ -152,11 +152,19 @@ def fitted_control_variate(model, est: Estimator) -> Estimator:
     objective of ``batch`` samples (noise from ``seed + 1``, as on a single-layer problem)."""
     gen = make_generator(est.seed + 1, model.device)
     sizes = model._uniforms_per_draw(est)
-    fixed = model.param_values()
+    fixed = {k: v.detach() for k, v in model.param_values().items()}
 
     def objective(state):
         u = torch.rand((est.batch, sum(sizes)), generator=gen, dtype=model.dtype, device=model.device)
-        return sum(_objective(model, est, fixed, torch.split(row, sizes))(state) for row in u) / est.batch
+
+        def one(row):  # sum_l |g_l|^2 at one sample; vmapped over the batch, differentiable in state
+            _, layers = _relaxed_layers(model, est, fixed, torch.split(row, sizes))
+            return sum(
+                est.squared_norm_mappable(logits, loss, part, state)
+                for (logits, loss), part in zip(layers, torch.split(row, sizes), strict=True)
+            )
+
+        return torch.func.vmap(one)(u).sum() / est.batch
 
     return est.fit_objective(objective, element_widths(model), model.dtype, model.device)
 

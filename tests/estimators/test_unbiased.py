@@ -62,13 +62,9 @@ def _check_unbiased(problem, est: gl.Estimator, seed: int) -> None:
         assert p > ALPHA, f"{est.label}: max |z| = {float(z.max()):.2f} over {len(z)} parameters (p = {p:.2g})"
 
 
-# RELAX's fit on a multi-layer model loops over its batch in Python (0.44 s per Adam step of 64 samples on the
-# 4 x 4 SBN: 80 to 110 s for the default 200 steps); unbiasedness holds for any fit, so a shorter one is used there
-LAYER_FIT = {"relax": {"steps": 20, "batch": 8}}
-
 # binary-only estimators (ARM, DisARM) are not run on the HVAE's 4-way variables: the SBN is their two-layer model
 CASES = [
-    (name, {**LAYER_FIT.get(name, {}), **hp} if kind.startswith("two_layer") else hp, kind)
+    (name, hp, kind)
     for name, hp in SETTINGS
     for kind in PROBLEMS
     if not (kind == "two_layer_hvae" and REGISTRY[name].categories == 2)

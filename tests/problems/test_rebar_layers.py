@@ -137,6 +137,36 @@ def test_fitted_relax_per_sample_and_its_objective_on_two_draws():
         assert abs(float(value.detach()) / float(g["a"][i].pow(2).sum() + g["b"][i].pow(2).sum()) - 1) < 1e-10
 
 
+@pytest.mark.parametrize("name", ["two_draws", "sbn", "hvae"])
+def test_vectorised_fit_objective_equals_the_per_sample_loop(name):
+    """The fit's objective on a multi-layer model runs ``vmap`` over the batch with the control variate's gradient
+    by ``torch.func.grad`` (``squared_norm_mappable``); the per-sample path (``_objective``, ``torch.autograd.grad``
+    with ``create_graph``, one sample at a time) is the reference: the objective and its gradient in ``phi`` (off
+    its initial values, so the network's terms count) agree to 1e-12 relative."""
+    from gradlab.problems.layerwise import _objective, _relaxed_layers, element_widths
+
+    model = {"two_draws": two_draws, **CASES}[name]()
+    est = gl.estimator("relax", hidden=4)
+    sizes = model._uniforms_per_draw(est)
+    g = torch.Generator().manual_seed(9)
+    init = est._init_state(element_widths(model), DT, "cpu")
+    state = {k: (v + 0.3 * torch.randn(v.shape, generator=g, dtype=DT)).requires_grad_() for k, v in init.items()}
+    u = torch.rand(8, sum(sizes), generator=g, dtype=DT)
+    fixed = {k: v.detach() for k, v in model.param_values().items()}
+    loop = sum(_objective(model, est, fixed, torch.split(row, sizes))(state) for row in u)
+
+    def one(row):
+        _, layers = _relaxed_layers(model, est, fixed, torch.split(row, sizes))
+        parts = torch.split(row, sizes)
+        return sum(est.squared_norm_mappable(lg, loss, p, state) for (lg, loss), p in zip(layers, parts, strict=True))
+
+    vec = torch.func.vmap(one)(u).sum()
+    assert abs(float(vec.detach()) / float(loop.detach()) - 1) < 1e-12
+    want, got = (torch.autograd.grad(v, list(state.values())) for v in (loop, vec))
+    for a, b in zip(want, got, strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12 * float(a.abs().max()))
+
+
 CASES = {
     "sbn": lambda: SigmoidBeliefNet(hidden=(4, 4), batch_size=1, batch_seed=3),
     "hvae": lambda: HierarchicalVAE(num_vars=2, num_classes=4, batch_size=1, batch_seed=3),
