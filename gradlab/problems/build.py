@@ -100,12 +100,15 @@ def _dtype(cfg: Mapping) -> torch.dtype:
 
 @dataclasses.dataclass(frozen=True)
 class ProblemKind:
-    """A registered kind of problem: ``build(cfg, dtype, device)`` and the settings it accepts."""
+    """A registered kind of problem: ``build(cfg, dtype, device)``, the settings it accepts and, of those,
+    ``sequences``: the settings whose one value is a list (layer widths, logits), so that a sweep reads a list of
+    them as one value and a list of lists as a grid axis."""
 
     name: str
     build: Callable[[Mapping, torch.dtype, str], Problem]
     keys: tuple[str, ...]
     summary: str = ""
+    sequences: tuple[str, ...] = ()
 
 
 PROBLEMS: dict[str, ProblemKind] = {}
@@ -113,15 +116,22 @@ COMMON_KEYS = ("kind", "dtype", "device")
 
 
 def register_problem(
-    name: str, build: Callable[[Mapping, torch.dtype, str], Problem], keys: tuple[str, ...], summary: str = ""
+    name: str,
+    build: Callable[[Mapping, torch.dtype, str], Problem],
+    keys: tuple[str, ...],
+    summary: str = "",
+    sequences: tuple[str, ...] = (),
 ) -> None:
     """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
-    ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default)."""
+    ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default);
+    ``sequences``: those of them whose value is a list (:class:`ProblemKind`)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_problem: name must be a non-empty string, got {name!r}")
     if not callable(build):
         raise TypeError(f"register_problem: build must be callable, got {type(build).__name__}")
-    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary)
+    if not set(sequences) <= set(keys):
+        raise ValueError(f"register_problem: sequences must be among keys, got {sorted(set(sequences) - set(keys))}")
+    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary, tuple(sequences))
 
 
 def available_problems() -> list[str]:
@@ -278,22 +288,30 @@ _LOGIC_KEYS = ("widths", "tau", "init_seed", "wiring_seed")
 _CAE_KEYS = ("num_vars", "num_classes", "hidden", "init_seed")
 
 register_problem(
-    "single", _single, ("logits", "num_classes", "logits_seed", "loss", "loss_seed"), "one categorical variable"
+    "single",
+    _single,
+    ("logits", "num_classes", "logits_seed", "loss", "loss_seed"),
+    "one categorical variable",
+    sequences=("logits",),
 )
 register_problem("binary", _binary, ("logit", "loss", "loss_seed"), "one binary variable")
 register_problem("multi", _multi, ("num_vars", "num_classes", "logits_seed", "loss_seed"), "independent categoricals")
-register_problem("quantization", _quantization, ("eta", "levels", "noise", "loss", "std"), "a quantization unit")
+register_problem(
+    "quantization", _quantization, ("eta", "levels", "noise", "loss", "std"), "a quantization unit", ("levels",)
+)
 register_problem(
     "vae",
     _vae,
     (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot"),
     "categorical VAE",
+    ("hidden",),
 )
 register_problem(
     "sbn",
     _model_builder("layered", "SigmoidBeliefNet", _SBN_KEYS, ("hidden",)),
     (*DATA_KEYS, *_SBN_KEYS, "snapshot"),
     "sigmoid belief net classifier (StochasticModel)",
+    ("hidden",),
 )
 register_problem(
     "hvae",
@@ -306,17 +324,20 @@ register_problem(
     _model_builder("quantized", "QuantizedNetwork", _QUANTIZED_KEYS, ("hidden", "conv")),
     (*DATA_KEYS, *_QUANTIZED_KEYS, "snapshot"),
     "quantized MLP with stochastic weights and activations (ZGR App. B.5)",
+    ("hidden", "conv"),
 )
 register_problem(
     "logic_gates",
     _model_builder("logic_gates", "LogicGateNetwork", _LOGIC_KEYS, ("widths",)),
     (*DATA_KEYS, *_LOGIC_KEYS, "snapshot"),
     "differentiable logic-gate network (Decoupled ST Figs. 4-5)",
+    ("widths",),
 )
 register_problem(
     "cat_ae",
     _model_builder("autoencoder", "CategoricalAutoencoder", _CAE_KEYS, ("hidden",)),
     (*DATA_KEYS, *_CAE_KEYS, "snapshot"),
     "categorical autoencoder, 4 latents x 8 classes (Decoupled ST Fig. 3)",
+    ("hidden",),
 )
 PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)

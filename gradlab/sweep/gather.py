@@ -56,8 +56,8 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
     coords[N.TARGET] = (N.ESTIMATOR, [e.target for e in ests])
     coords[N.SEED] = seeds
-    for k, vals in axes.items():
-        coords[k] = vals
+    for k, vals in axes.items():  # an axis of list-valued settings (layer widths) is labelled "[32, 32]", ...
+        coords[k] = [str(list(v)) if isinstance(v, tuple) else v for v in vals]
     if param_labels:
         coords[N.PARAM] = param_labels
     problems = np.full([len(v) for v in axes.values()], "", dtype=object)

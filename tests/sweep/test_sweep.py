@@ -224,3 +224,37 @@ def test_typos_in_every_section_are_errors_naming_the_closest_key():
     for extra, message in cases:
         with pytest.raises((ValueError, TypeError), match=message):
             load_config({**base, **extra})
+
+
+def test_list_valued_settings_one_value_or_an_axis(tmp_path):
+    """A setting the problem kind declares a sequence (``ProblemKind.sequences``: logits, layer widths) takes a list
+    as one value and a list of lists as an axis; each cell equals the problem built directly (seed rule of the
+    module: cell seed = task_seed(master seed, replicate))."""
+    base = {"sampling": {"n": 300, "seeds": [0]}, "estimators": [{"name": "zgr"}]}
+    logits = [0.4, -1.0, 2.0]
+    one = {**base, "out": str(tmp_path / "one.nc"), "problem": {"kind": "single", "logits": logits}}
+    assert load_config(one).problem_axes() == {}
+    ds = run_sweep(load_config(one), progress=False)
+    direct = gl.sample_gradients(
+        gl.problems.build.build_problem({"kind": "single", "logits": logits}),
+        gl.estimator("zgr"),
+        300,
+        seed=gl.random.task_seed(0, 0),
+    )
+    np.testing.assert_allclose(ds["grad_mean"].squeeze().values, direct.mean.numpy(), rtol=1e-12)
+
+    problem = {"kind": "sbn", "hidden": [[2, 3], [3, 2]], "batch_size": 1}
+    grid = {**base, "out": str(tmp_path / "grid.nc"), "problem": problem}
+    assert load_config(grid).problem_axes() == {"hidden": [(2, 3), (3, 2)]}
+    ds = run_sweep(load_config(grid), progress=False)
+    assert ds["hidden"].values.tolist() == ["[2, 3]", "[3, 2]"]
+    sbn = gl.problems.build.build_problem({"kind": "sbn", "hidden": [3, 2], "batch_size": 1})
+    direct = gl.sample_gradients(sbn, gl.estimator("zgr"), 300, seed=gl.random.task_seed(0, 0))
+    want = gl.bias_variance({"zgr": direct}, gl.exact_gradient(sbn))  # too many parameters for grad_mean
+    for var in ("bias2", "variance"):
+        got = float(ds[var].sel(hidden="[3, 2]").squeeze())
+        assert abs(got / float(want[var].squeeze()) - 1) < 1e-10, var
+    assert ds[N.PROBLEM].values[0] != ds[N.PROBLEM].values[1]
+
+    with pytest.raises(ValueError, match=r"problem.hidden: .* a mix of both"):
+        load_config({**grid, "problem": {**problem, "hidden": [[2, 3], 4]}}).problem_axes()
