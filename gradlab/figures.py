@@ -8,10 +8,13 @@ figures.
   ST-ZGR, whose varied setting is alpha, and decoupled ST, drawn on its own grid); the Pareto diagram of the
   estimators of the model's objective (decoupled ST with ``tau_f != 1`` estimates another target and is left
   out); and, if there are several decoupled ST settings, their ``(tau_f, tau_b)`` grid.
+
+A sweep over problem settings gets these figures once per grid point.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -24,18 +27,21 @@ __all__ = ["result_figures", "plot_results"]
 
 
 def _subject(ds: xr.Dataset) -> str:
-    """What was measured, for the titles: e.g. "categorical VAE on digits"."""
+    """What was measured, for the titles: the problem kind's registered summary up to its first parenthesis or
+    comma (e.g. "categorical VAE"), "on" its data set where the kind reads one, "(snapshot)" at a snapshot."""
+    from .problems.build import PROBLEMS
+
     try:
         problem = json.loads(ds.attrs.get("problem_config", "{}"))
     except (TypeError, ValueError):
         problem = {}
-    kind = problem.get("kind", "")
-    names = {"vae": "categorical VAE", "hvae": "hierarchical VAE", "sbn": "sigmoid belief net"}
-    what = names.get(kind, kind.replace("_", " ") or str(ds.attrs.get("sweep", "result")))
-    data = problem.get("dataset", "digits") if kind in ("vae", "hvae", "sbn", "quantized", "cat_ae") else ""
+    spec = PROBLEMS.get(problem.get("kind", ""))
+    if spec is None:
+        return str(ds.attrs.get("sweep", "result"))
+    what = spec.summary.split(" (")[0].split(", ")[0] or spec.name.replace("_", " ")
     if problem.get("snapshot"):
         what += " (snapshot)"
-    return f"{what} on {data}" if data else what
+    return f"{what} on {problem.get('dataset', 'digits')}" if "dataset" in spec.keys else what
 
 
 def _asks(families: np.ndarray, question) -> np.ndarray:
@@ -51,16 +57,32 @@ def _pick(ds: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
 
 
 def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Path]:
-    """Write the figures ``ds`` supports (module docstring) as ``directory/stem_*.png``; returns their paths."""
-    from .analysis.pareto import model_target_mask
-    from .plots import plot_pareto, plot_quantization, plot_tau_grid, plot_vs_temperature, save_figure
-    from .results import one_seed
+    """Write the figures ``ds`` supports (module docstring) as ``directory/stem_*.png``; returns their paths. A
+    result with problem axes (a sweep's grid) gets one set per grid point, ``stem_<axis><index>..._*.png``, the
+    point's values in the titles."""
+    from .plots import plot_quantization, save_figure
 
     directory = Path(directory)
     other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
     if "grad_mean" in ds and N.ETA in ds.dims:
         return [save_figure(plot_quantization(ds), directory / f"{stem}_quantization.png")]
-    sub = one_seed(ds.isel({d: 0 for d in other}))
+    varied = [d for d in other if ds.sizes[d] > 1]
+    written = []
+    for index in itertools.product(*(range(ds.sizes[d]) for d in varied)):
+        point = ds.isel({**{d: 0 for d in other}, **dict(zip(varied, index, strict=True))})
+        name = stem + "".join(f"_{d}{i}" for d, i in zip(varied, index, strict=True))
+        where = ", ".join(f"{d} = {point[d].values.item()}" for d in varied)
+        written += _point_figures(point, directory, name, _subject(ds) + (f" ({where})" if where else ""))
+    return written
+
+
+def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) -> list[Path]:
+    """The figures of one grid point (no problem axes left)."""
+    from .analysis.pareto import model_target_mask
+    from .plots import plot_pareto, plot_tau_grid, plot_vs_temperature, save_figure
+    from .results import one_seed
+
+    sub = one_seed(point)
     fam = sub[N.FAMILY].values
     decoupled = _asks(fam, lambda cls: len(cls.temperature_fields) == 2)  # a forward and a backward temperature
     if decoupled.all() and len(np.unique(sub["tau_f"].values)) > 1:
@@ -69,7 +91,6 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
             fig = plot_tau_grid(sub, (N.GAP,), "Gradient gap over (tau_f, tau_b)")
             written.append(save_figure(fig, directory / f"{stem}_gradient_gap.png"))
         return written
-    subject = _subject(ds)
     # the families whose curve runs along their one temperature, or that have no curve (drawn as lines); not ST-ZGR
     # (alpha), RELAX (steps) or decoupled ST (two temperatures: drawn on its own grid)
     temp = _pick(sub, _asks(fam, lambda cls: cls.varied_field() in (None, *cls.temperature_fields[:1])))

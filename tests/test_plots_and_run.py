@@ -253,3 +253,22 @@ def test_a_hyper_parameter_named_like_a_dimension_is_not_read_as_one():
     coords[N.SEED] = [0]
     ds = xr.Dataset({N.BIAS2: ((N.ESTIMATOR, N.SEED), np.ones((2, 1)))}, coords=coords)
     assert plots._groups(ds) == {"relax(t=0.5, eta=1)": [0, 1]}
+
+
+def test_a_sweep_over_problem_settings_gets_figures_per_grid_point(tmp_path):
+    """``gradlab plot`` of a sweep with a problem axis drew the first grid point alone, without saying so; now one
+    set of figures per point, the point in the file name and the title, the subject from the problem registry."""
+    from gradlab.sweep import load_config, run_sweep
+
+    cfg = {
+        "out": str(tmp_path / "grid.nc"),
+        "problem": {"kind": "single", "num_classes": 4, "logits_seed": [0, 1]},
+        "sampling": {"n": 200, "seeds": [0], "bootstrap": 10},
+        "estimators": [{"name": "gs_st", "t": [0.5, 1.0]}, {"name": "zgr"}],
+    }
+    ds = run_sweep(load_config(cfg), progress=False)
+    written = figures.result_figures(ds, tmp_path, "grid")
+    assert sorted(p.name for p in written) == [
+        f"grid_logits_seed{i}_{kind}.png" for i in (0, 1) for kind in ("pareto", "vs_temperature")
+    ]
+    assert figures._subject(ds) == "one categorical variable"
