@@ -152,6 +152,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     front = front_da.values
     same = coinciding(ds)
     labels = ds[N.ESTIMATOR].values
+    marked = False
     for label, idx, fam, color, marker, ls in _styled_groups(ds):
         key = _varied(fam)
         ok = key in ds.coords and np.isfinite(ds[key].values[idx]).all()
@@ -171,7 +172,8 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
             for j in ii:
                 if any(math.isclose(float(ds["t"].values[j]), m, rel_tol=1e-6) for m in mark_t):
                     ax.plot(v[j], b[j], "o", mfc="none", mec="black", ms=11)
-    if "t" in ds.coords and mark_t:
+                    marked = True
+    if marked:  # the legend names the marked temperature only where a setting at it was drawn
         ax.plot([], [], "o", mfc="none", mec="black", ms=11, label="t = " + ", ".join(f"{m:g}" for m in mark_t))
     rule = {
         "pareto_upper": "on upper 95 % bounds",

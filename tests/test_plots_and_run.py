@@ -272,3 +272,18 @@ def test_a_sweep_over_problem_settings_gets_figures_per_grid_point(tmp_path):
         f"grid_logits_seed{i}_{kind}.png" for i in (0, 1) for kind in ("pareto", "vs_temperature")
     ]
     assert figures._subject(ds) == "one categorical variable"
+
+
+def test_the_pareto_legend_names_the_marked_temperature_only_where_it_was_drawn():
+    """The Pareto figure circles the settings at t = 2 and names that in its legend; a result with no setting at
+    t = 2 had the legend entry all the same (seen on a REBAR / RELAX sweep)."""
+    prob = gl.problems.build.build_problem({"kind": "single", "num_classes": 4})
+    exact = gl.exact_gradient(prob)
+
+    def legend(ts):
+        stats = {e.label: gl.sample_gradients(prob, e, 200, seed=0) for e in [gl.estimator("st", t=t) for t in ts]}
+        fig = plots.plot_pareto(gl.bias_variance(stats, exact))
+        return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+    assert "t = 2" not in legend([0.5, 1.0])
+    assert "t = 2" in legend([1.0, 2.0])
