@@ -150,67 +150,22 @@ def train_vae(
     return VAETrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)
 
 
-def train_rf4(
-    epochs: int,
-    *,
-    data: Dataset | None = None,
-    num_vars: int = 4,
-    num_classes: int = 8,
-    embedding: str = "bits",
-    lr: float = 1e-3,
-    seed: int = 0,
-    dtype: torch.dtype = torch.float32,
-    snapshot_epochs: Iterable[int] = (),
-    out_dir: str | Path | None = None,
-    progress: bool = False,
-) -> VAETrainResult:
-    """A categorical VAE trained with RF(4) (the ZGR paper's snapshot estimator) on ``data`` (default: the embedded
-    digits): the one recipe behind every snapshot (``gradlab run``, the analysis scripts, the theory checks)."""
+def train_rf4(epochs: int, *, data: Dataset | None = None, progress: bool = False, **settings) -> VAETrainResult:
+    """A categorical VAE trained with RF(4) (the ZGR paper's snapshot estimator) for ``epochs`` on ``data``
+    (default: the embedded digits): the one recipe behind every snapshot (``gradlab run``, the analysis scripts,
+    the theory checks). ``settings``: any other argument of :func:`train_vae` (``num_vars``, ``lr``, ``dtype``,
+    ``seed``, ``snapshot_epochs``, ``out_dir``, ...), at its defaults there."""
     from ..estimators import estimator
     from ..problems.data import digits
 
-    return train_vae(
-        digits() if data is None else data,
-        estimator("reinforce", m=4),
-        num_vars=num_vars,
-        num_classes=num_classes,
-        embedding=embedding,
-        epochs=epochs,
-        lr=lr,
-        seed=seed,
-        dtype=dtype,
-        snapshot_epochs=snapshot_epochs,
-        out_dir=out_dir,
-        progress=progress,
-    )
+    data = digits() if data is None else data
+    return train_vae(data, estimator("reinforce", m=4), epochs=epochs, progress=progress, **settings)
 
 
-def rf4_snapshot(
-    directory: str | Path,
-    epochs: int,
-    *,
-    data: Dataset | None = None,
-    num_vars: int = 4,
-    num_classes: int = 8,
-    embedding: str = "bits",
-    lr: float = 1e-3,
-    seed: int = 0,
-    progress: bool = False,
-) -> Path:
-    """The ``.pt`` path of :func:`train_rf4`'s VAE after ``epochs``, trained into ``directory`` once and reused
-    afterwards (``gradlab run`` and the analysis scripts)."""
+def rf4_snapshot(directory: str | Path, epochs: int, **settings) -> Path:
+    """The ``.pt`` path of :func:`train_rf4`'s VAE after ``epochs`` (``settings`` as there), trained into
+    ``directory`` once and reused afterwards (``gradlab run`` and the analysis scripts)."""
     pt, js = snapshot_paths(directory, epochs)
     if not (pt.is_file() and js.is_file()):
-        train_rf4(
-            epochs,
-            data=data,
-            num_vars=num_vars,
-            num_classes=num_classes,
-            embedding=embedding,
-            lr=lr,
-            seed=seed,
-            snapshot_epochs=[epochs],
-            out_dir=directory,
-            progress=progress,
-        )
+        train_rf4(epochs, snapshot_epochs=[epochs], out_dir=directory, **settings)
     return pt
