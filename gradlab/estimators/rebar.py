@@ -121,20 +121,20 @@ class _RelaxationControlVariate(Estimator):
         checked_losses(self.name, values, x, lead, event)
         return values, self._control(values[1:], soft, state, getattr(loss, "draw", 0)), hard, theta
 
-    def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state, create_graph: bool):
-        """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)`` (not detached, a
-        function of ``state``), ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta``
-        (``None`` when the logits carry no gradient)."""
+    def _parts(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state):
+        """``(value, weight, score, cv_grad)``: the loss at ``b``, the weight ``f(b) - c(z~)``,
+        ``d log p(b) / d eta`` per element's variables, and ``d (c(z) - c(z~)) / d eta`` (``None`` when the logits
+        carry no gradient)."""
         values, c, hard, theta = self._controls(logits, loss, uniforms, state)
         weight = values[0].detach() - c[1]
         score = hard - theta.detach().exp()  # d log p(b) / d eta, per variable
         cv_grad = None
         if logits.requires_grad and torch.is_grad_enabled():
-            (cv_grad,) = torch.autograd.grad((c[0] - c[1]).sum(), logits, retain_graph=True, create_graph=create_graph)
+            (cv_grad,) = torch.autograd.grad((c[0] - c[1]).sum(), logits, retain_graph=True)
         return values[0], weight, score, cv_grad
 
     def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
-        value, weight, score, cv_grad = self._parts(logits, loss, uniforms, self._state(), create_graph=False)
+        value, weight, score, cv_grad = self._parts(logits, loss, uniforms, self._state())
         delta = logits - logits.detach()
         delta = torch.where(torch.isfinite(logits.detach()), delta, torch.zeros_like(delta))  # masked categories
         grad = _broadcast(weight.detach(), score) * score
@@ -143,24 +143,17 @@ class _RelaxationControlVariate(Estimator):
         return value + _to_elements(grad * delta, value.ndim)
 
     def squared_norm(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state) -> torch.Tensor:
-        """``|g|^2`` summed over the samples, ``g`` the estimate in ``logits`` (which must require gradients),
-        differentiable in ``state`` (Grathwohl et al. Alg. 2's objective for the control variate)."""
-        _, weight, score, cv_grad = self._parts(logits, loss, uniforms, state, create_graph=True)
+        """``|g|^2`` summed over the samples, ``g`` the estimate in ``logits``, differentiable in ``state``
+        (Grathwohl et al. Alg. 2's objective for the control variate). ``d (c(z) - c(z~)) / d eta`` is taken by
+        ``torch.func.grad``, so this also runs under ``torch.func.vmap`` (one sample of a multi-layer model per
+        row: :func:`gradlab.problems.layerwise.fitted_control_variate`)."""
+
+        def difference(lg: torch.Tensor):
+            values, c, hard, theta = self._controls(lg, loss, uniforms, state)
+            return (c[0] - c[1]).sum(), (values[0].detach() - c[1], hard - theta.exp())
+
+        cv_grad, (weight, score) = torch.func.grad(difference, has_aux=True)(logits.detach())
         return (_broadcast(weight, score) * score + cv_grad).pow(2).sum()
-
-    def squared_norm_mappable(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state) -> torch.Tensor:
-        """:meth:`squared_norm` for ``logits`` that carry no gradient, with ``d (c(z) - c(z~)) / d eta`` taken by
-        ``torch.func.grad``, so that it runs under ``torch.func.vmap`` (one sample of a multi-layer model per
-        row: :func:`gradlab.problems.layerwise.fitted_control_variate`); still differentiable in ``state``."""
-
-        def difference(lg: torch.Tensor) -> torch.Tensor:
-            c = self._controls(lg, loss, uniforms, state)[1]
-            return (c[0] - c[1]).sum()
-
-        values, c, hard, theta = self._controls(logits, loss, uniforms, state)
-        score = hard - theta.exp()
-        weight = values[0] - c[1]
-        return (_broadcast(weight, score) * score + torch.func.grad(difference)(logits)).pow(2).sum()
 
     def _state(self):
         return None
@@ -268,12 +261,12 @@ class RELAX(_RelaxationControlVariate):
         u = self.draw_uniforms(rep, gen, sample_ndim=1)
         gen.set_state(start)
         with torch.enable_grad():  # the MLP's width is known once the loss's element shape is
-            probe = self._parts(rep[:1].clone().requires_grad_(), loss, u[:1], None, create_graph=False)[0]
+            probe = self._controls(rep[:1], loss, u[:1], None)[0][0]
         width = math.prod(base.shape[probe.ndim - 1 :])
 
         def objective(state):
             noise = self.draw_uniforms(rep, gen, sample_ndim=1)
-            return self.squared_norm(rep.clone().requires_grad_(), loss, noise, state) / self.batch
+            return self.squared_norm(rep, loss, noise, state) / self.batch
 
         return self.fit_objective(objective, [width], base.dtype, base.device)
 

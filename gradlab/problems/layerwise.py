@@ -134,10 +134,7 @@ def _objective(model, est: Estimator, params, parts):
         _, layers = _relaxed_layers(model, est, {k: v.detach() for k, v in params.items()}, parts)
 
     def objective(state):
-        return sum(
-            est.squared_norm(logits.detach().requires_grad_(), loss, u, state)
-            for (logits, loss), u in zip(layers, parts, strict=True)
-        )
+        return sum(est.squared_norm(logits, loss, u, state) for (logits, loss), u in zip(layers, parts, strict=True))
 
     return objective
 
@@ -152,19 +149,12 @@ def fitted_control_variate(model, est: Estimator) -> Estimator:
     objective of ``batch`` samples (noise from ``seed + 1``, as on a single-layer problem)."""
     gen = make_generator(est.seed + 1, model.device)
     sizes = model._uniforms_per_draw(est)
-    fixed = {k: v.detach() for k, v in model.param_values().items()}
+    fixed = model.param_values()
 
-    def objective(state):
+    def objective(state):  # the per-sample objective mapped over the batch (vmap), differentiable in state
         u = torch.rand((est.batch, sum(sizes)), generator=gen, dtype=model.dtype, device=model.device)
-
-        def one(row):  # sum_l |g_l|^2 at one sample; vmapped over the batch, differentiable in state
-            _, layers = _relaxed_layers(model, est, fixed, torch.split(row, sizes))
-            return sum(
-                est.squared_norm_mappable(logits, loss, part, state)
-                for (logits, loss), part in zip(layers, torch.split(row, sizes), strict=True)
-            )
-
-        return torch.func.vmap(one)(u).sum() / est.batch
+        one = torch.func.vmap(lambda row: _objective(model, est, fixed, torch.split(row, sizes))(state))
+        return one(u).sum() / est.batch
 
     return est.fit_objective(objective, element_widths(model), model.dtype, model.device)
 
