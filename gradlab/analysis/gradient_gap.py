@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .. import _checks
-from ..estimators.base import PathwiseEstimator
+from ..estimators.pathwise import PathwiseEstimator
 from ..estimators.relaxation import Relaxation
 from ..problems.base import Problem
 from ..stats import GradientStats, StatsAccumulator

@@ -10,8 +10,9 @@ import dataclasses
 
 from .arm import ARM, DisARM
 from .arsm import ARSM
-from .base import Estimator, PathwiseEstimator, categorical_sample, one_hot, straight_through
+from .base import Estimator, categorical_sample, one_hot, straight_through
 from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
+from .pathwise import CategoricalForward, PathwiseEstimator
 from .rao_blackwell import RaoBlackwellReinforce
 from .rebar import REBAR, RELAX
 from .reinforce import Reinforce
@@ -24,6 +25,7 @@ from .zgr import DARN, STZGR, ZGR
 __all__ = [
     "Estimator",
     "PathwiseEstimator",
+    "CategoricalForward",
     "REGISTRY",
     "available_estimators",
     "estimator",

@@ -20,7 +20,8 @@ import torch
 
 from .. import _checks
 from ..random import as_generator, conditional_gumbel, gumbel_from_uniform
-from .base import PathwiseEstimator, categorical_index, logistic_from_uniform, one_hot, straight_through
+from .base import categorical_index, logistic_from_uniform, one_hot, straight_through
+from .pathwise import PathwiseEstimator
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from .base import PathwiseEstimator
+from .pathwise import PathwiseEstimator
 
 __all__ = ["Relaxation"]
 

@@ -30,8 +30,8 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import PathwiseEstimator
 from .gumbel import GumbelSoftmax
+from .pathwise import PathwiseEstimator
 
 __all__ = ["GumbelSparsemax", "GumbelEntmax", "HardConcrete", "sparsemax", "entmax15"]
 

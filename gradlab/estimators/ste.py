@@ -15,7 +15,8 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import CategoricalForward, straight_through
+from .base import straight_through
+from .pathwise import CategoricalForward
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,8 @@ from typing import ClassVar
 import torch
 
 from .. import _checks
-from .base import CategoricalForward, select, straight_through
+from .base import select, straight_through
+from .pathwise import CategoricalForward
 
 PHI_BARS = ("mean", "uniform")
 
