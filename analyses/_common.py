@@ -7,6 +7,53 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "figures"
 RESULTS = ROOT / "results"
+HISTORIES = ROOT / "histories"  # committed training histories, one folder per scale (what `gradlab verify` reads)
+
+
+def history_path(stem: str, args, scale: str = "digits") -> Path:
+    """Where a study script writes its history: ``histories/<scale>/<stem>.nc`` (committed; ``gradlab verify`` reads
+    them), or ``results/`` for a ``--quick`` smoke run and for a ``--config`` run (``tagged`` names)."""
+    if getattr(args, "quick", False) or getattr(args, "config", None):
+        return RESULTS / f"{tagged(stem, args)}.nc"
+    return HISTORIES / scale / f"{stem}.nc"
+
+
+def stamp(ds, started: float, scale: str = "digits"):
+    """``ds`` with what a committed history must say of itself: the command that wrote it, the commit, the scale,
+    the machine (processor, cores, load at the end) and the wall time of the whole study."""
+    import os
+    import platform
+    import shlex
+    import subprocess
+    import sys
+    import time
+
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    if git("status", "--porcelain", "--untracked-files=no", "gradlab", "analyses"):
+        commit += " (with uncommitted changes)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    script = Path(sys.argv[0]).resolve()
+    script = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
+    ds.attrs.update(
+        command="python " + " ".join(shlex.quote(str(a)) for a in [script, *sys.argv[1:]]),
+        git_commit=commit,
+        scale=scale,
+        machine=f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the end",
+        wall_time_s=round(time.perf_counter() - started, 1),
+    )
+    return ds
 
 
 def ensure_snapshot(

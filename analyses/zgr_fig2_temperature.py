@@ -4,12 +4,25 @@ with ZGR (no temperature) as a horizontal line; mean over seeds +- (max - min) /
 
 Run: python analyses/zgr_fig2_temperature.py   (--quick: two temperatures, one seed, 3 epochs)
 Paper scale: --config analyses/paper/zgr_fig2_mnist.toml --data-path DIR
-Output: results/zgr_fig2.nc, figures/zgr_fig2_temperature.png; the values on stdout.
+Output: histories/digits/zgr_fig2.nc (what `gradlab verify` reads), figures/zgr_fig2_temperature.png; the values
+on stdout.
 """
 
 from __future__ import annotations
 
-from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, run_settings, study_args, tagged
+import time
+
+from _common import (
+    FIGURES,
+    dry_run,
+    experiment,
+    history_path,
+    problem_settings,
+    run_settings,
+    stamp,
+    study_args,
+    tagged,
+)
 
 DEFAULTS = {
     "temperatures": [0.1, 0.3, 1.0, 2.0],
@@ -25,6 +38,7 @@ DEFAULTS = {
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
+    started = time.perf_counter()
     cfg = experiment(args, "zgr_fig2_temperature.py", DEFAULTS)
     temps = cfg["temperatures"][1:3] if args.quick else cfg["temperatures"]
     epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
@@ -56,8 +70,8 @@ def main() -> None:
         lr=cfg["lr"],
         batch_size=cfg["batch_size"],
         **run_settings(args),
-        out=RESULTS / f"{tagged('zgr_fig2', args)}.nc",
     )
+    print(gl.results.write_netcdf(stamp(ds, started), history_path("zgr_fig2", args)))
     last = ds["train_loss"].isel(epoch=-1)
     mean, half = last.mean("seed"), (last.max("seed") - last.min("seed")) / 2
     fig, ax = plt.subplots(figsize=(5.5, 4))

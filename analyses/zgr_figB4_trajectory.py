@@ -9,13 +9,16 @@ against 2 x 10^4 RF(4) samples for the HVAE (its exact engine enumerates the joi
 
 Run: python analyses/zgr_figB4_trajectory.py --model vae   (--quick: epochs 0 and 1, fewer settings)
 Paper scale: --config analyses/paper/zgr_figB4_vae_mnist.toml --data-path DIR (C16 V16, epochs 1 to 200)
-Output: results/zgr_figB4_<model>/trajectory.nc, figures/zgr_figB4_<model>.png; the fronts on stdout.
+Output: histories/digits/zgr_figB4_<model>.nc (what `gradlab verify` reads; the snapshots in results/),
+figures/zgr_figB4_<model>.png; the fronts on stdout.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from _common import FIGURES, RESULTS, dry_run, experiment, problem_settings, study_args, tagged
+from _common import FIGURES, RESULTS, dry_run, experiment, history_path, problem_settings, stamp, study_args, tagged
 
 ESTIMATORS = [
     {"name": "st", "t": [1.0, 2.0]},
@@ -46,6 +49,7 @@ def main() -> None:
     ap = study_args(__doc__)
     ap.add_argument("--model", choices=["vae", "hvae"], default=None, help="vae (default) or hvae")
     args = ap.parse_args()
+    started = time.perf_counter()
     cfg = experiment(args, "zgr_figB4_trajectory.py", DEFAULTS)
     model = args.model or cfg["model"]
     v, k = cfg["sizes"][model]
@@ -74,6 +78,7 @@ def main() -> None:
         bootstrap=100,
         train_settings={"lr": cfg["lr"], "batch_size": cfg["batch_size"]},
     )
+    print(gl.results.write_netcdf(stamp(ds, started), history_path(f"zgr_figB4_{model}", args)))
     fig, axes = plt.subplots(1, len(epochs), figsize=(4.5 * len(epochs), 4), squeeze=False)
     for ax, epoch in zip(axes[0], epochs, strict=True):
         sub = gl.results.one_seed(ds.sel(epoch=epoch))

@@ -10,13 +10,15 @@ split is the digits' 180 images (there is no separate test split).
 Run: python analyses/zgr_table3_quantized.py   (--quick: one seed, 3 epochs)
 Paper scale: --config analyses/paper/zgr_table3_fmnist.toml --data-path DIR (the convolutional network, 200
 epochs, the best of three learning rates per estimator and width on the validation split).
-Output: results/zgr_table3.nc; the table on stdout.
+Output: histories/digits/zgr_table3.nc (what `gradlab verify` reads); the table on stdout.
 """
 
 from __future__ import annotations
 
+import time
+
 import xarray as xr
-from _common import RESULTS, dry_run, experiment, final_table, problem_settings, run_settings, study_args, tagged
+from _common import dry_run, experiment, final_table, history_path, problem_settings, run_settings, stamp, study_args
 
 DEFAULTS = {
     # (inner weights, activations, column label)
@@ -43,6 +45,7 @@ DEFAULTS = {
 
 def main() -> None:
     args = study_args(__doc__).parse_args()
+    started = time.perf_counter()
     cfg = experiment(args, "zgr_table3_quantized.py", DEFAULTS)
     epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
     problems = [
@@ -80,7 +83,7 @@ def main() -> None:
         ds = ds.isel(base_lr=best)
     else:
         ds = ds.isel(base_lr=0)
-    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table3', args)}.nc")
+    print(gl.results.write_netcdf(stamp(ds, started), history_path("zgr_table3", args)))
     print("Table 3: validation error [%] in the deterministic mode (weights / activations)")
     print(final_table(ds, "valid_error", cols="bits", digits=1))
 

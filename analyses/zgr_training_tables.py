@@ -9,20 +9,24 @@ paper's tables without GR-MC(M=100) (ten times GR-MC(M=10)'s cost). float32, as 
 
 Run: python analyses/zgr_training_tables.py --model vae   (--quick: one seed, 3 epochs)
 Paper scale: --config analyses/paper/zgr_table1_mnist.toml --data-path DIR (also _omniglot, zgr_table2_*).
-Output: results/zgr_table_<model>.nc, figures/zgr_table_<model>_time.png, the table on stdout.
+Output: histories/digits/zgr_table_<model>.nc (what `gradlab verify` reads), figures/zgr_table_<model>_time.png,
+the table on stdout.
 """
 
 from __future__ import annotations
 
+import time
+
 import xarray as xr
 from _common import (
     FIGURES,
-    RESULTS,
     dry_run,
     experiment,
     final_table,
+    history_path,
     problem_settings,
     run_settings,
+    stamp,
     study_args,
     tagged,
 )
@@ -49,6 +53,7 @@ def main() -> None:
     ap = study_args(__doc__)
     ap.add_argument("--model", choices=["vae", "hvae"], default=None, help="vae (Table 1, default) or hvae (Table 2)")
     args = ap.parse_args()
+    started = time.perf_counter()
     cfg = experiment(args, "zgr_training_tables.py", DEFAULTS)
     model = args.model or cfg["model"]
     epochs = 3 if args.quick and args.epochs is None else cfg["epochs"]
@@ -74,7 +79,7 @@ def main() -> None:
         )
         parts.append(ds.expand_dims(split=[f"C{k} V{v}"]))
     ds = xr.concat(parts, dim="split", combine_attrs="drop_conflicts")
-    gl.results.write_netcdf(ds, RESULTS / f"{tagged('zgr_table_' + model, args)}.nc")
+    print(gl.results.write_netcdf(stamp(ds, started), history_path(f"zgr_table_{model}", args)))
     print(f"{'Table 1 (VAE)' if model == 'vae' else 'Table 2 (hierarchical VAE)'}: final training negative ELBO")
     print(final_table(ds, "train_loss", cols="split"))
     import matplotlib.pyplot as plt

@@ -206,10 +206,18 @@ class Estimator:
         return logits
 
     @property
+    def forward_distribution(self) -> str:
+        """In words, the distribution the forward samples follow: ``softmax(logits)``, or what
+        :meth:`forward_logits` makes of it (``softmax(logits / 0.1)`` for ``decoupled_st(tau_f=0.1)``)."""
+        return "softmax(logits)"
+
+    @property
     def target(self) -> str:
         """What the estimate estimates (recorded per result cell): the objective under the model's own
         distribution, unless :meth:`forward_logits` changes it (``decoupled_st`` with ``tau_f != 1``)."""
-        return TARGET_MODEL
+        if self.forward_distribution == "softmax(logits)":
+            return TARGET_MODEL
+        return f"objective under {self.forward_distribution} (the forward distribution)"
 
     @property
     def targets_model_objective(self) -> bool:

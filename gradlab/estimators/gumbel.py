@@ -123,10 +123,8 @@ class DecoupledST(PathwiseEstimator):
         return logits / self.tau_f
 
     @property
-    def target(self) -> str:
-        if self.tau_f == 1.0:
-            return super().target
-        return f"objective under softmax(logits / {self.tau_f:g}) (the forward distribution)"
+    def forward_distribution(self) -> str:
+        return "softmax(logits)" if self.tau_f == 1.0 else f"softmax(logits / {self.tau_f:g})"
 
     def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         perturbed = logits / self.tau_f + gumbel

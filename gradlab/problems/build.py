@@ -9,7 +9,8 @@
   every variable is quadratic (ZGR Corollary 2);
 * ``quantization``: ``eta``, ``levels``, ``noise``, ``std``, ``loss`` (``linear`` / ``quadratic`` / ``sigmoid``);
 * ``vae``: ``dataset`` (``digits``; others need ``data_path``), ``binarize``, ``num_vars``, ``num_classes``,
-  ``embedding``, ``encoder``, ``batch_size``, ``batch_seed``, and the parameters from ``snapshot`` (a
+  ``embedding``, ``encoder``, ``batch_size``, ``batch_seed``, ``kl`` (``"forward"`` or ``"model"``: the
+  distribution of the analytic KL, see :mod:`gradlab.problems.vae`), and the parameters from ``snapshot`` (a
   ``gradlab train`` file) or a fresh initialisation from ``init_seed``;
 * ``sbn``: :class:`~gradlab.problems.layered.SigmoidBeliefNet` (``hidden``, ``batch_size``, ``init_seed``, data);
 * ``hvae``: :class:`~gradlab.problems.layered.HierarchicalVAE` (``num_vars``, ``num_classes``, ``batch_size``, data).
@@ -231,9 +232,10 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
         if meta.get("problem", {}).get("problem") != "CategoricalVAE" or not arch:
             raise ValueError(f"problem: snapshot {cfg['snapshot']} is not of a CategoricalVAE")
         keys = ("num_vars", "num_classes", "embedding", "encoder", "hidden")
-        return CategoricalVAE.on_dataset(dataset, params=state["params"], **{k: arch[k] for k in keys}, **kw)
+        kl = cfg.get("kl", meta["problem"].get("kl", "forward"))
+        return CategoricalVAE.on_dataset(dataset, params=state["params"], **{k: arch[k] for k in keys}, kl=kl, **kw)
     if cfg.get("snapshot"):
-        return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, **kw)
+        return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, kl=cfg.get("kl", "forward"), **kw)
     return CategoricalVAE.on_dataset(
         dataset,
         num_vars=cfg.get("num_vars", 4),
@@ -242,6 +244,7 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
         encoder=cfg.get("encoder", "nonlinear"),
         hidden=_as_tuple(cfg.get("hidden", (512, 256))),
         seed=cfg.get("init_seed", 0),
+        kl=cfg.get("kl", "forward"),
         **kw,
     )
 
@@ -282,7 +285,7 @@ def _model_builder(module: str, cls: str, keys: tuple[str, ...], tuples: tuple[s
 
 
 _SBN_KEYS = ("hidden", "init_seed")
-_HVAE_KEYS = ("num_vars", "num_classes", "init_seed")
+_HVAE_KEYS = ("num_vars", "num_classes", "init_seed", "kl")
 _QUANTIZED_KEYS = ("hidden", "conv", "kernel", "weights", "activations", "noise", "init_seed")
 _LOGIC_KEYS = ("widths", "tau", "init_seed", "wiring_seed")
 _CAE_KEYS = ("num_vars", "num_classes", "hidden", "init_seed")
@@ -302,7 +305,7 @@ register_problem(
 register_problem(
     "vae",
     _vae,
-    (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot"),
+    (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot", "kl"),
     "categorical VAE",
     ("hidden",),
 )

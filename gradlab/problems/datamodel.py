@@ -13,7 +13,10 @@ problem like any other (exact gradients, the sampler, bias and variance). Its de
 * :meth:`discrete_losses` — per-example losses at discrete samples (for logging a relaxed-forward estimator's
   training loss at its hard sample, and for evaluation);
 * :meth:`evaluate` — metrics over a split with one discrete sample per example (``loss``, plus what a model adds
-  through :meth:`batch_metrics`, such as a classifier's ``accuracy``).
+  through :meth:`batch_metrics`, such as a classifier's ``accuracy``), drawn from the distribution the estimator
+  samples in training (``estimator.forward_logits``: ``softmax(logits / tau_f)`` under decoupled ST) when one is
+  given, so that a model is validated as it was trained; :meth:`evaluation` says in words which distribution that
+  is (the training loop records it in the history).
 
 Subclasses write their ``forward`` for ``self.batch`` and may override :meth:`batch_metrics`. By default the
 examples are independent (``elements_independent``: example ``e``'s loss depends only on example ``e``'s draws,
@@ -166,17 +169,22 @@ class DataModel(StochasticModel):
         with torch.no_grad():
             return self._run(params, sample, estimator, sample_binary)
 
-    def discrete_losses(self, params, generator: torch.Generator) -> torch.Tensor:
+    def discrete_losses(self, params, generator: torch.Generator, estimator: Estimator | None = None) -> torch.Tensor:
         """Per-example losses with one discrete sample of every draw (inversion with uniforms from
-        ``generator``; no gradient)."""
-        return self.batch_metrics(params, self._discrete_drawer(generator))["loss"]
+        ``generator``; no gradient), from ``estimator``'s forward distribution when given."""
+        return self.batch_metrics(params, self._discrete_drawer(generator, estimator))["loss"]
 
-    def _discrete_drawer(self, generator: torch.Generator) -> _Drawer:
+    def _discrete_drawer(self, generator: torch.Generator, estimator: Estimator | None = None) -> _Drawer:
+        """Draws by inversion of ``softmax(target(logits))``: the model's distribution, or ``estimator``'s forward
+        distribution (``forward_logits``; also what ``draw.forward_logits`` returns, for an analytic KL)."""
+        target = None if estimator is None else estimator.forward_logits
+
         def sample(i, logits):
             u = torch.rand((*logits.shape[:-1], 1), generator=generator, dtype=logits.dtype, device=logits.device)
-            return scatter_one_hot(inverse_cdf_index(torch.softmax(logits, -1), u), logits)
+            law = logits if target is None else target(logits)
+            return scatter_one_hot(inverse_cdf_index(torch.softmax(law, -1), u), logits)
 
-        return _Drawer(self, sample)
+        return _Drawer(self, sample, target)
 
     # ------------------------------------------------------------------ evaluation
     def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
@@ -185,10 +193,21 @@ class DataModel(StochasticModel):
         return {"loss": self.forward_fn(params, draw)}
 
     def evaluate(
-        self, params, split: str = "valid", generator: torch.Generator | None = None, batch_size: int = 500
+        self,
+        params,
+        split: str = "valid",
+        generator: torch.Generator | None = None,
+        batch_size: int = 500,
+        estimator: Estimator | None = None,
     ) -> dict[str, float]:
         """Mean per-example metrics over ``split`` with one discrete sample per example (noise from
-        ``generator``, default seed 0): ``{"loss": ..., ...}``."""
+        ``generator``, default seed 0): ``{"loss": ..., ...}``. With ``estimator``, every draw comes from the
+        distribution that estimator samples in training, ``softmax(estimator.forward_logits(logits))`` (decoupled
+        ST's ``softmax(logits / tau_f)``): the network it trained is the one evaluated. Without, from
+        ``softmax(logits)``. :meth:`evaluation` names the distribution in words."""
+        if estimator is not None and not isinstance(estimator, Estimator):
+            got = type(estimator).__name__
+            raise TypeError(f"{self.name}: evaluate: estimator must be a gradlab Estimator or None, got {got}")
         data = self.split(split)
         g = generator if generator is not None else torch.Generator(device=self.device).manual_seed(0)
         totals: dict[str, float] = {}
@@ -196,9 +215,17 @@ class DataModel(StochasticModel):
         with torch.no_grad():
             for i in range(0, n, batch_size):
                 part = self.with_batch(tuple(t[i : i + batch_size] for t in data))
-                for key, value in part.batch_metrics(params, part._discrete_drawer(g)).items():
+                for key, value in part.batch_metrics(params, part._discrete_drawer(g, estimator)).items():
                     totals[key] = totals.get(key, 0.0) + float(value.sum())
         return {k: v / n for k, v in totals.items()}
+
+    def evaluation(self, estimator: Estimator | None = None) -> str:
+        """In words, the distribution :meth:`evaluate` draws from with ``estimator`` (recorded in histories)."""
+        if estimator is None or estimator.targets_model_objective:
+            return "one sample per example from softmax(logits)"
+        return (
+            f"one sample per example from {estimator.forward_distribution} ({estimator.label}'s forward distribution)"
+        )
 
     def summary_metrics(self, params) -> dict[str, float]:
         """Metrics of the parameters themselves, logged with every epoch (a logic-gate network's gate perplexity,

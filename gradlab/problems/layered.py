@@ -6,7 +6,9 @@
 * :class:`HierarchicalVAE`: the two-layer categorical VAE of ZGR App. B.3.1 (after Grathwohl et al. 2018):
   ``q(z1|x) q(z2|z1)`` and ``p(x|z1) p(z1|z2) p(z2)``, every map linear, categorical variables embedded as
   ``{-1, +1}^b`` bit codes, ``p(z2)`` uniform and not learned; the loss is the negative ELBO of eq. (87) per
-  image, with the entropy terms ``-sum_z q log q`` in closed form (as the paper says).
+  image, with the entropy terms ``-sum_z q log q`` in closed form (as the paper says), of the distribution the
+  draws follow (``kl="forward"``, default: ``softmax(logits / tau_f)`` under decoupled ST) or of the model's own
+  ``softmax(logits)`` (``kl="model"``), as :class:`~gradlab.problems.CategoricalVAE`'s ``kl`` says.
 
 Both take a fixed batch of the embedded digits by default (``batch_size`` images from ``batch_seed``) and a
 fresh initialisation from ``init_seed``; small instances (one image, 2 layers of 4 binary units; 2 variables of
@@ -141,7 +143,11 @@ class HierarchicalVAE(DataModel):
         params: dict | None = None,
         dtype: torch.dtype = torch.float64,
         device="cpu",
+        kl: str = "forward",
     ):
+        from .vae import KL_OPTIONS
+
+        self.kl = _checks.choice("HierarchicalVAE", "kl", kl, KL_OPTIONS)
         (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
         self.num_vars = _checks.integer("HierarchicalVAE", "num_vars", num_vars, 1)
         self.num_classes = _checks.integer("HierarchicalVAE", "num_classes", num_classes, 2)
@@ -182,7 +188,8 @@ class HierarchicalVAE(DataModel):
         out = e1 @ p["dec1_w"] + p["dec1_b"]  # Bernoulli logits of p(x | z1)
         nll_x = (torch.nn.functional.softplus(out) - self.x * out).sum(-1)
         log_p_z1 = (z1 * prior1).sum((-2, -1))
-        entropy = sum(-(torch.softmax(lg, -1) * torch.log_softmax(lg, -1)).sum((-2, -1)) for lg in (l1, l2))
+        laws = (l1, l2) if self.kl == "model" else (draw.forward_logits(l1), draw.forward_logits(l2))
+        entropy = sum(-(torch.softmax(lg, -1) * torch.log_softmax(lg, -1)).sum((-2, -1)) for lg in laws)
         return nll_x - log_p_z1 + v * math.log(k) - entropy  # negative ELBO (eq. 87) per image
 
     def config(self) -> dict:
@@ -192,4 +199,5 @@ class HierarchicalVAE(DataModel):
             "num_classes": self.num_classes,
             "init_seed": self.init_seed,
             **self.data_config,
+            **({"kl": self.kl} if self.kl != "forward" else {}),
         }

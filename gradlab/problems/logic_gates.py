@@ -128,6 +128,17 @@ class LogicGateNetwork(DataModel):
         logits = self._outputs(params, self._most_probable)
         return classifier_metrics(logits, self.y)
 
+    def evaluation(self, estimator=None) -> str:
+        return "deterministic: each neuron's most probable gate (the discrete network to be deployed)"
+
+    def top_gate_probability(self, params=None) -> float:
+        """The median over neurons of the probability of each neuron's most probable gate under
+        ``softmax(gate logits)`` (1/16 for uniform logits; 1 for a network that has settled on its gates): how far
+        training moved the gates, which the gate perplexity alone cannot tell (it is near 16 at initialisation)."""
+        params = self.param_values() if params is None else params
+        top = torch.cat([torch.softmax(params[f"gates{i}"], -1).amax(-1) for i in range(len(self.widths))])
+        return float(top.to(torch.float64).quantile(0.5))
+
     def gate_usage(self, params=None) -> tuple[torch.Tensor, float]:
         """``(counts (16,), perplexity)``: how many neurons use each gate as their most probable one, over all
         layers, and ``exp(entropy)`` of that histogram (16 when every gate is used equally, 1 for one gate)."""
@@ -138,7 +149,10 @@ class LogicGateNetwork(DataModel):
         return counts, math.exp(entropy)
 
     def summary_metrics(self, params) -> dict[str, float]:
-        return {"gate_perplexity": self.gate_usage(params)[1]}
+        return {
+            "gate_perplexity": self.gate_usage(params)[1],
+            "top_gate_probability": self.top_gate_probability(params),
+        }
 
     def config(self) -> dict:
         return {

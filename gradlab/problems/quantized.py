@@ -179,6 +179,9 @@ class QuantizedNetwork(DataModel):
         logits = self.deterministic_logits(params)
         return classifier_metrics(logits, self.y)
 
+    def evaluation(self, estimator=None) -> str:
+        return "deterministic: every unit at the level nearest its input (the paper's noise-free network)"
+
     def config(self) -> dict:
         return {
             **super().config(),

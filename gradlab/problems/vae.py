@@ -3,9 +3,22 @@
 * Latents embedded as ``{-1, +1}^b`` bit codes (``K = 2^b``, ZGR App. B.3) or one-hot (Shah et al.).
 * Encoder ``linear`` (``D -> V K``) or ``nonlinear`` (``D -> 512 -> 256 -> V K``, LeakyReLU 0.2); the decoder
   mirrors it (``V e -> 256 -> 512 -> D``) and gives Bernoulli logits.
-* Uniform prior; ``KL(q(z|x) || p(z))`` computed analytically.
+* Uniform prior; ``KL(q(z|x) || p(z))`` computed analytically, of the distribution chosen by ``kl`` (below).
 * The loss is the negative ELBO averaged over a fixed minibatch ``X`` of ``B`` binary images; per-element
   losses are per image (``E = (B,)``), which RF(m) uses for per-image baselines.
+
+Which distribution the KL is of (``kl``) matters only for an estimator whose samples follow another distribution
+than the model's ``q = softmax(logits)``: decoupled ST with ``tau_f != 1`` draws from ``q_f = softmax(logits /
+tau_f)`` (Shah et al. give no formula for the KL of their VAE):
+
+* ``"forward"`` (default): ``KL(q_f || uniform)``. With the reconstruction term an expectation under ``q_f`` too,
+  the objective is the negative ELBO of the model whose posterior is ``q_f``: a bound on ``-log p(x)``. Its
+  KL gradient carries ``1 / tau_f`` while the estimator's backward carries ``1 / tau_b``, so relative to the
+  reconstruction the KL is weighted about ``tau_b / tau_f`` times in training (3 to 20 on Shah et al.'s grid);
+* ``"model"``: ``KL(q || uniform)`` of the model's own distribution, whatever the samples follow: the KL keeps the
+  weight it has for every other estimator, and the objective mixes two distributions (no longer a bound).
+
+At ``tau_f = 1``, and for every other estimator, the two are the same objective.
 
 Exact expectation: the decoder runs once per latent configuration; the Bernoulli log-likelihoods of the
 whole minibatch come from one ``(B, D) x (D, C)`` product, and ``log q(c | x_b)`` from one
@@ -28,10 +41,26 @@ from ..distributions import bit_codes
 from ..random import make_generator
 from .base import Problem, config_indices
 
-__all__ = ["VAEArchitecture", "VAEModel", "CategoricalVAE", "init_vae_params", "EMBEDDINGS", "ENCODERS"]
+__all__ = [
+    "VAEArchitecture",
+    "VAEModel",
+    "CategoricalVAE",
+    "init_vae_params",
+    "EMBEDDINGS",
+    "ENCODERS",
+    "KL_OPTIONS",
+    "kl_logits",
+]
 
 EMBEDDINGS = ("bits", "onehot")
 ENCODERS = ("linear", "nonlinear")
+KL_OPTIONS = ("forward", "model")  # the KL of the distribution the draws follow, or of softmax(logits)
+
+
+def kl_logits(kl: str, model_logits: torch.Tensor, forward_logits: torch.Tensor) -> torch.Tensor:
+    """The logits whose distribution the analytic KL (or entropy) term is of: ``forward_logits`` (those of the
+    distribution the draws follow, ``kl="forward"``) or the model's own ``model_logits`` (``kl="model"``)."""
+    return forward_logits if kl == "forward" else model_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +194,9 @@ class CategoricalVAE(Problem):
         dtype: torch.dtype = torch.float64,
         device="cpu",
         data_config: dict | None = None,
+        kl: str = "forward",
     ):
+        self.kl = _checks.choice(self.name, "kl", kl, KL_OPTIONS)
         if not isinstance(data, torch.Tensor) or data.ndim != 2:
             got = tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__
             raise ValueError(f"{self.name}: data must be a (B, D) tensor of binary pixels, got {got}")
@@ -224,6 +255,7 @@ class CategoricalVAE(Problem):
             params=self.param_values(),
             dtype=self.dtype,
             device=self.device,
+            kl=self.kl,
         )
 
     @classmethod
@@ -235,6 +267,7 @@ class CategoricalVAE(Problem):
         batch_seed: int = 0,
         dtype=torch.float64,
         device="cpu",
+        kl: str = "forward",
     ) -> CategoricalVAE:
         """Load a ``gradlab train`` snapshot (state dict + JSON config) on a fixed minibatch of ``dataset``
         (default: the dataset the snapshot was trained on, if it is the embedded one)."""
@@ -263,6 +296,7 @@ class CategoricalVAE(Problem):
             params=params,
             dtype=dtype,
             device=device,
+            kl=kl,
         )
         prob.params_source = {"snapshot": str(path), "epoch": cfg.get("epoch"), "estimator": cfg.get("estimator")}
         return prob
@@ -288,11 +322,16 @@ class CategoricalVAE(Problem):
         return self.model.encode(params, self.data)
 
     def loss(self, x, params, logits):
-        return self.model.neg_elbo(params, self.data, x, logits) / self.data.shape[0]
+        """Per-image negative ELBO / B; ``logits``: those of the distribution the draws follow (the KL's, unless
+        ``kl="model"``, which takes the model's own from ``params``)."""
+        return self.model.neg_elbo(params, self.data, x, self._kl_logits(params, logits)) / self.data.shape[0]
+
+    def _kl_logits(self, params, logits):
+        return self.latent_logits(params) if self.kl == "model" else logits
 
     # ---------------------------------------------------------------- exact engine
     def constant_terms(self, params, logits):
-        return kl_to_uniform(logits).sum() / self.data.shape[0]
+        return kl_to_uniform(self._kl_logits(params, logits)).sum() / self.data.shape[0]
 
     def enumerated_terms(self, params, logits, start, stop):
         v, k = self.event_shape
@@ -356,13 +395,16 @@ class CategoricalVAE(Problem):
 
     # ---------------------------------------------------------------- description
     def config(self):
-        return {
+        cfg = {
             "problem": self.name,
             "architecture": dataclasses.asdict(self.arch),
             "data": self.data_config,
             "params": self.params_source,
             "dtype": str(self.dtype),
         }
+        if self.kl != "forward":  # (the default is left out: configurations written before the option stay valid)
+            cfg["kl"] = self.kl
+        return cfg
 
     def to_json(self) -> str:
         return json.dumps(self.config(), sort_keys=True)

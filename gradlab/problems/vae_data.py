@@ -3,7 +3,8 @@ set (what ``gradlab.training.train`` trains, and what ``CategoricalVAE.training_
 
 The loss per image is the negative ELBO of ZGR App. B.3: ``-log p(x | z) + KL(q(z | x) || uniform)`` with the KL
 in closed form, of the distribution the draws follow (``draw.forward_logits``: ``softmax(logits / tau_f)`` under
-decoupled ST, as :class:`CategoricalVAE` does). The networks are ``VAEModel``'s, shared with
+decoupled ST) or, with ``kl="model"``, of the model's ``softmax(logits)``, as :class:`CategoricalVAE` does (its
+module docstring says what each means). The networks are ``VAEModel``'s, shared with
 :class:`CategoricalVAE` and :class:`~gradlab.problems.CategoricalAutoencoder`.
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import torch
 
+from .. import _checks
 from .datamodel import DataModel
 from .layered import _data
-from .vae import VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params, kl_to_uniform
+from .vae import KL_OPTIONS, VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params, kl_logits, kl_to_uniform
 
 __all__ = ["VAEDataModel"]
 
@@ -38,7 +40,9 @@ class VAEDataModel(DataModel):
         params: dict | None = None,
         dtype: torch.dtype = torch.float64,
         device="cpu",
+        kl: str = "forward",
     ):
+        self.kl = _checks.choice(self.model_name, "kl", kl, KL_OPTIONS)
         (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
         self.arch = VAEArchitecture(x.shape[1], num_vars, num_classes, embedding, encoder, tuple(hidden))
         self.net = VAEModel(self.arch, dtype, device)
@@ -54,7 +58,8 @@ class VAEDataModel(DataModel):
     def _forward(self, p, draw) -> torch.Tensor:
         logits = self.net.encode(p, self.x)  # (B, V, K)
         z = draw(logits)
-        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z))) + kl_to_uniform(draw.forward_logits(logits))
+        kl = kl_to_uniform(kl_logits(self.kl, logits, draw.forward_logits(logits)))
+        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z))) + kl
 
     def config(self) -> dict:
         return {
@@ -62,4 +67,5 @@ class VAEDataModel(DataModel):
             "architecture": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(self.arch).items()},
             "init_seed": self.init_seed,
             **self.data_config,
+            **({"kl": self.kl} if self.kl != "forward" else {}),
         }

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import expit
 
-VERDICTS = ("confirmed", "refuted", "mixed", "error", "not run in quick mode", "not checked")
+VERDICTS = ("confirmed", "refuted", "mixed", "inconclusive", "error", "not run in quick mode", "not checked")
 ZGR = "ZGR paper (Shekhovtsov, Cold Analysis of Rao-Blackwellized ST-GS)"
 SHAH = "Shah et al., Decoupled ST-GS"
 
@@ -33,6 +33,7 @@ class CheckResult:
     derived: bool = False
     seconds: float = 0.0
     setting: str = ""  # what it ran on: the instance, the snapshot (epochs, posterior entropy, KL), the mode
+    scale: str = ""  # training claims: the scale of the histories (digits, mnist5k-48, ...); "" for the others
     paper: str = ""  # the next three are filled in from the claim registry by the runner
     location: str = ""
     quote: str = ""

@@ -27,8 +27,10 @@ from .zgr_categorical import (
     check_reinmax_zgr,
     check_theorem1,
 )
-from .zgr_claims import check_estimator_claims, check_quantization_gr_limit, check_quantization_unit, check_timing
+from .zgr_claims import check_estimator_claims, check_quantization_gr_limit, check_quantization_unit
 from .zgr_footnote import check_footnote_st2
+from .zgr_quantization import check_quantization_variance
+from .zgr_timing import check_timing
 from .zgr_vae import check_vae_snapshots
 
 # ------------------------------------------------------------------------------- registry
@@ -44,6 +46,7 @@ CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
     ("footnote", check_footnote_st2),
     ("quantization", check_quantization_unit),
     ("quantization_gr", check_quantization_gr_limit),
+    ("quantization_variance", check_quantization_variance),
     ("timing", check_timing),
     ("vae", check_vae_snapshots),
     ("shah", check_shah),

@@ -10,7 +10,6 @@ relative); "biased" means a relative bias above ``1e-6``, ten thousand times the
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -338,56 +337,4 @@ def check_quantization_gr_limit(quick: bool) -> list[CheckResult]:
 
 
 # ------------------------------------------------------------------------ Fig. 5: time per pass
-def check_timing(quick: bool) -> list[CheckResult]:
-    """Time of one forward-backward pass of a batch (a training step's gradient, all parameters), as in Fig. 5
-    (left): the categorical VAE with 16 variables of 16 categories, 200 images. The estimators are timed in turn,
-    repeatedly (interleaved, so that a slow spell of the machine hits all of them), and each keeps its best."""
-    from ..estimators import estimator
-    from ..problems.build import build_problem
-
-    prob = build_problem({"kind": "vae", "num_vars": 16, "num_classes": 16, "batch_size": 200})
-    ests = [estimator("zgr"), estimator("gr_mc", t=0.5, m=100), estimator("reinforce", m=2)]
-    params = {k: v.clone().requires_grad_() for k, v in prob.params("all").items()}
-
-    def step(est, u):
-        full = prob.full_params(params)
-        logits = prob.latent_logits(full)
-        out = est.surrogate(logits, lambda x: prob.loss(x, full, logits), u)
-        return torch.autograd.grad(out.sum(), list(params.values()))
-
-    g = torch.Generator().manual_seed(0)
-    logits = prob.latent_logits(prob.full_params(params)).detach()
-    noise = {e.label: e.draw_uniforms(logits, g) for e in ests}
-    for e in ests:
-        step(e, noise[e.label])  # warm-up
-    reps, calls = (5, 5) if quick else (7, 10)
-    secs = {e.label: math.inf for e in ests}
-    for _ in range(reps):
-        for e in ests:
-            k = calls if e.name != "gr_mc" else max(2, calls // 3)
-            t0 = time.perf_counter()
-            for _ in range(k):
-                step(e, noise[e.label])
-            secs[e.label] = min(secs[e.label], (time.perf_counter() - t0) / k)
-    z = secs[ests[0].label]
-    ok = all(z < v for k, v in secs.items() if k != ests[0].label)
-    return [
-        CheckResult(
-            "fig5.zgr-faster",
-            "ZGR is faster than both GR-MC and RF(2) (forward-backward time per batch, VAE C16 V16)",
-            f"{ZGR}, Sec. 4.2 item 4), Fig. 5 (left)",
-            f"one forward-backward pass of 200 images (gradient of every parameter), best of {reps} interleaved "
-            f"rounds of {calls} passes (GR-MC {max(2, calls // 3)}), {torch.get_num_threads()} CPU threads",
-            ", ".join(f"{k}: {v * 1e3:.2f} ms" for k, v in secs.items())
-            + f"; ZGR is {secs[ests[1].label] / z:.1f}x faster than GR-MC(100), {secs[ests[2].label] / z:.2f}x "
-            "than RF(2)",
-            "ZGR fastest of the three",
-            "confirmed" if ok else "refuted",
-            details="The paper times a GPU (Tesla P100, CUDA graphs, batch 200); this is the CPU here, float64, "
-            "untrained. The claim compared is the ordering, not the milliseconds.",
-            setting="CategoricalVAE(16 x 16, bits, embedded digits, 200 images), untrained, float64",
-        )
-    ]
-
-
-__all__ = ["check_estimator_claims", "check_quantization_gr_limit", "check_quantization_unit", "check_timing"]
+__all__ = ["check_estimator_claims", "check_quantization_gr_limit", "check_quantization_unit"]

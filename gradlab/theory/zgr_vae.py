@@ -195,7 +195,37 @@ def check_vae_snapshots(quick: bool) -> list[CheckResult]:
             setting=setting10,
         )
     )
+    interpolated = {"ST(2)": _row(ds10, "st(t=2)"), "ZGR": zgr}
+    interpolated.update({f"ST(2)-ZGR({a:g})": _row(ds10, f"st_zgr(t=2,alpha={a:g})") for a in (0.25, 0.5, 0.75)})
+    matched, rows = no_regret({f"GR-MC({t:g})": r for t, r in gr.items()}, interpolated)
+    out.append(
+        CheckResult(
+            "sec4.2.st-zgr-no-regret",
+            "for every GR-MC setting the interpolated ST(2)-ZGR family has a setting no worse in squared bias and in "
+            "variance (VAE, epoch 10)",
+            f"{ZGR}, Sec. 4.2",
+            meth + "; ST(2)-ZGR(alpha) for alpha in 0 (ST(2)), 0.25, 0.5, 0.75, 1 (ZGR)",
+            "; ".join(rows),
+            "for every GR-MC(t): some ST(2)-ZGR(alpha) whose squared-bias and variance intervals each reach below "
+            "GR-MC's upper bounds (not significantly worse on either axis)",
+            "confirmed" if matched else "refuted",
+            setting=setting10,
+        )
+    )
     return out
 
 
-__all__ = ["check_vae_snapshots"]
+def no_regret(reference: dict, family: dict) -> tuple[bool, list[str]]:
+    """Whether every setting of ``reference`` (rows of :func:`_row`) has a member of ``family`` whose lower bounds
+    of squared bias and variance are at most its upper bounds; one text per reference setting."""
+    ok, rows = True, []
+    for name, r in reference.items():
+        match = [
+            k for k, f in family.items() if f["bias2_lo"] <= r["bias2_hi"] and f["variance_lo"] <= r["variance_hi"]
+        ]
+        ok &= bool(match)
+        rows.append(f"{name} (bias2 {r['bias2']:.3g}, variance {r['variance']:.3g}): " + (", ".join(match) or "none"))
+    return ok, rows
+
+
+__all__ = ["check_vae_snapshots", "no_regret"]

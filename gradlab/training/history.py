@@ -42,12 +42,26 @@ def history_dataset(results: Sequence[TrainResult]) -> xr.Dataset:
     ests = [make_estimator(first[lab].settings["estimator_name"], **first[lab].settings["hparams"]) for lab in labels]
     coords = estimator_coords(labels, [e.name for e in ests], [e.hparams() for e in ests])
     coords.update({N.SEED: seeds, "epoch": epochs})
-    ds = xr.Dataset({k: ((N.ESTIMATOR, N.SEED, "epoch"), v) for k, v in data.items()}, coords=coords)
-    per_run = ("estimator", "estimator_name", "hparams", "seed")
+    if any("evaluation" in r.settings for r in results):  # the distribution each setting was validated under
+        coords["evaluation"] = (N.ESTIMATOR, [str(first[lab].settings.get("evaluation", "")) for lab in labels])
+    variables = {k: ((N.ESTIMATOR, N.SEED, "epoch"), v) for k, v in data.items()}
+    initial_keys = sorted({k for r in results for k in r.initial})
+    for k in initial_keys:  # summary metrics at initialisation (per run: the initialisation follows the seed)
+        values = np.full((len(labels), len(seeds)), np.nan)
+        for r in results:
+            if k in r.initial:
+                values[labels.index(r.settings["estimator"]), seeds.index(int(r.settings["seed"]))] = r.initial[k]
+        variables[f"initial_{k}"] = ((N.ESTIMATOR, N.SEED), values)
+    ds = xr.Dataset(variables, coords=coords)
+    per_run = ("estimator", "estimator_name", "hparams", "seed", "evaluation")
     common = {k: v for k, v in results[0].settings.items() if k not in per_run}
     ds.attrs.update(provenance(kind="training history", problem=results[0].problem, settings=common))
     for k in keys:
         ds[k].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " "))
+    for k in initial_keys:
+        ds[f"initial_{k}"].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " ")) + ", at initialisation"
+    if "evaluation" in ds.coords:
+        ds["evaluation"].attrs["long_name"] = "the distribution the validation samples were drawn from"
     return ds
 
 
@@ -55,9 +69,11 @@ _LONG_NAMES = {
     "train_loss": "mean training loss per example at the discrete samples of the training steps",
     "seconds": "training wall time since the start (evaluation excluded)",
     "lr": "learning rate of the epoch",
-    "valid_loss": "mean validation loss per example, one discrete sample each",
-    "valid_accuracy": "validation accuracy, one discrete sample per example (the deterministic network for the "
-    "quantized and logic-gate networks)",
+    "valid_loss": "mean validation loss per example, one discrete sample each from the estimator's forward "
+    "distribution (coordinate evaluation)",
+    "valid_accuracy": "validation accuracy, one discrete sample per example from the estimator's forward "
+    "distribution (the deterministic network for the quantized and logic-gate networks; coordinate evaluation)",
+    "top_gate_probability": "median over neurons of the probability of the neuron's most probable gate",
     "gate_perplexity": "exp(entropy) of the histogram of the neurons' most probable gates (max 16)",
     "code_perplexity": "exp(entropy) of the validation histogram of each latent's most probable class, averaged",
 }

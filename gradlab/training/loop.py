@@ -11,7 +11,10 @@ What is logged per epoch: ``train_loss``, the mean per-example loss at the discr
 the ZGR paper reports), the training wall time so far (``seconds``, evaluation excluded), the learning rate,
 and the model's metrics on the validation split (``valid_loss``, ``valid_accuracy`` for a classifier, ...)
 with one discrete sample per example from a generator reseeded at every evaluation (the same noise for every
-epoch and every estimator).
+epoch and every estimator), drawn from the distribution the estimator samples in training
+(``estimator.forward_logits``: ``softmax(logits / tau_f)`` under decoupled ST), so the network evaluated is the
+one trained; the settings record it in words (``evaluation``). The model's summary metrics (a logic-gate network's
+gate perplexity, ...) are logged every epoch and once at initialisation (``TrainResult.initial``).
 
 Reproducibility. Three generators derived from ``seed`` (data order, estimator noise, evaluation); a snapshot
 holds the parameters, the optimiser's state and the generators' states, so ``resume=`` continues a run
@@ -24,7 +27,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -34,8 +37,9 @@ from ..estimators import Estimator
 from ..io import check_writable
 from ..problems.snapshots import load_checkpoint, save_checkpoint
 from ..random import make_generator, task_seed
+from .schedules import check_schedules, temperature_at
 
-__all__ = ["train", "TrainResult", "OPTIMIZERS"]
+__all__ = ["train", "TrainResult", "OPTIMIZERS", "temperature_at"]
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -51,6 +55,7 @@ class TrainResult:
     snapshots: list[Path]
     problem: dict
     settings: dict
+    initial: dict = dataclasses.field(default_factory=dict)  # the model's summary metrics at initialisation
 
 
 def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...], gamma: float) -> float:
@@ -79,16 +84,17 @@ def train(
     resume: str | Path | None = None,
     progress: bool = False,
     on_epoch: Callable[[dict, dict], None] | None = None,
-    temperature_schedule: Mapping | None = None,
+    temperature_schedule: Mapping | Sequence[Mapping] | None = None,
 ) -> TrainResult:
     """Train ``problem`` (a model that declares ``trainable``, e.g. ``SigmoidBeliefNet``, ``HierarchicalVAE``)
     with ``estimator`` from its current parameter values (module docstring). ``snapshot_epochs`` (0 = the
     start) are written to ``out_dir``; ``resume``: a snapshot of the same problem, estimator and settings to
     continue from; ``on_epoch(record, params)`` is called after every epoch (for studies along the
-    trajectory). ``temperature_schedule``: annealing of the estimator's temperature (:func:`temperature_at`, Jang et
-    al. 2017: ``max(min, start * exp(-rate * step))``, updated every ``every`` optimiser steps; ``field`` names the
-    hyper-parameter, by default the estimator's last temperature: ``t``, or ``tau_b`` for decoupled ST); the
-    temperature at the end of each epoch is logged as ``temperature``."""
+    trajectory). ``temperature_schedule``: annealing of the estimator's temperature (:mod:`.schedules`: Jang et
+    al. 2017's ``max(min, start * exp(-rate * step))``, updated every ``every`` optimiser steps, or linear from
+    ``start`` to ``end`` over the run; ``field`` names the hyper-parameter, by default the estimator's last
+    temperature: ``t``, or ``tau_b`` for decoupled ST; a list schedules several fields); the temperature at the end
+    of each epoch is logged as ``temperature`` (``temperature_<field>`` for several)."""
     if not getattr(problem, "trainable", False) and hasattr(problem, "training_model"):
         problem = problem.training_model()  # a problem with a trainable twin (CategoricalVAE)
     if not getattr(problem, "trainable", False):
@@ -112,9 +118,9 @@ def train(
     if out_dir is not None and snaps:
         out_dir = Path(out_dir)
         _check_writable(out_dir)
-    schedule = _check_schedule(estimator, temperature_schedule)
     train_data = problem.split("train")
     n = int(train_data[0].shape[0])
+    schedules = check_schedules(estimator, temperature_schedule, epochs * math.ceil(n / batch_size))
     settings = {
         "estimator": estimator.label,
         "estimator_name": estimator.name,
@@ -126,8 +132,13 @@ def train(
         "batch_size": batch_size,
         "seed": seed,
     }
-    if schedule is not None:
-        settings["temperature_schedule"] = schedule
+    if schedules:  # (one schedule is recorded as a table, as before several fields could have one)
+        settings["temperature_schedule"] = schedules[0] if isinstance(temperature_schedule, Mapping) else schedules
+    if evaluate and "valid" in problem.splits:
+        settings["evaluation"] = problem.evaluation(estimator)  # the distribution the validation draws follow
+        moved = [s["field"] for s in schedules if _moves_forward(estimator, s["field"])]
+        if moved:
+            settings["evaluation"] += f" at each epoch's scheduled {', '.join(moved)}"
     problem_config = json.loads(json.dumps(problem.config(), default=str))  # as a snapshot's JSON holds it
     dev = problem.device
     params = {k: v.detach().clone().requires_grad_() for k, v in problem.param_values().items()}
@@ -146,6 +157,9 @@ def train(
         g_noise.set_state(state["g_noise"])
         estimator = estimator.with_state(state.get("estimator_state"))
         history, start = list(cfg["history"]), int(cfg["epoch"]) + 1
+        initial = dict(cfg.get("initial", {}))
+    else:
+        initial = problem.summary_metrics({k: v.detach() for k, v in params.items()})
     snapshots: list[Path] = []
 
     def snap(epoch: int) -> None:
@@ -157,7 +171,13 @@ def train(
                 "g_noise": g_noise.get_state(),
                 "estimator_state": estimator.state(),
             }
-            cfg = {"problem": problem_config, "settings": settings, "epochs": epochs, "history": history}
+            cfg = {
+                "problem": problem_config,
+                "settings": settings,
+                "epochs": epochs,
+                "history": history,
+                "initial": initial,
+            }
             snapshots.append(save_checkpoint(out_dir, epoch, state, cfg))
 
     if start == 1:
@@ -175,18 +195,20 @@ def train(
         t0 = time.perf_counter()
         steps = (epoch - 1) * math.ceil(n / batch_size)
         total, used = _one_epoch(
-            problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise, schedule, steps
+            problem, estimator, params, opt, train_data, n, batch_size, g_data, g_noise, schedules, steps
         )
         estimator = used  # its state (an EMA baseline) carries on; a schedule sets the temperature per step
         elapsed += time.perf_counter() - t0
         record = {"epoch": epoch, "train_loss": total, "seconds": elapsed, "lr": rate}
-        if schedule is not None:
-            record["temperature"] = float(getattr(used, schedule["field"]))
+        if len(schedules) == 1:
+            record["temperature"] = float(getattr(used, schedules[0]["field"]))
+        for sched in schedules if len(schedules) > 1 else ():
+            record[f"temperature_{sched['field']}"] = float(getattr(used, sched["field"]))
         if not math.isfinite(total):
             raise FloatingPointError(f"train: the training loss became {total} at epoch {epoch} ({estimator.label})")
         if evaluate and "valid" in problem.splits:
             g_eval = make_generator(task_seed(seed, 3), dev)
-            metrics = problem.evaluate({k: v.detach() for k, v in params.items()}, "valid", g_eval)
+            metrics = problem.evaluate({k: v.detach() for k, v in params.items()}, "valid", g_eval, estimator=used)
             record.update({f"valid_{k}": v for k, v in metrics.items()})
         record.update(problem.summary_metrics({k: v.detach() for k, v in params.items()}))
         history.append(record)
@@ -198,47 +220,26 @@ def train(
         snap(epoch)
     if bar is not None:
         bar.close()
-    return TrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, problem_config, settings)
+    return TrainResult(
+        {k: v.detach() for k, v in params.items()}, history, snapshots, problem_config, settings, initial
+    )
 
 
-def temperature_at(schedule: Mapping, step: int) -> float:
-    """The annealed temperature after ``step`` optimiser steps: ``max(min, start * exp(-rate * s))`` with ``s``
-    the step rounded down to a multiple of ``every`` (Jang et al. 2017, Sec. 4: updated every N steps)."""
-    held = (step // schedule["every"]) * schedule["every"]
-    return max(schedule["min"], schedule["start"] * math.exp(-schedule["rate"] * held))
+def _moves_forward(estimator: Estimator, field: str) -> bool:
+    """Whether the hyper-parameter ``field`` changes the distribution the estimator's forward samples follow."""
+    other = dataclasses.replace(estimator, **{field: 2 * getattr(estimator, field)})
+    return other.forward_distribution != estimator.forward_distribution
 
 
-def _check_schedule(estimator: Estimator, schedule: Mapping | None) -> dict | None:
-    if schedule is None:
-        return None
-    fields = estimator.temperature_fields
-    if not fields:
-        raise ValueError(f"train: temperature_schedule: {estimator.label} has no temperature to anneal")
-    accepted = ("start", "min", "rate", "every", "field")
-    unknown = sorted(set(schedule) - set(accepted))
-    if unknown:
-        raise ValueError(f"train: temperature_schedule: unknown key(s) {', '.join(unknown)}; accepted: {accepted}")
-    out = {"field": schedule.get("field", fields[-1])}
-    _checks.choice("train", "temperature_schedule field", out["field"], fields)
-    out["start"] = _checks.positive_real("train", "temperature_schedule start", schedule.get("start", 1.0))
-    out["min"] = _checks.positive_real("train", "temperature_schedule min", schedule.get("min", 0.5))
-    rate = schedule.get("rate", 1e-4)
-    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0:
-        raise ValueError(f"train: temperature_schedule rate must be a finite real number >= 0, got {rate!r}")
-    out["rate"] = float(rate)
-    out["every"] = _checks.integer("train", "temperature_schedule every", schedule.get("every", 500), 1)
-    return out
-
-
-def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise, schedule=None, step=0):
+def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise, schedules=(), step=0):
     """One pass over the training split; ``(mean loss, the estimator of the last step)``."""
     perm = torch.randperm(n, generator=g_data, device=g_data.device)
     total = 0.0
     for i in range(0, n, batch_size):
-        if schedule is not None:
-            t = temperature_at(schedule, step)
-            if getattr(estimator, schedule["field"]) != t:
-                estimator = dataclasses.replace(estimator, **{schedule["field"]: t})
+        if schedules:
+            values = {s["field"]: temperature_at(s, step) for s in schedules}
+            if any(getattr(estimator, f) != v for f, v in values.items()):
+                estimator = dataclasses.replace(estimator, **values)
             step += 1
         idx = perm[i : i + batch_size]
         part = problem.with_batch(tuple(t[idx] for t in data))
@@ -265,7 +266,8 @@ def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) 
             f"settings); expected {problem_config.get('problem')!r} as configured here"
         )
     theirs = cfg.get("settings", {})
-    diff = sorted(k for k in settings if theirs.get(k) != settings[k])
+    derived = ("evaluation",)  # follows from the problem and the estimator (older snapshots lack it)
+    diff = sorted(k for k in settings if k not in derived and theirs.get(k) != settings[k])
     if diff:
         raise ValueError(
             f"train: resume: the snapshot was trained with other settings ({', '.join(diff)}: "
