@@ -10,15 +10,15 @@ RESULTS = ROOT / "results"
 HISTORIES = ROOT / "histories"  # committed training histories, one folder per scale (what `gradlab verify` reads)
 
 
-def history_path(stem: str, args, scale: str = "digits") -> Path:
+def history_path(stem: str, args) -> Path:
     """Where a study script writes its history: ``histories/<scale>/<stem>.nc`` (committed; ``gradlab verify`` reads
     them), or ``results/`` for a ``--quick`` smoke run and for a ``--config`` run (``tagged`` names)."""
     if getattr(args, "quick", False) or getattr(args, "config", None):
         return RESULTS / f"{tagged(stem, args)}.nc"
-    return HISTORIES / scale / f"{stem}.nc"
+    return HISTORIES / getattr(args, "scale", "digits") / f"{stem}.nc"
 
 
-def stamp(ds, started: float, scale: str = "digits"):
+def stamp(ds, started: float, args=None):
     """``ds`` with what a committed history must say of itself: the command that wrote it, the commit, the scale,
     the machine (processor, cores, load at the end) and the wall time of the whole study."""
     import os
@@ -46,10 +46,11 @@ def stamp(ds, started: float, scale: str = "digits"):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     script = Path(sys.argv[0]).resolve()
     script = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
+    scale = getattr(args, "scale", "digits")
     ds.attrs.update(
         command="python " + " ".join(shlex.quote(str(a)) for a in [script, *sys.argv[1:]]),
         git_commit=commit,
-        scale=scale,
+        scale=f"{scale}: {SCALES[scale]}",
         machine=f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the end",
         wall_time_s=round(time.perf_counter() - started, 1),
     )
@@ -133,17 +134,34 @@ def study_args(description: str):
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; quick 1)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default per script)")
     ap.add_argument("--n-jobs", type=int, default=2, help="parallel training runs (default 2)")
-    ap.add_argument("--dataset", default=None, help="digits (default), mnist, fashion_mnist, omniglot")
+    ap.add_argument(
+        "--dataset", default=None, help="digits (default), mnist5k (both built in), mnist, fashion_mnist, omniglot"
+    )
     ap.add_argument("--data-path", default=None, help="the data set's files (for all but the embedded digits)")
     ap.add_argument("--backend", default="loky", help="loky (default) or dask (a dask.distributed cluster)")
     ap.add_argument("--scheduler", default=None, help="with --backend dask: the scheduler's address (tcp://...)")
+    ap.add_argument(
+        "--scale",
+        choices=list(SCALES),
+        default="digits",
+        help="the scale of the ladder (default digits): " + "; ".join(f"{k}: {v}" for k, v in SCALES.items()),
+    )
     return ap
+
+
+# the ladder of scales the training claims are measured at (histories/<scale>/); each script says what a scale
+# changes in its own SCALE_SETTINGS
+SCALES = {
+    "digits": "the embedded 8x8 digits, 12 latent bits per layer, laptop-size networks",
+    "mnist5k-48": "mnist5k (4,500 real 28x28 MNIST training images), 48 latent bits, the papers' VAE networks",
+    "mnist5k-paper": "mnist5k at the papers' sizes: 192 latent bits, the papers' networks, fewer epochs",
+}
 
 
 COMMON_KEYS = ("dataset", "data_path", "seeds", "epochs", "problem")
 
 
-def experiment(args, script: str, defaults: dict) -> dict:
+def experiment(args, script: str, defaults: dict, scales: dict | None = None) -> dict:
     """The experiment's settings: the script's laptop-scale ``defaults`` (which must hold ``seeds`` and
     ``epochs``), overridden by the TOML file of ``--config`` (a paper-scale configuration in ``analyses/paper/``)
     and then by ``--seeds``, ``--epochs``, ``--dataset`` and ``--data-path``. The TOML file's top-level keys are
@@ -155,6 +173,11 @@ def experiment(args, script: str, defaults: dict) -> dict:
     import tomllib
 
     cfg = {"dataset": "digits", "data_path": None, "problem": {}, **defaults}
+    scale = getattr(args, "scale", "digits")
+    if scale != "digits":
+        if not scales or scale not in scales:
+            raise SystemExit(f"{script}: error: --scale {scale}: this study has no settings for that scale")
+        cfg.update(scales[scale])
     if args.config:
         path = Path(args.config)
         try:
@@ -176,7 +199,7 @@ def experiment(args, script: str, defaults: dict) -> dict:
     for key in ("seeds", "epochs", "dataset", "data_path"):
         if getattr(args, key, None) is not None:
             cfg[key] = getattr(args, key)
-    if cfg["dataset"] != "digits" and not cfg["data_path"]:
+    if cfg["dataset"] not in ("digits", "mnist5k") and not cfg["data_path"]:
         raise SystemExit(f"{script}: error: dataset {cfg['dataset']!r} needs its files: --data-path DIR")
     if args.quick:
         cfg["seeds"] = args.seeds or 1
@@ -208,8 +231,11 @@ def dry_run(problems: list[dict], methods: list, cfg: dict, runs_per_problem: in
 
 
 def tagged(stem: str, args) -> str:
-    """Output name of a study script: ``stem``, ``stem_<config>`` with ``--config <config>.toml`` and ``..._quick``
-    for a ``--quick`` smoke run (so neither overwrites the laptop-scale figures the README shows)."""
+    """Output name of a study script: ``stem``, ``stem_<scale>`` at a scale of the ladder other than the digits,
+    ``stem_<config>`` with ``--config <config>.toml`` and ``..._quick`` for a ``--quick`` smoke run (so none
+    overwrites the laptop-scale figures the README shows)."""
+    if getattr(args, "scale", "digits") != "digits":
+        stem = f"{stem}_{args.scale}"
     if getattr(args, "config", None):
         stem = f"{stem}_{Path(args.config).stem}"
     return f"{stem}_quick" if getattr(args, "quick", False) else stem

@@ -102,7 +102,7 @@ def main() -> None:
     from gradlab.plots import save_figure
 
     ds = gl.training.training_study(problem, grid + cfg["baselines"], seeds=seeds, **settings)
-    ds = stamp(ds, started)
+    ds = stamp(ds, started, args)
     print(gl.results.write_netcdf(ds, history_path(stem, args)))
     final = ds[metric].isel(epoch=-1).mean("seed")
 
@@ -182,7 +182,7 @@ def schedules_study(problem: dict, seeds, settings: dict, args, started: float) 
         )
         parts.append(ds.squeeze("estimator", drop=True).expand_dims(schedule=[name]))
     ds = xr.concat(parts, dim="schedule", combine_attrs="drop_conflicts", data_vars="all")
-    ds = stamp(ds, started)
+    ds = stamp(ds, started, args)
     print(gl.results.write_netcdf(ds, history_path("decoupled_shah_schedules", args)))
     final = ds["valid_loss"].isel(epoch=-1)
     for name in ds["schedule"].values:

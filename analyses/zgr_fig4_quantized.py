@@ -70,7 +70,7 @@ def main() -> None:
         bootstrap=100,
         train_settings={"lr": cfg["lr"], "batch_size": cfg["batch_size"]},
     )
-    print(gl.results.write_netcdf(stamp(ds, started), history_path("zgr_fig4_quantized", args)))
+    print(gl.results.write_netcdf(stamp(ds, started, args), history_path("zgr_fig4_quantized", args)))
     last = gl.results.one_seed(ds.isel(epoch=-1))
     print(f"epoch {int(ds.epoch[-1])}: squared bias and variance per parameter of layer 0")
     for est in last[N.ESTIMATOR].values:

@@ -78,7 +78,7 @@ def main() -> None:
         bootstrap=100,
         train_settings={"lr": cfg["lr"], "batch_size": cfg["batch_size"]},
     )
-    print(gl.results.write_netcdf(stamp(ds, started), history_path(f"zgr_figB4_{model}", args)))
+    print(gl.results.write_netcdf(stamp(ds, started, args), history_path(f"zgr_figB4_{model}", args)))
     fig, axes = plt.subplots(1, len(epochs), figsize=(4.5 * len(epochs), 4), squeeze=False)
     for ax, epoch in zip(axes[0], epochs, strict=True):
         sub = gl.results.one_seed(ds.sel(epoch=epoch))

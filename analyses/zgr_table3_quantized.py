@@ -83,7 +83,7 @@ def main() -> None:
         ds = ds.isel(base_lr=best)
     else:
         ds = ds.isel(base_lr=0)
-    print(gl.results.write_netcdf(stamp(ds, started), history_path("zgr_table3", args)))
+    print(gl.results.write_netcdf(stamp(ds, started, args), history_path("zgr_table3", args)))
     print("Table 3: validation error [%] in the deterministic mode (weights / activations)")
     print(final_table(ds, "valid_error", cols="bits", digits=1))
 

@@ -175,6 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             quick=args.quick,
             num_vars=args.num_vars,
             num_classes=args.num_classes,
+            data=args.data,
+            data_path=args.data_path,
             epochs=args.epochs,
             n=args.n,
             n_jobs=args.n_jobs,
@@ -205,11 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="estimators and their hyper-parameters, one line each")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("run", help="the main job: a complete study on the embedded digits (netCDF, figures, summary)")
-    p.add_argument("--quick", action="store_true", help="fewer settings and samples (under 2 minutes)")
+    p.add_argument("--quick", action="store_true", help="fewer settings and samples (digits: about 1.5 min)")
     p.add_argument("--out", default="results", help="directory for the snapshot, cells and netCDF (default results/)")
     p.add_argument("--figures", default=None, help="directory for the figures (default: OUT/figures)")
-    p.add_argument("--num-vars", type=int, default=4, help="latent variables of the VAE (default 4)")
-    p.add_argument("--num-classes", type=int, default=8, help="categories per latent variable (default 8)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        help="digits (default, 8x8) or mnist5k (5,000 real MNIST images, the ZGR paper's 16 x 16 VAE), both built in; "
+        "mnist, fashion_mnist, omniglot with --data-path",
+    )
+    p.add_argument("--data-path", default=None, help="the data set's files, for the data sets that are not built in")
+    p.add_argument("--num-vars", type=int, default=None, help="latent variables of the VAE (default 4; mnist5k 16)")
+    p.add_argument("--num-classes", type=int, default=None, help="categories per variable (default 8; mnist5k 16)")
     p.add_argument(
         "--epochs", type=int, default=None, help="RF(4) training epochs of the snapshot (default 10; quick 3)"
     )
@@ -262,9 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", default=None, help="a snapshot of the same model and settings to continue from")
     p.add_argument("--history", default=None, metavar="PATH.nc", help="write the per-epoch history as netCDF")
-    p.add_argument("--data", default="digits", help="(vae) digits (embedded), mnist, fashion_mnist, omniglot")
-    p.add_argument("--data-path", default=None, help="(vae) file or directory for non-embedded data")
-    p.add_argument("--binarize", default=None, help="(vae) static | threshold | dynamic (default per dataset)")
+    p.add_argument(
+        "--data", default="digits", help="digits, mnist5k (both built in), mnist, fashion_mnist, omniglot (--data-path)"
+    )
+    p.add_argument("--data-path", default=None, help="file or directory of a data set that is not built in")
+    p.add_argument("--binarize", default=None, help="static | threshold | dynamic (default per data set)")
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--num-vars", type=int, default=4, help="(vae) latent variables")
     p.add_argument("--num-classes", type=int, default=8, help="(vae) categories per variable")
@@ -301,14 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         default="",
         help="comma-separated claim ids (see --list) and/or check groups (prop1, corA1, asymptotics, thm1, exact, "
-        "estimators, cor3, gs, footnote, quantization, quantization_gr, timing, vae, shah, shah_gap, reinmax, "
-        "training)",
+        "estimators, cor3, gs, footnote, quantization, quantization_gr, quantization_variance, timing, vae, shah, "
+        "shah_gap, reinmax, training)",
     )
     p.add_argument(
         "--results",
         default=None,
         metavar="DIR",
-        help="the training studies' histories that the training claims are checked on (default: results)",
+        help="the training studies' histories that the training claims are checked on, one folder per scale "
+        "(default: $GRADLAB_RESULTS, else histories/ here, else the repository's committed histories/)",
     )
     p.add_argument("--list", action="store_true", help="list every claim (id, paper, location, quote) and exit")
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")

@@ -61,6 +61,11 @@ def train_command(args: argparse.Namespace) -> int:
 
     settings = _problem_settings(args.set)
     settings.setdefault("dtype", "float32")
+    if args.data != "digits":  # --data for every model (a --set dataset=... wins)
+        settings.setdefault("dataset", args.data)
+    for key in ("data_path", "binarize"):
+        if getattr(args, key) is not None:
+            settings.setdefault(key, getattr(args, key))
     problem = build_problem({"kind": args.problem, **settings})
     result = train(
         problem,

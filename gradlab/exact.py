@@ -29,13 +29,12 @@ DEFAULT_MEMORY_BUDGET = 1 << 29  # 512 MiB for one chunk of configurations
 def check_enumerable(problem: Problem, max_configurations: int = DEFAULT_MAX_CONFIGURATIONS) -> int:
     """Number of configurations, or a clear error when it exceeds ``max_configurations``."""
     _checks.integer("exact", "max_configurations", max_configurations, 1)
-    v, k = problem.event_shape
     n = problem.num_configurations()
     if n > max_configurations:
         raise ValueError(
-            f"exact enumeration of {problem.name}: the support has {n:,} configurations (K^V = {k}^{v}), above "
-            f"max_configurations={max_configurations:,}. Raise max_configurations, or measure bias against a "
-            "reference unbiased estimator (e.g. reinforce) with sample_gradients."
+            f"exact enumeration of {problem.name}: {problem.support_text()}, above max_configurations="
+            f"{max_configurations:,}. Raise max_configurations, or measure bias against a reference unbiased "
+            "estimator (e.g. reinforce) with sample_gradients."
         )
     return n
 

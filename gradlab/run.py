@@ -1,7 +1,9 @@
-"""``gradlab run``: the main job, a complete study on the embedded digits.
+"""``gradlab run``: the main job, a complete study on the embedded digits, or (``--data mnist5k``) on 5,000 real MNIST
+images at the ZGR paper's Fig. 1 / B.2 set-up.
 
 1. Train (or reuse) a categorical VAE snapshot with RF(4) (ZGR App. B.4 uses a snapshot after 10 epochs of
-   RF(4)); default 4 variables x 8 categories, bit embedding, the non-linear network.
+   RF(4)); bit embedding, the non-linear network (``D``-512-256); on the digits 4 variables x 8 categories
+   (enumerable), on mnist5k the paper's 16 x 16 (784-512-256, bias against 10^4 RF(4) reference samples).
 2. Measure squared bias and variance of every estimator family the papers compare — GS, GS-ST and GR-MC
    (m = 10, 100) over temperature, ST(t), ST-ZGR(alpha), ZGR, RF(2), RF(4), ReinMax and a (tau_f, tau_b) grid
    of decoupled ST — and the peers' estimators that fit (gapped ST, Gumbel-Sparsemax and Gumbel-Entmax over
@@ -31,8 +33,10 @@ class RunSettings:
     out: Path = Path("results")
     figures: Path | None = None  # default: out / "figures" (outside the repository's tracked figures/)
     quick: bool = False
-    num_vars: int = 4
-    num_classes: int = 8
+    num_vars: int | None = None  # default: 4 on the digits, 16 on mnist5k (the paper's Fig. 1 / B.2)
+    num_classes: int | None = None  # default: 8 on the digits, 16 on mnist5k
+    data: str = "digits"  # digits or mnist5k (embedded); mnist, fashion_mnist, omniglot with data_path
+    data_path: str | None = None
     epochs: int | None = None
     n: int | None = None
     n_jobs: int = 1
@@ -45,9 +49,17 @@ class RunSettings:
         """Defaults filled in and every setting checked (before any training or sampling)."""
         from . import _checks
 
+        from .problems.data import DATASETS, EMBEDDED
+
         s = dataclasses.replace(self)
         s.out = Path(s.out)
         s.figures = s.out / "figures" if s.figures is None else Path(s.figures)
+        _checks.choice("run", "data", s.data, DATASETS)
+        if s.data not in EMBEDDED and not s.data_path:
+            raise ValueError(f"run: data {s.data!r} needs its files: --data-path (digits and mnist5k are built in)")
+        large = s.data != "digits"
+        s.num_vars = (16 if large else 4) if s.num_vars is None else s.num_vars
+        s.num_classes = (16 if large else 8) if s.num_classes is None else s.num_classes
         _checks.choice("run", "reference", s.reference, REFERENCES)
         _checks.integer("run", "reference_n", s.reference_n, 2)
         configurations = s.num_classes**s.num_vars
@@ -61,7 +73,9 @@ class RunSettings:
         if s.epochs is None:
             s.epochs = 3 if s.quick else 10
         if s.n is None:
-            s.n = 200 if s.quick else 1000
+            s.n = (100 if large else 200) if s.quick else 1000
+        if s.quick and large and s.reference_n == 10_000:
+            s.reference_n = 2000  # the quick run's reference: fewer samples, wider intervals
         _checks.integer("run", "n", s.n, 2)
         _checks.integer("run", "epochs", s.epochs, 1)
         _checks.integer("run", "n_jobs", s.n_jobs, 1)
@@ -100,38 +114,49 @@ def estimator_families(
     return out
 
 
-def peer_estimators(quick: bool = False) -> list[dict]:
+ARSM_MAX_EVALUATIONS = 200  # ARSM evaluates the loss at up to V K (K - 1) / 2 + 1 pseudo actions per sample
+
+
+def peer_estimators(quick: bool = False, num_vars: int = 4, num_classes: int = 8) -> list[dict]:
     """The ``[[estimators]]`` tables of the peers' estimators that fit the main job (issue 13): gapped ST, the
     sparse relaxations (Gumbel-Sparsemax, Gumbel-Entmax) over temperature, and the unbiased REBAR, ARSM, the
     Rao-Blackwellized score function and the unordered set estimator. Not RELAX (fitting its control variate on
-    the VAE costs minutes; ``analyses/estimator_table.py`` measures it) and not the binary-only ARM, DisARM and
-    Hard Concrete."""
+    the VAE costs minutes; ``analyses/estimator_table.py`` measures it), not the binary-only ARM, DisARM and
+    Hard Concrete, and not ARSM where it would evaluate the loss more than ``ARSM_MAX_EVALUATIONS`` times per sample
+    (16 x 16: up to 1,921)."""
     if quick:
         return [{"name": "gapped_st"}, {"name": "rebar"}, {"name": "unordered_set", "k": 2}]
     temps = {"logspace": [0.01, 2.0, 6]}
+    arsm = num_vars * num_classes * (num_classes - 1) // 2 + 1 <= ARSM_MAX_EVALUATIONS
     return [
         {"name": "gapped_st"},
         {"name": "gs_sparsemax", "t": temps},
         {"name": "gs_entmax", "t": temps},
         {"name": "rebar"},
-        {"name": "arsm"},
+        *([{"name": "arsm"}] if arsm else []),
         {"name": "rb_reinforce", "k": 1},
         {"name": "unordered_set", "k": [2, 4]},
     ]
+
+
+def run_tag(s: RunSettings) -> str:
+    """The name of the run's outputs: ``run`` on the digits, ``run_<data>`` on another data set; ``_quick``."""
+    return ("run" if s.data == "digits" else f"run_{s.data}") + ("_quick" if s.quick else "")
 
 
 def run_config(s: RunSettings, snapshot: Path) -> dict:
     """The study as a sweep configuration (see :mod:`gradlab.sweep`)."""
     quick = s.quick
     exact = s.reference == "exact"
-    estimators = estimator_families(quick, s.n, own_targets=exact) + peer_estimators(quick)
+    estimators = estimator_families(quick, s.n, own_targets=exact) + peer_estimators(quick, s.num_vars, s.num_classes)
+    data = {"dataset": s.data, **({"data_path": str(s.data_path)} if s.data_path else {})}
     return {
-        "name": "gradlab-run" + ("-quick" if quick else ""),
+        "name": "gradlab-" + run_tag(s).replace("_", "-"),
         "seed": s.seed,
-        "out": str((s.out / ("run_quick.nc" if quick else "run.nc")).resolve()),
+        "out": str((s.out / f"{run_tag(s)}.nc").resolve()),
         "problem": {
             "kind": "vae",
-            "dataset": "digits",
+            **data,
             "num_vars": s.num_vars,
             "num_classes": s.num_classes,
             "embedding": "bits",
@@ -153,9 +178,18 @@ def ensure_snapshot(s: RunSettings) -> Path:
     """The RF(4) snapshot (trained once, then reused; :func:`gradlab.training.rf4_snapshot`)."""
     from .training import rf4_snapshot
 
-    directory = s.out / "snapshots" / f"rf4_v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
+    from .problems.data import load_dataset
+
+    data = "" if s.data == "digits" else f"{s.data}_"
+    directory = s.out / "snapshots" / f"rf4_{data}v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
     return rf4_snapshot(
-        directory, s.epochs, num_vars=s.num_vars, num_classes=s.num_classes, seed=s.seed, progress=s.progress
+        directory,
+        s.epochs,
+        data=load_dataset(s.data, s.data_path),
+        num_vars=s.num_vars,
+        num_classes=s.num_classes,
+        seed=s.seed,
+        progress=s.progress,
     )
 
 
@@ -221,8 +255,7 @@ def run_main_job(settings: RunSettings | None = None) -> dict:
     cfg = load_config(run_config(s, snapshot))
     ds = run_sweep(cfg, progress=s.progress)
     sub = one_seed(ds)
-    tag = "run_quick" if s.quick else "run"
-    figs = result_figures(ds, s.figures, tag)
+    figs = result_figures(ds, s.figures, run_tag(s))
     print(summary_table(ds))
     names = sub[N.ESTIMATOR].values
     best = ", ".join(str(x) for x in names[pareto_of(sub)])

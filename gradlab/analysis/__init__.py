@@ -7,7 +7,7 @@ from ..intervals import Intervals, intervals
 from .bias_variance import bias_variance, mse_of_mean, normalized_bias_std, samples_to_beat, squared_bias, summaries
 from .gradient_gap import gradient_gap
 from .pareto import confident_front, pareto_front, pareto_mask
-from .unbiasedness import UnbiasednessResult, unbiasedness_test
+from .unbiasedness import UnbiasednessResult, unbiasedness_from_stats, unbiasedness_test
 
 __all__ = [
     "bias_variance",
@@ -24,5 +24,6 @@ __all__ = [
     "confident_front",
     "pareto_mask",
     "unbiasedness_test",
+    "unbiasedness_from_stats",
     "UnbiasednessResult",
 ]

@@ -61,8 +61,11 @@ class CategoricalAutoencoder(VAEDataModel):
         )
 
     def _forward(self, p, draw) -> torch.Tensor:
+        return self._terms(p, draw)["loss"]
+
+    def _terms(self, p, draw) -> dict[str, torch.Tensor]:
         z = draw(self.net.encode(p, self.x))  # (B, V, K)
-        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z)))
+        return {"loss": bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z)))}
 
     def code_perplexity(self, params=None, split: str = "valid") -> float:
         """Mean over the latents of ``exp(entropy)`` of the histogram of their most probable class over ``split``."""

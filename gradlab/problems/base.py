@@ -211,6 +211,11 @@ class Problem:
         v, k = self.event_shape
         return k**v
 
+    def support_text(self) -> str:
+        """What :meth:`num_configurations` counts, in words (for the exact engine's error)."""
+        v, k = self.event_shape
+        return f"{self.num_configurations():,} configurations (K^V = {k}^{v})"
+
     # ------------------------------------------------------------------ exact engine hooks
     def constant_terms(self, params: Mapping[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor | None:
         """Terms of the objective that do not depend on ``x`` (e.g. an analytic KL), or ``None``."""

@@ -262,6 +262,14 @@ def _at_snapshot(problem, cfg: Mapping):
     theirs = meta.get("problem", {}).get("problem")
     if theirs != problem.name:
         raise ValueError(f"problem: snapshot {cfg['snapshot']} is of a {theirs} model, not of a {problem.name}")
+    trained_on = meta.get("problem", {}).get("dataset", {})
+    trained_on = trained_on if isinstance(trained_on, dict) else {}
+    if trained_on.get("dim") not in (None, problem.x.shape[-1]):
+        raise ValueError(
+            f"problem: snapshot {cfg['snapshot']} was trained on {trained_on.get('name')!r} images of "
+            f"{trained_on['dim']} pixels, and dataset {cfg.get('dataset', 'digits')!r} has {problem.x.shape[-1]}: "
+            f"set dataset = {trained_on.get('name')!r} or drop snapshot"
+        )
     return problem.with_params(state["params"])
 
 

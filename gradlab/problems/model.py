@@ -39,6 +39,7 @@ from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
 from ..random import make_generator
 from .base import ParamLayout, Problem
 from .drawer import DrawSpec, _check_logit, _Drawer
+from .enumeration import check_elements_independent, configurations, exact_chunk, support_text
 from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
 
 __all__ = ["StochasticModel", "DrawSpec"]
@@ -120,6 +121,7 @@ class StochasticModel(Problem):
                     f"{self.name}: elements_independent needs per-element losses (shape E) and draws whose shapes "
                     f"start with E = {e}; got draws {bad or [d.shape for d in self.draws]}"
                 )
+            check_elements_independent(self)
 
     # ------------------------------------------------------------------ structure
     def _trace(self) -> tuple[tuple[DrawSpec, ...], tuple[int, ...]]:
@@ -192,7 +194,12 @@ class StochasticModel(Problem):
         return sum(d.num_vars for d in self.draws), max(d.num_classes for d in self.draws)
 
     def num_configurations(self) -> int:
-        return math.prod(d.num_classes**d.num_vars for d in self.draws)
+        """The configurations the exact engine enumerates: per element where ``elements_independent``, else of the
+        joint support of every draw (:mod:`~gradlab.problems.enumeration`)."""
+        return configurations(self)
+
+    def support_text(self) -> str:
+        return support_text(self)
 
     def probe_logits(self) -> torch.Tensor:
         return torch.zeros(self.draws[0].shape, dtype=self.dtype, device=self.device)
@@ -241,30 +248,9 @@ class StochasticModel(Problem):
 
     # ------------------------------------------------------------------ exact engine
     def exact_chunk(self, params, estimator: Estimator | None, start: int, stop: int) -> torch.Tensor:
-        """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` of all draws (mixed radix: the variables
-        of draw 0 are the lowest digits), one ``forward`` per configuration under ``vmap``; differentiable in
-        ``params``."""
-        c = torch.arange(start, stop, device=self.device, dtype=torch.int64)
-        n = c.numel()
-        digits = []
-        for d in self.draws:
-            powers = d.num_classes ** torch.arange(d.num_vars, device=self.device, dtype=torch.int64)
-            digits.append(((c.unsqueeze(-1) // powers) % d.num_classes).reshape(n, *d.shape[:-1], 1))
-            c = c // d.num_classes**d.num_vars
-
-        def one(idx: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-            log_p = []
-
-            def sample(i: int, logits: torch.Tensor) -> torch.Tensor:
-                target = logits if estimator is None else estimator.forward_logits(logits)
-                log_p.append(torch.log_softmax(target, dim=-1).gather(-1, idx[i]).sum())
-                return scatter_one_hot(idx[i], logits.detach())
-
-            values = self._run(params, sample, estimator).sum()
-            return torch.stack(log_p).sum(), values
-
-        log_p, values = _vmapped(self, torch.func.vmap(one), tuple(digits))
-        return (torch.exp(log_p) * values).sum()
+        """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` (per element where ``elements_independent``);
+        differentiable in ``params`` (:func:`~gradlab.problems.enumeration.exact_chunk`)."""
+        return exact_chunk(self, params, estimator, start, stop)
 
     # ------------------------------------------------------------------ sampling
     def per_sample_gradients(self, estimator: Estimator, uniforms: torch.Tensor, wrt: str, workspace=None):

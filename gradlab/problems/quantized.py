@@ -91,9 +91,13 @@ class QuantizedNetwork(DataModel):
             raise ValueError(f"{owner}: conv needs square images; got {batch[0].shape[1]} pixels per image")
         shapes = []  # the weight tensor of each layer
         channels = 1
+        most = max(0, min(h, w).bit_length() - 1)  # 2 x 2 poolings a side of min(h, w) pixels allows
         for c in self.conv:
             if min(h, w) < 2:
-                raise ValueError(f"{owner}: {len(self.conv)} poolings do not fit {self.image_shape} images")
+                raise ValueError(
+                    f"{owner}: conv has {len(self.conv)} layers, each followed by 2 x 2 max pooling, which leaves no "
+                    f"pixel of {self.image_shape} images; give conv at most {most} layers"
+                )
             shapes.append((c, channels, self.kernel, self.kernel))
             channels, h, w = c, h // 2, w // 2
         widths = [channels * h * w if self.conv else batch[0].shape[1], *self.hidden, 10]

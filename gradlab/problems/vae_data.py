@@ -56,10 +56,22 @@ class VAEDataModel(DataModel):
         )
 
     def _forward(self, p, draw) -> torch.Tensor:
+        return self._terms(p, draw)["loss"]
+
+    def _terms(self, p, draw) -> dict[str, torch.Tensor]:
         logits = self.net.encode(p, self.x)  # (B, V, K)
         z = draw(logits)
-        kl = kl_to_uniform(kl_logits(self.kl, logits, draw.forward_logits(logits)))
-        return bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z))) + kl
+        nll = bernoulli_nll(self.x, self.net.decode(p, self.net.embed(z)))
+        forward = draw.forward_logits(logits)
+        out = {"loss": nll + kl_to_uniform(kl_logits(self.kl, logits, forward))}
+        if self.kl == "model":  # the loss is then no bound; the negative ELBO of the distribution the draws follow is
+            out["neg_elbo"] = nll + kl_to_uniform(forward)
+        return out
+
+    def batch_metrics(self, params, draw) -> dict[str, torch.Tensor]:
+        """The loss per image and, with ``kl="model"`` (whose loss mixes two distributions and is no bound on
+        ``-log p(x)``), ``neg_elbo``: the negative ELBO of the distribution the draws follow, a bound."""
+        return self._terms(params, draw)
 
     def config(self) -> dict:
         return {

@@ -17,7 +17,12 @@ Verdict rules (from the numerical method's error, never from the claim):
   rounding is ~1e-15), refuted otherwise;
 * inequalities between Monte Carlo quantities: one-sided z-tests at 3 standard errors;
 * trends ("falls as tau_b grows"): Spearman's rank correlation over the grid at most -0.8 (at least 0.8 for
-  "rises") and the end points separated by their 95 % bootstrap intervals.
+  "rises") and the end points separated by their 95 % bootstrap intervals;
+* ``mixed``: a claim that holds over part of what was measured and not the rest (the report says where);
+  ``inconclusive``: the measurement cannot decide the claim, for the reason the report gives (e.g. a squared-bias
+  interval entirely below zero, where the reference's noise dominates).
+
+The training claims are checked per scale of the committed histories (``scale`` in each result).
 """
 
 from __future__ import annotations

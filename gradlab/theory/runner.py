@@ -122,7 +122,7 @@ def run_checks(
     """Run the checks (``only``: group names and/or claim ids, default all); a failing group becomes ``error``
     results. Claims that no group checks appear as ``not checked`` with the reason (all of them without
     ``only``; the named ones with it). ``results_dir``: the folder of the training studies' histories, for the
-    groups that read them (default ``$GRADLAB_RESULTS`` or ``results``)."""
+    groups that read them (default :func:`~gradlab.theory.training.default_results_dir`)."""
     groups, keep = _selection(only)
     results = []
     todo = [(g, f) for g, f in CHECKS if g in groups]
@@ -184,12 +184,12 @@ def format_table(results: Sequence[CheckResult], width: int = 116) -> str:
         return "" if v is None else ("inf" if v == math.inf else f"{v:.2f}")
 
     vw = max([10, *(len(r.verdict) for r in results)])
-    head = f"{'check':<40} {'verdict':<{vw}} {'order claimed':>13} {'measured':>9}"
+    head = f"{'check':<48} {'verdict':<{vw}} {'order claimed':>13} {'measured':>9}"
     rule = "-" * max(len(head), width)
     lines = [head, rule]
     for r in results:
-        name = r.id + (" [derived]" if r.derived else "")
-        lines.append(f"{name:<40} {r.verdict:<{vw}} {order(r.claimed_order):>13} {order(r.measured_order):>9}".rstrip())
+        name = r.id + (" [derived]" if r.derived else "") + (f" @ {r.scale}" if r.scale else "")
+        lines.append(f"{name:<48} {r.verdict:<{vw}} {order(r.claimed_order):>13} {order(r.measured_order):>9}".rstrip())
         for label, text in (("measured", r.measured), ("claimed", r.claimed)):
             if text:
                 lines += textwrap.wrap(

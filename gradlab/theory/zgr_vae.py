@@ -195,18 +195,18 @@ def check_vae_snapshots(quick: bool) -> list[CheckResult]:
             setting=setting10,
         )
     )
-    interpolated = {"ST(2)": _row(ds10, "st(t=2)"), "ZGR": zgr}
+    interpolated = {"ST(1)": _row(ds10, "st(t=1)"), "ST(2)": _row(ds10, "st(t=2)"), "ZGR": zgr}
     interpolated.update({f"ST(2)-ZGR({a:g})": _row(ds10, f"st_zgr(t=2,alpha={a:g})") for a in (0.25, 0.5, 0.75)})
     matched, rows = no_regret({f"GR-MC({t:g})": r for t, r in gr.items()}, interpolated)
     out.append(
         CheckResult(
             "sec4.2.st-zgr-no-regret",
-            "for every GR-MC setting the interpolated ST(2)-ZGR family has a setting no worse in squared bias and in "
+            "for every GR-MC setting the interpolated ST(t)-ZGR family has a setting no worse in squared bias and in "
             "variance (VAE, epoch 10)",
             f"{ZGR}, Sec. 4.2",
-            meth + "; ST(2)-ZGR(alpha) for alpha in 0 (ST(2)), 0.25, 0.5, 0.75, 1 (ZGR)",
+            meth + "; ST(t)-ZGR(alpha): ST(1) and ST(2) (alpha = 0), ST(2)-ZGR(0.25, 0.5, 0.75), ZGR (alpha = 1)",
             "; ".join(rows),
-            "for every GR-MC(t): some ST(2)-ZGR(alpha) whose squared-bias and variance intervals each reach below "
+            "for every GR-MC(t): some ST(t)-ZGR(alpha) whose squared-bias and variance intervals each reach below "
             "GR-MC's upper bounds (not significantly worse on either axis)",
             "confirmed" if matched else "refuted",
             setting=setting10,

@@ -125,5 +125,5 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
         D.load_dataset("mnist", tmp_path / "bad.npz")
     with pytest.raises(FileNotFoundError, match="chardata.mat"):
         D.load_dataset("omniglot", tmp_path / "nothing")
-    with pytest.raises(ValueError, match="name must be one of 'digits', 'mnist'"):
+    with pytest.raises(ValueError, match="name must be one of 'digits', 'mnist5k', 'mnist'"):
         D.load_dataset("cifar")

@@ -142,7 +142,7 @@ def test_quantized_convolutional_deterministic_mode_against_unfolded_convolution
     assert net.levels[3].tolist() == list(range(-8, 8))
     with pytest.raises(ValueError, match="kernel must be odd"):
         QuantizedNetwork(hidden=(4,), conv=(2,), kernel=4)
-    with pytest.raises(ValueError, match="poolings do not fit"):
+    with pytest.raises(ValueError, match="leaves no pixel of .* images; give conv at most"):
         QuantizedNetwork(hidden=(4,), conv=(2, 2, 2, 2))
 
 

@@ -1,0 +1,138 @@
+"""Exact expectations of a :class:`~gradlab.problems.model.StochasticModel` by enumeration, in chunks.
+
+* Joint: every configuration of every draw of every element (a configuration's probability is the product of the
+  conditionals), ``prod_d K_d ** (variables of draw d)`` configurations; one ``forward`` per configuration under
+  ``vmap``.
+* Per element, for a model that declares ``elements_independent`` (loss element ``e`` depends only on element ``e``
+  of every draw, as the images of a minibatch): ``E[sum_e L_e] = sum_e sum_c p_e(c) L_e(c)`` over each element's
+  own configurations ``c`` (``prod_d K_d ** (variables of one element in draw d)``). Every element is at its
+  configuration ``c`` in the same ``forward``, so the cost is linear in the number of elements (as Pyro's parallel
+  enumeration inside a ``plate``) and the peak memory is set by the chunk, not by the elements.
+
+A declaration of independence is checked where it can be (:func:`check_elements_independent`, when the model is
+built): changing only one element's draws must leave every other element's loss unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..estimators.base import Estimator, scatter_one_hot
+
+if TYPE_CHECKING:
+    from .model import StochasticModel
+
+__all__ = ["configurations", "support_text", "exact_chunk", "check_elements_independent"]
+
+
+def _per_element(model: StochasticModel) -> bool:
+    return bool(model.elements_independent)
+
+
+def _element_vars(model: StochasticModel, d) -> tuple[int, ...]:
+    """The variables' shape of one element in draw ``d`` (``S_d`` of ``(*E, *S_d, K)``)."""
+    return tuple(d.shape[len(model.loss_shape) : -1])
+
+
+def configurations(model: StochasticModel) -> int:
+    """The configurations the exact engine enumerates: per element for an ``elements_independent`` model, else of
+    the whole joint support."""
+    if _per_element(model):
+        return math.prod(d.num_classes ** math.prod(_element_vars(model, d)) for d in model.draws)
+    return math.prod(d.num_classes**d.num_vars for d in model.draws)
+
+
+def support_text(model: StochasticModel) -> str:
+    """What :func:`configurations` counts, in words (for errors and reports)."""
+    n = configurations(model)
+    if _per_element(model):
+        elements = math.prod(model.loss_shape)
+        return f"{n:,} configurations per element, for each of its {elements:,} independent elements"
+    shared = "" if not model.loss_shape else " (its draws are shared between elements: elements_independent=False)"
+    return f"{n:,} configurations of the joint support{shared}"
+
+
+def _digits(model: StochasticModel, start: int, stop: int) -> tuple[torch.Tensor, ...]:
+    """Configurations ``start..stop-1`` as one index tensor per draw (mixed radix, draw 0 the lowest digits):
+    ``(n, *shape[:-1], 1)``; per element, the same local configuration for every element."""
+    c = torch.arange(start, stop, device=model.device, dtype=torch.int64)
+    n = c.numel()
+    per = _per_element(model)
+    out = []
+    for d in model.draws:
+        local = _element_vars(model, d) if per else tuple(d.shape[:-1])
+        count = math.prod(local)
+        powers = d.num_classes ** torch.arange(count, device=model.device, dtype=torch.int64)
+        idx = ((c.unsqueeze(-1) // powers) % d.num_classes).reshape(n, *local, 1)
+        if per:  # every element at the same local configuration
+            e = len(model.loss_shape)
+            idx = idx.reshape(n, *([1] * e), *local, 1).expand(n, *d.shape[:-1], 1)
+        out.append(idx)
+        c = c // d.num_classes**count
+    return tuple(out)
+
+
+def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, start: int, stop: int) -> torch.Tensor:
+    """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` (per element: summed over the elements too), one
+    ``forward`` per configuration under ``vmap``; differentiable in ``params``."""
+    from .model import _vmapped
+
+    per = _per_element(model)
+    e = len(model.loss_shape)
+
+    def one(idx: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        log_p = []
+
+        def sample(i: int, logits: torch.Tensor) -> torch.Tensor:
+            target = logits if estimator is None else estimator.forward_logits(logits)
+            picked = torch.log_softmax(target, dim=-1).gather(-1, idx[i])  # (*E, *S, 1) or (*S, 1)
+            log_p.append(picked.flatten(e).sum(-1) if per else picked.sum())
+            return scatter_one_hot(idx[i], logits.detach())
+
+        values = model._run(params, sample, estimator)
+        if per:  # log p and the loss per element
+            return torch.stack(log_p).sum(0), values
+        return torch.stack(log_p).sum(), values.sum()
+
+    log_p, values = _vmapped(model, torch.func.vmap(one), _digits(model, start, stop))
+    return (torch.exp(log_p) * values).sum()
+
+
+def check_elements_independent(model: StochasticModel, probes: int = 2) -> None:
+    """A one-line error when ``model`` declares ``elements_independent`` but a loss element changes when only another
+    element's draws change: at ``probes`` fixed random configurations, the draws of the first and of the last element
+    are moved to other categories in turn, and every other element's loss must stay the same (to 1e-9 relative)."""
+    elements = math.prod(model.loss_shape)
+    if elements < 2:
+        return  # (flat element numbers below, in the loss's row-major order)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    for _ in range(probes):
+        base = [torch.randint(d.num_classes, (*d.shape[:-1], 1), generator=g).to(model.device) for d in model.draws]
+        reference = _losses(model, base)
+        for element in (0, elements - 1):
+            where = torch.unravel_index(torch.tensor(element), model.loss_shape)
+            moved = []
+            for idx, d in zip(base, model.draws, strict=True):
+                idx = idx.clone()
+                idx[where] = (idx[where] + 1) % d.num_classes
+                moved.append(idx)
+            changed = _losses(model, moved)
+            others = torch.ones(model.loss_shape, dtype=torch.bool, device=model.device)
+            others[where] = False
+            close = torch.isclose(changed, reference, rtol=1e-9, atol=1e-12) | ~others
+            if not bool(close.all()):
+                bad = int(torch.nonzero(~close.flatten())[0])
+                raise ValueError(
+                    f"{model.name}: elements_independent=True, but the loss of element {bad} changed when only the "
+                    f"draws of element {element} changed; a model whose elements share draws or mix them must pass "
+                    "elements_independent=False"
+                )
+
+
+def _losses(model: StochasticModel, indices: list[torch.Tensor]) -> torch.Tensor:
+    """Per-element losses with every draw fixed at ``indices``."""
+    with torch.no_grad():
+        return model._run(model.param_values(), lambda i, logits: scatter_one_hot(indices[i], logits))
