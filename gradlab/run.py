@@ -48,7 +48,6 @@ class RunSettings:
     def resolved(self) -> RunSettings:
         """Defaults filled in and every setting checked (before any training or sampling)."""
         from . import _checks
-
         from .problems.data import DATASETS, EMBEDDED
 
         s = dataclasses.replace(self)
@@ -176,9 +175,8 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
 
 def ensure_snapshot(s: RunSettings) -> Path:
     """The RF(4) snapshot (trained once, then reused; :func:`gradlab.training.rf4_snapshot`)."""
-    from .training import rf4_snapshot
-
     from .problems.data import load_dataset
+    from .training import rf4_snapshot
 
     data = "" if s.data == "digits" else f"{s.data}_"
     directory = s.out / "snapshots" / f"rf4_{data}v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
