@@ -21,6 +21,8 @@ _LAZY = {
         for k in ("Estimator", "PathwiseEstimator", "available_estimators", "estimator", "register_estimator")
     },
     "straight_through": ("estimators", "straight_through"),
+    "set_validation": ("_checks", "set_validation"),
+    "validation_enabled": ("_checks", "validation_enabled"),
     "exact_expectation": ("exact", "exact_expectation"),
     "exact_gradient": ("exact", "exact_gradient"),
     "sample_gradients": ("sampler", "sample_gradients"),
@@ -37,6 +39,8 @@ __all__ = [
     "estimator",
     "register_estimator",
     "straight_through",
+    "set_validation",
+    "validation_enabled",
     "distributions",
     "estimators",
     "random",

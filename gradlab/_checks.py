@@ -55,8 +55,47 @@ def choice(owner: str, name: str, value: object, allowed: Iterable[str]) -> str:
     return str(value)
 
 
+_VALIDATE = {"values": True}
+
+
+def set_validation(enabled: bool) -> None:
+    """Check the values of logits given to an estimator (NaN, ``+inf``, a variable whose every logit is ``-inf``):
+    on by default, as ``torch.distributions``' ``validate_args``; ``gradlab.set_validation(False)`` turns it off
+    for speed (the check reads every logit once; BENCHMARKS.md measures its cost)."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f"set_validation: enabled must be True or False, got {type(enabled).__name__} {enabled!r}")
+    _VALIDATE["values"] = enabled
+
+
+def validation_enabled() -> bool:
+    """Whether logits' values are checked (:func:`set_validation`)."""
+    return _VALIDATE["values"]
+
+
+def logits_values(owner: str, logits: torch.Tensor, name: str = "logits") -> None:
+    """A one-line error for logits no distribution has: NaN, ``+inf``, or a variable whose every logit is ``-inf``
+    (``-inf`` alone masks a category and is allowed). Skipped when validation is off, and inside ``torch.func``
+    transforms (the sampler's vectorised path, whose inputs were checked before)."""
+    if not _VALIDATE["values"] or torch._C._functorch.is_functorch_wrapped_tensor(logits):
+        return
+    bad = torch.isnan(logits) | (logits == math.inf)
+    if bool(bad.any()):
+        at = [int(i) for i in torch.nonzero(bad)[0]]
+        value = float(logits[tuple(at)])
+        raise ValueError(
+            f"{owner}: {name} must be finite (or -inf to mask a category), got {value} at index {at} (NaN and +inf "
+            "have no distribution; gradlab.set_validation(False) skips this check)"
+        )
+    if logits.numel() and bool((logits.amax(-1) == -math.inf).any()):
+        at = [int(i) for i in torch.nonzero(logits.amax(-1) == -math.inf)[0]]
+        raise ValueError(
+            f"{owner}: {name} must leave each variable a category above -inf, got every logit -inf at index {at}"
+        )
+
+
 def logits_tensor(owner: str, logits: object, name: str = "logits") -> torch.Tensor:
-    """A floating tensor of shape ``(..., K)`` with ``K >= 2``."""
+    """A floating tensor of shape ``(..., K)`` with ``K >= 2`` (and, with validation on, values that define a
+    distribution: :func:`logits_values`)."""
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"{owner}: {name} must be a torch.Tensor of shape (..., K), got {type(logits).__name__}")
     if not logits.is_floating_point():
@@ -66,4 +105,5 @@ def logits_tensor(owner: str, logits: object, name: str = "logits") -> torch.Ten
             f"{owner}: {name} must have shape (..., K) with K >= 2 categories on the last axis, "
             f"got shape {tuple(logits.shape)}"
         )
+    logits_values(owner, logits, name)
     return logits

@@ -131,7 +131,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, out=args.out)
     ds = run_sweep(
-        cfg, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler, progress=not args.no_progress
+        cfg,
+        n_jobs=args.n_jobs,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     print(f"wrote {cfg.out} ({', '.join(f'{k}={v}' for k, v in ds.sizes.items())}); cells in {cfg.cells_dir}")
     return 0
@@ -184,6 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             reference=args.reference,
             reference_n=args.reference_n,
+            overwrite=args.overwrite,
         )
     )
     return 0
@@ -232,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="bias against exact gradients or RF(4) samples (default: exact when enumerable)",
     )
     p.add_argument("--reference-n", type=int, default=10_000, help="RF(4) reference samples (default 10000)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier result of other settings in OUT (e.g. another --n)"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -295,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --backend dask: a running scheduler (default: the file's [run] scheduler, else a local cluster)",
     )
     p.add_argument("--out", default=None, help="override the output netCDF path")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing out that is not a result of this configuration"
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_sweep)
 

@@ -42,7 +42,9 @@ def check_enumerable(problem: Problem, max_configurations: int = DEFAULT_MAX_CON
 def chunk_size_for(problem: Problem, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
     """Configurations per chunk so that one chunk needs about ``memory_budget`` bytes."""
     per_config = problem.bytes_per_configuration()
-    return max(1, min(problem.num_configurations(), memory_budget // max(per_config, 1)))
+    chunk = max(1, min(problem.num_configurations(), memory_budget // max(per_config, 1)))
+    align = problem.chunk_alignment()  # whole multiples where they fit (a nested enumeration shares work)
+    return chunk - chunk % align if chunk >= align else chunk
 
 
 def _forward(logits: torch.Tensor, estimator: Estimator | None) -> torch.Tensor:

@@ -6,7 +6,35 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["joblib_backend"]
+__all__ = ["joblib_backend", "with_registrations"]
+
+
+class _Registered:
+    """``fn`` that first registers, in the process it runs in, the estimators and problem kinds the caller's process
+    registered beyond the built-in ones: they travel with the task by value (a class or a build function defined in
+    ``__main__`` is pickled by value by loky's and Dask's cloudpickle), so a worker knows them by name too."""
+
+    def __init__(self, fn, estimators: dict, problems: dict):
+        self.fn, self.estimators, self.problems = fn, estimators, problems
+
+    def __call__(self, *args, **kwargs):
+        from .estimators import REGISTRY
+        from .problems.build import PROBLEMS
+
+        REGISTRY.update(self.estimators)
+        PROBLEMS.update(self.problems)
+        return self.fn(*args, **kwargs)
+
+
+def with_registrations(fn):
+    """``fn`` wrapped to carry this process's own registrations to a worker (:class:`_Registered`)."""
+    from .estimators import BUILTIN, REGISTRY
+    from .problems.build import PROBLEM_KINDS, PROBLEMS
+
+    builtin = {cls.name for cls in BUILTIN}
+    estimators = {k: v for k, v in REGISTRY.items() if k not in builtin}
+    problems = {k: v for k, v in PROBLEMS.items() if k not in PROBLEM_KINDS}
+    return _Registered(fn, estimators, problems)
 
 
 @contextlib.contextmanager

@@ -44,6 +44,7 @@ class RunSettings:
     progress: bool = True
     reference: str = "auto"  # "exact", "samples" (RF(4), reference_n of them) or "auto" (exact if enumerable)
     reference_n: int = 10_000
+    overwrite: bool = False  # replace an earlier result of other settings (another n, ...) in out
 
     def resolved(self) -> RunSettings:
         """Defaults filled in and every setting checked (before any training or sampling)."""
@@ -173,15 +174,19 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
     }
 
 
+def snapshot_dir(s: RunSettings) -> Path:
+    """The folder of the run's RF(4) snapshot (its data set, sizes and seed in the name)."""
+    data = "" if s.data == "digits" else f"{s.data}_"
+    return s.out / "snapshots" / f"rf4_{data}v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
+
+
 def ensure_snapshot(s: RunSettings) -> Path:
     """The RF(4) snapshot (trained once, then reused; :func:`gradlab.training.rf4_snapshot`)."""
     from .problems.data import load_dataset
     from .training import rf4_snapshot
 
-    data = "" if s.data == "digits" else f"{s.data}_"
-    directory = s.out / "snapshots" / f"rf4_{data}v{s.num_vars}_k{s.num_classes}_seed{s.seed}"
     return rf4_snapshot(
-        directory,
+        snapshot_dir(s),
         s.epochs,
         data=load_dataset(s.data, s.data_path),
         num_vars=s.num_vars,
@@ -245,13 +250,16 @@ def run_main_job(settings: RunSettings | None = None) -> dict:
     """Run the study; returns paths and timings (and prints the summary)."""
     from .figures import result_figures
     from .sweep import load_config, run_sweep
+    from .sweep.execute import check_out
+    from .training.vae import snapshot_paths
 
     s = (settings or RunSettings()).resolved()
     t0 = time.perf_counter()
+    cfg = load_config(run_config(s, snapshot_paths(snapshot_dir(s), s.epochs)[0]))
+    check_out(cfg, s.overwrite)  # before any training: an earlier result of other settings is not replaced silently
     snapshot = ensure_snapshot(s)
     t_train = time.perf_counter() - t0
-    cfg = load_config(run_config(s, snapshot))
-    ds = run_sweep(cfg, progress=s.progress)
+    ds = run_sweep(cfg, progress=s.progress, overwrite=s.overwrite)
     sub = one_seed(ds)
     figs = result_figures(ds, s.figures, run_tag(s))
     print(summary_table(ds))

@@ -211,6 +211,10 @@ class Problem:
         v, k = self.event_shape
         return k**v
 
+    def chunk_alignment(self) -> int:
+        """Chunks of the exact engine are best whole multiples of this many configurations (1: any size)."""
+        return 1
+
     def support_text(self) -> str:
         """What :meth:`num_configurations` counts, in words (for the exact engine's error)."""
         v, k = self.event_shape

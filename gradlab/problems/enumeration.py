@@ -25,7 +25,7 @@ from ..estimators.base import Estimator, scatter_one_hot
 if TYPE_CHECKING:
     from .model import StochasticModel
 
-__all__ = ["configurations", "support_text", "exact_chunk", "check_elements_independent"]
+__all__ = ["configurations", "support_text", "exact_chunk", "chunk_alignment", "check_elements_independent"]
 
 
 def _per_element(model: StochasticModel) -> bool:
@@ -40,9 +40,7 @@ def _element_vars(model: StochasticModel, d) -> tuple[int, ...]:
 def configurations(model: StochasticModel) -> int:
     """The configurations the exact engine enumerates: per element for an ``elements_independent`` model, else of
     the whole joint support."""
-    if _per_element(model):
-        return math.prod(d.num_classes ** math.prod(_element_vars(model, d)) for d in model.draws)
-    return math.prod(d.num_classes**d.num_vars for d in model.draws)
+    return math.prod(_counts(model))
 
 
 def support_text(model: StochasticModel) -> str:
@@ -55,35 +53,48 @@ def support_text(model: StochasticModel) -> str:
     return f"{n:,} configurations of the joint support{shared}"
 
 
-def _digits(model: StochasticModel, start: int, stop: int) -> tuple[torch.Tensor, ...]:
-    """Configurations ``start..stop-1`` as one index tensor per draw (mixed radix, draw 0 the lowest digits):
-    ``(n, *shape[:-1], 1)``; per element, the same local configuration for every element."""
-    c = torch.arange(start, stop, device=model.device, dtype=torch.int64)
-    n = c.numel()
+def _counts(model: StochasticModel) -> list[int]:
+    """Configurations of each draw (per element where ``elements_independent``)."""
     per = _per_element(model)
-    out = []
-    for d in model.draws:
-        local = _element_vars(model, d) if per else tuple(d.shape[:-1])
-        count = math.prod(local)
-        powers = d.num_classes ** torch.arange(count, device=model.device, dtype=torch.int64)
-        idx = ((c.unsqueeze(-1) // powers) % d.num_classes).reshape(n, *local, 1)
-        if per:  # every element at the same local configuration
-            e = len(model.loss_shape)
-            idx = idx.reshape(n, *([1] * e), *local, 1).expand(n, *d.shape[:-1], 1)
-        out.append(idx)
-        c = c // d.num_classes**count
-    return tuple(out)
+    return [d.num_classes ** math.prod(_element_vars(model, d) if per else d.shape[:-1]) for d in model.draws]
+
+
+def chunk_alignment(model: StochasticModel) -> int:
+    """The configurations of every draw after the first (``prod_{i >= 1} C_i``): a chunk of whole multiples of it
+    covers whole configurations of draw 0 with everything that follows, which the nested enumeration evaluates
+    sharing what the later draws do not change."""
+    return math.prod(_counts(model)[1:])
+
+
+def _indices(model: StochasticModel, i: int, local: torch.Tensor) -> torch.Tensor:
+    """Configurations ``local`` (``(n,)``) of draw ``i`` as index tensors ``(n, *shape[:-1], 1)`` (per element: the
+    same local configuration for every element). The first variable is the lowest digit."""
+    d, per = model.draws[i], _per_element(model)
+    shape = _element_vars(model, d) if per else tuple(d.shape[:-1])
+    count = math.prod(shape)
+    powers = d.num_classes ** torch.arange(count, device=model.device, dtype=torch.int64)
+    idx = ((local.unsqueeze(-1) // powers) % d.num_classes).reshape(-1, *shape, 1)
+    if per:  # every element at the same local configuration
+        e = len(model.loss_shape)
+        idx = idx.reshape(-1, *([1] * e), *shape, 1).expand(-1, *d.shape[:-1], 1)
+    return idx
 
 
 def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, start: int, stop: int) -> torch.Tensor:
-    """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` (per element: summed over the elements too), one
-    ``forward`` per configuration under ``vmap``; differentiable in ``params``."""
+    """``sum_c p(c) L(c)`` over configurations ``start..stop-1`` (per element: summed over the elements too);
+    differentiable in ``params``. The flat index has draw 0 as its highest digit. A chunk of whole configurations of
+    draw 0 is evaluated nested, one ``vmap`` per draw: what a draw's configurations do not change is computed once
+    per configuration of the draws before it (the tree of the draws, as Pyro's enumeration broadcasts), not once per
+    configuration of the whole support; any other chunk flat, one ``forward`` per configuration."""
     from .model import _vmapped
 
     per = _per_element(model)
     e = len(model.loss_shape)
+    counts = _counts(model)
+    inner = math.prod(counts[1:])
+    dev = model.device
 
-    def one(idx: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    def one(*idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_p = []
 
         def sample(i: int, logits: torch.Tensor) -> torch.Tensor:
@@ -93,12 +104,55 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
             return scatter_one_hot(idx[i], logits.detach())
 
         values = model._run(params, sample, estimator)
-        if per:  # log p and the loss per element
-            return torch.stack(log_p).sum(0), values
-        return torch.stack(log_p).sum(), values.sum()
+        log_p = sum(log_p[1:], log_p[0])
+        return (log_p, values) if per else (log_p, values.sum())
 
-    log_p, values = _vmapped(model, torch.func.vmap(one), _digits(model, start, stop))
+    if start % inner == 0 and (stop % inner == 0 or stop == math.prod(counts)):
+        fn = one
+        for level in reversed(range(len(counts))):
+            dims = [None] * len(counts)
+            dims[level] = 0
+            fn = torch.func.vmap(fn, in_dims=tuple(dims))
+        first = torch.arange(start // inner, -(-stop // inner), device=dev, dtype=torch.int64)
+        idx = [_indices(model, 0, first)]
+        idx += [
+            _indices(model, i, torch.arange(counts[i], device=dev, dtype=torch.int64)) for i in range(1, len(counts))
+        ]
+        log_p, values = _vmapped(model, fn, *idx)
+    else:
+        c = torch.arange(start, stop, device=dev, dtype=torch.int64)
+        digits, rest = [], c
+        for i in reversed(range(len(counts))):  # draw 0 is the highest digit
+            digits.append(_indices(model, i, rest % counts[i]))
+            rest = rest // counts[i]
+        log_p, values = _vmapped(model, torch.func.vmap(one), *reversed(digits))
     return (torch.exp(log_p) * values).sum()
+
+
+def forward_bytes(model: StochasticModel) -> int:
+    """The bytes of every tensor one ``forward`` creates at one configuration (every draw at category 0), counted
+    op by op (a ``TorchDispatchMode``): the activations one configuration of the exact engine keeps for its backward
+    pass. Measured once per model (cached)."""
+    cached = getattr(model, "_forward_bytes", None)
+    if cached is not None:
+        return cached
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor):
+                    Count.total += t.numel() * t.element_size()
+            return out
+
+    zeros = [torch.zeros((*d.shape[:-1], 1), dtype=torch.int64, device=model.device) for d in model.draws]
+    with torch.no_grad(), Count():
+        model._run(model.param_values(), lambda i, logits: scatter_one_hot(zeros[i], logits))
+    model._forward_bytes = int(Count.total)
+    return model._forward_bytes
 
 
 def check_elements_independent(model: StochasticModel, probes: int = 2) -> None:

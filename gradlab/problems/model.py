@@ -39,7 +39,14 @@ from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
 from ..random import make_generator
 from .base import ParamLayout, Problem
 from .drawer import DrawSpec, _check_logit, _Drawer
-from .enumeration import check_elements_independent, configurations, exact_chunk, support_text
+from .enumeration import (
+    check_elements_independent,
+    chunk_alignment,
+    configurations,
+    exact_chunk,
+    forward_bytes,
+    support_text,
+)
 from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
 
 __all__ = ["StochasticModel", "DrawSpec"]
@@ -201,6 +208,9 @@ class StochasticModel(Problem):
     def support_text(self) -> str:
         return support_text(self)
 
+    def chunk_alignment(self) -> int:
+        return chunk_alignment(self)
+
     def probe_logits(self) -> torch.Tensor:
         return torch.zeros(self.draws[0].shape, dtype=self.dtype, device=self.device)
 
@@ -223,11 +233,13 @@ class StochasticModel(Problem):
         return [estimator.num_uniforms(d.shape) for d in self.draws]
 
     def bytes_per_configuration(self) -> int:
-        """Memory one configuration of the exact engine needs (a conservative estimate: the draws' logits,
-        samples and log-probabilities with their autograd buffers, and the loss, 256 numbers per logit);
-        sets the chunk size, so peak memory depends on the chunk, not on the number of configurations."""
+        """Memory one configuration of the exact engine needs: four times the bytes of every tensor one ``forward``
+        creates (kept for the backward pass, its gradients, the log-probabilities; measured op by op once,
+        :func:`~gradlab.problems.enumeration.forward_bytes`), at least 16 numbers per logit; sets the chunk size,
+        so peak memory depends on the chunk, not on the number of configurations."""
         item = torch.finfo(self.dtype).bits // 8
-        return item * 256 * (sum(math.prod(d.shape) for d in self.draws) + math.prod(self.loss_shape))
+        logits = sum(math.prod(d.shape) for d in self.draws) + math.prod(self.loss_shape)
+        return max(4 * forward_bytes(self), 16 * item * logits)
 
     def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
         item = torch.finfo(self.dtype).bits // 8

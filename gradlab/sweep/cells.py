@@ -58,7 +58,7 @@ def sample_reference(cfg: SweepConfig, point: tuple, problem) -> dict:
     if path.is_file():
         return torch.load(path, weights_only=True)
     ref = cfg.reference
-    hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n")}
+    hp = {k: v for k, v in ref.items() if k not in ("kind", "name", "n", "max_configurations")}
     stats = sample_gradients(
         problem,
         estimator(ref.get("name", "reinforce"), **(hp or {"m": 4})),
@@ -83,13 +83,24 @@ def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
     for point in dict.fromkeys(points):
         pcfg = problem_config(cfg, point)
         files = snapshot_files(pcfg["snapshot"]) if pcfg.get("snapshot") else {}
-        inputs = {"files": files}
-        if cfg.reference["kind"] == "estimator":
+        inputs = {"files": files, "exact": cfg.reference["kind"] == "exact"}
+        if cfg.reference["kind"] != "exact":
             with snapshots_in_memory(files):
                 problem = build_problem(pcfg)
-            inputs["reference"] = sample_reference(cfg, point, problem)
+            inputs["exact"] = cfg.reference["kind"] == "auto" and enumerable(problem, cfg.reference)
+            if not inputs["exact"]:
+                inputs["reference"] = sample_reference(cfg, point, problem)
         out[point] = inputs
     return out
+
+
+def enumerable(problem, reference: Mapping) -> bool:
+    """Whether ``reference = {"kind": "auto", ...}`` takes exact gradients for ``problem``: its configurations (per
+    element where it declares ``elements_independent``) within ``max_configurations`` (default: the exact
+    engine's)."""
+    from ..exact import DEFAULT_MAX_CONFIGURATIONS
+
+    return problem.num_configurations() <= int(reference.get("max_configurations", DEFAULT_MAX_CONFIGURATIONS))
 
 
 def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping, memo: Memo):
@@ -99,7 +110,7 @@ def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping, me
 
     wrt = cfg.sampling["wrt"]
     own_target = not est.targets_model_objective  # decoupled_st with tau_f != 1
-    if cfg.reference["kind"] == "exact":
+    if inputs.get("exact", cfg.reference["kind"] == "exact"):
         tag = est.target if own_target else None
         key = ("exact", content_hash(problem_config(cfg, point)), wrt, tag)
         return memo.get(key, lambda: exact_gradient(problem, wrt, estimator=est if own_target else None))
@@ -179,6 +190,7 @@ def compute_cell(
     record["param_labels"] = stats.layout.labels() if stats.dim <= PARAM_STATS_MAX_DIM else None
     record["problem"] = problem.config_json()
     record["target"] = est.target
+    record["reference_used"] = "exact" if inputs.get("exact", cfg.reference["kind"] == "exact") else "samples"
     return cell.key, record
 
 

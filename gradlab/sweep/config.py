@@ -37,6 +37,11 @@ SAMPLING_KEYS = (
 RUN_KEYS = ("n_jobs", "backend", "scheduler")
 
 
+
+# "exact": exact gradients; "estimator": samples of a reference estimator (eq. 16); "auto": exact where the problem
+# is enumerable (per element where it declares elements_independent) within max_configurations, else the samples
+REFERENCE_KINDS = ("exact", "estimator", "auto")
+
 def check_keys(section: str, table: Mapping, allowed: Sequence[str]) -> None:
     """Unknown keys in a TOML table are errors (a typo would otherwise run with the default), naming the section,
     the key and the closest valid key."""
@@ -209,16 +214,18 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         _checks.integer("sampling", "n", sampling["n"], 2)
     sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
     reference = {"kind": "exact", **raw.get("reference", {})}
-    _checks.choice("reference", "kind", reference["kind"], ("exact", "estimator"))
+    _checks.choice("reference", "kind", reference["kind"], REFERENCE_KINDS)
     if reference["kind"] == "exact":
         check_keys("reference", reference, ("kind",))
     else:  # the estimator's own hyper-parameters are checked by the registry when it is built
         from ..estimators import estimator
 
-        hp = {k: v for k, v in reference.items() if k not in ("kind", "name", "n")}
+        hp = {k: v for k, v in reference.items() if k not in ("kind", "name", "n", "max_configurations")}
         estimator(reference.get("name", "reinforce"), **(hp or {"m": 4}))
         if "n" in reference:
             _checks.integer("reference", "n", reference["n"], 2)
+        if "max_configurations" in reference:
+            _checks.integer("reference", "max_configurations", reference["max_configurations"], 1)
     run = {"n_jobs": 1, "backend": "loky", "scheduler": "", **raw.get("run", {})}
     cfg = SweepConfig(
         name=str(raw.get("name", "sweep")),

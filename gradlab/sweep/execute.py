@@ -4,6 +4,7 @@ process as it arrives (resumable), then the gathered netCDF."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..parallel import joblib_backend
+from ..parallel import joblib_backend, with_registrations
 from ..results import write_netcdf
 from .cells import Memo, cell_inputs, compute_cell, compute_cells, write_cell
 from .config import SweepConfig, load_config
@@ -32,8 +33,9 @@ def _parallel(cfg: SweepConfig, todo: list[Cell], inputs: dict, n_jobs: int, bac
 
     remote = dataclasses.replace(cfg, out=CLIENT_ONLY)
     threads = max(1, (os.cpu_count() or 1) // max(1, n_jobs)) if n_jobs > 1 else None
+    task = with_registrations(compute_cells)  # a user's own estimators and problem kinds travel with it
     tasks = (
-        joblib.delayed(compute_cells)(remote, batch, {batch[0].point: inputs[batch[0].point]}, threads)
+        joblib.delayed(task)(remote, batch, {batch[0].point: inputs[batch[0].point]}, threads)
         for batch in _batches(todo, n_jobs)
     )
     with joblib_backend(backend, n_jobs, scheduler):
@@ -54,6 +56,34 @@ def _batches(todo: list[Cell], n_jobs: int) -> list[list[Cell]]:
     return out
 
 
+def check_out(cfg: SweepConfig, overwrite: bool = False) -> None:
+    """Refuse, in one line, to replace a file at ``cfg.out`` that is not a result of this configuration (another
+    file, or a sweep with other settings; where it runs, ``[run]``, does not count), unless ``overwrite``."""
+    if overwrite or not cfg.out.exists():
+        return
+    why = None
+    if not cfg.out.is_file():
+        why = "is not a file"
+    else:
+        try:
+            with xr.open_dataset(cfg.out, engine="h5netcdf") as ds:
+                theirs = json.loads(ds.attrs.get("config", "null"))
+        except (OSError, ValueError, TypeError):
+            theirs, why = None, "is not a gradlab result"
+        if why is None:
+            mine = json.loads(cfg.to_json())
+            if not isinstance(theirs, dict):
+                why = "is not a gradlab sweep result"
+            else:
+                differ = sorted(k for k in mine if k != "run" and theirs.get(k) != mine[k])
+                why = f"is a result of other settings ({', '.join(differ)})" if differ else None
+    if why:
+        raise FileExistsError(
+            f"sweep: out {cfg.out} exists and {why}; pass overwrite=True (--overwrite) to replace it, or choose "
+            "another out"
+        )
+
+
 def run_sweep(
     config: SweepConfig | str | Path | Mapping,
     *,
@@ -62,6 +92,7 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     max_cells: int | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset | None:
     """Run (or resume) a sweep and write the gathered netCDF; returns the Dataset.
 
@@ -70,8 +101,10 @@ def run_sweep(
     of worker processes). Only this process reads the output folder and writes files: each record is written
     as it arrives, so an interrupted sweep loses only the cells still running. ``max_cells`` runs at most that
     many pending cells and returns ``None`` (a partial sweep, for tests and for spreading work over sessions).
+    An existing ``out`` that is not a result of this configuration is an error unless ``overwrite``.
     """
     cfg = config if isinstance(config, SweepConfig) else load_config(config)
+    check_out(cfg, overwrite)
     n_jobs = int(n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1))
     backend = backend or cfg.run.get("backend", "loky")
     scheduler = scheduler or cfg.run.get("scheduler") or None

@@ -17,6 +17,8 @@ from .plan import Cell
 
 __all__ = ["gather"]
 
+PER_PARAM = ("grad_mean", "grad_std", "reference_mean")  # the variables with one value per parameter
+
 
 def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     """One Dataset from the cell files: dims (*problem axes, estimator, seed)."""
@@ -25,14 +27,17 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     labels = [e.label for e in ests]
     seeds = cfg.sampling["seeds"]
     records = {c.key: json.loads((cfg.cells_dir / f"{c.key}.json").read_text()) for c in cells}
-    non_scalar = {"cell", "param_labels", "problem", "target", "grad_mean", "grad_std", "reference_mean"}
+    non_scalar = {"cell", "param_labels", "problem", "target", "reference_used", *PER_PARAM}
     scalar_keys = sorted({k for r in records.values() for k in r} - non_scalar)
     shape = [len(v) for v in axes.values()] + [len(labels), len(seeds)]
     dims = list(axes) + [N.ESTIMATOR, N.SEED]
     data = {k: np.full(shape, np.nan) for k in scalar_keys}
-    param_labels = next((r["param_labels"] for r in records.values() if r.get("param_labels")), None)
+    # the parameters of each cell (a problem axis may change their number, as num_classes = [2, 3] does)
+    kept = [r["param_labels"] for r in records.values() if r.get("param_labels")]
+    param_labels = max(kept, key=len) if kept else None
+    same = all(k == param_labels for k in kept)
     if param_labels:
-        for k in ("grad_mean", "grad_std", "reference_mean"):
+        for k in PER_PARAM:
             data[k] = np.full([*shape, len(param_labels)], np.nan)
     positions = {
         tuple(v for _, v in combo): tuple(i for i, _ in combo)
@@ -44,12 +49,12 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
         for k in scalar_keys:
             v = r.get(k)
             data[k][pos] = np.nan if v is None else v
-        if param_labels:
-            for k in ("grad_mean", "grad_std", "reference_mean"):
-                data[k][pos] = r[k]
-    variables = {k: (dims, v) for k, v in data.items() if k not in ("grad_mean", "grad_std", "reference_mean")}
+        if param_labels and r.get("param_labels"):  # a shorter gradient fills the first entries (NaN after)
+            for k in PER_PARAM:
+                data[k][pos][: len(r[k])] = r[k]
+    variables = {k: (dims, v) for k, v in data.items() if k not in PER_PARAM}
     if param_labels:
-        for k in ("grad_mean", "grad_std", "reference_mean"):
+        for k in PER_PARAM:
             variables[k] = ([*dims, N.PARAM], data[k])
     if N.N_SAMPLES in variables:
         variables[N.N_SAMPLES] = (dims, np.nan_to_num(data[N.N_SAMPLES]).astype(np.int64))
@@ -58,12 +63,22 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     coords[N.SEED] = seeds
     for k, vals in axes.items():  # an axis of list-valued settings (layer widths) is labelled "[32, 32]", ...
         coords[k] = [str(list(v)) if isinstance(v, tuple) else v for v in vals]
-    if param_labels:
+    if param_labels and same:
         coords[N.PARAM] = param_labels
+    elif param_labels:  # the parameters differ between problem points: positions, each point's labels beside them
+        coords[N.PARAM] = np.arange(len(param_labels))
+        per_point = np.full([len(v) for v in axes.values()] + [len(param_labels)], "", dtype=object)
+        for c in cells:
+            own = records[c.key].get("param_labels") or []
+            per_point[positions[tuple(c.point)]][: len(own)] = own
+        coords["param_label"] = ([*axes, N.PARAM], per_point.astype(str))
     problems = np.full([len(v) for v in axes.values()], "", dtype=object)
+    used = np.full([len(v) for v in axes.values()], "", dtype=object)
     for c in cells:
         problems[positions[tuple(c.point)]] = records[c.key].get("problem") or ""
+        used[positions[tuple(c.point)]] = records[c.key].get("reference_used", "")
     coords[N.PROBLEM] = (list(axes), problems.astype(str))
+    coords["reference_used"] = (list(axes), used.astype(str))
     attrs = provenance(
         sweep=cfg.name,
         master_seed=cfg.seed,

@@ -84,7 +84,8 @@ def _parallel(problem, jobs, settings, n_jobs: int, backend: str, scheduler: str
     process: workers need the data set (by path for the real ones), not a shared file system."""
     import joblib
 
-    from ..parallel import joblib_backend
+    from ..parallel import joblib_backend, with_registrations
 
+    task = with_registrations(_one_run)  # a user's own estimators and problem kinds travel with it
     with joblib_backend(backend, n_jobs, scheduler):
-        return joblib.Parallel()(joblib.delayed(_one_run)(problem, est, s, settings) for est, s in jobs)
+        return joblib.Parallel()(joblib.delayed(task)(problem, est, s, settings) for est, s in jobs)
