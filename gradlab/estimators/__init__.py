@@ -109,8 +109,12 @@ def estimator(name: str, **hparams: object) -> Estimator:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(hparams) - known
     if unknown:
+        import difflib
+
+        close = {u: difflib.get_close_matches(u, sorted(known), n=1) for u in sorted(unknown)}
+        hints = "".join(f"; did you mean {c[0]!r} for {u!r}?" for u, c in close.items() if c)
         raise TypeError(
             f"{name}: unknown hyper-parameter(s) {', '.join(sorted(unknown))}; "
-            f"accepted: {', '.join(sorted(known)) or 'none'}"
+            f"accepted: {', '.join(sorted(known)) or 'none'}{hints}"
         )
     return cls(**hparams)

@@ -37,10 +37,10 @@ SAMPLING_KEYS = (
 RUN_KEYS = ("n_jobs", "backend", "scheduler")
 
 
-
 # "exact": exact gradients; "estimator": samples of a reference estimator (eq. 16); "auto": exact where the problem
 # is enumerable (per element where it declares elements_independent) within max_configurations, else the samples
 REFERENCE_KINDS = ("exact", "estimator", "auto")
+
 
 def check_keys(section: str, table: Mapping, allowed: Sequence[str]) -> None:
     """Unknown keys in a TOML table are errors (a typo would otherwise run with the default), naming the section,
@@ -165,6 +165,17 @@ class SweepConfig:
         return out
 
 
+BACKENDS = ("loky", "threading", "multiprocessing", "dask")
+
+
+def check_run(n_jobs, backend, scheduler) -> None:
+    """Where a sweep or a study runs: ``n_jobs`` an integer >= 1, ``backend`` a known one, ``scheduler`` a string."""
+    _checks.integer("run", "n_jobs", n_jobs, 1)
+    _checks.choice("run", "backend", backend, BACKENDS)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ValueError(f"run: scheduler must be an address such as 'tcp://HOST:8786', got {scheduler!r}")
+
+
 def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     """Read and validate a sweep configuration (a TOML file or a dictionary)."""
     if isinstance(path, Mapping):
@@ -212,7 +223,15 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         sampling["bootstrap"] = sampling["bootstrap"] or 100
     else:
         _checks.integer("sampling", "n", sampling["n"], 2)
-    sampling["seeds"] = [int(s) for s in expand_values(sampling["seeds"], "sampling.seeds")]
+    if not isinstance(sampling["seeds"], (list, tuple, Mapping)):
+        raise ValueError(f"sampling: seeds must be a list of integers >= 0 (e.g. [0, 1]), got {sampling['seeds']!r}")
+    sampling["seeds"] = [
+        _checks.integer("sampling", "seeds", s, 0) for s in expand_values(sampling["seeds"], "sampling.seeds")
+    ]
+    if not isinstance(sampling["gradient_gap"], bool):
+        raise ValueError(f"sampling: gradient_gap must be true or false, got {sampling['gradient_gap']!r}")
+    if not isinstance(raw.get("name", "sweep"), str):
+        raise ValueError(f"sweep: name must be a string, got {raw['name']!r}")
     reference = {"kind": "exact", **raw.get("reference", {})}
     _checks.choice("reference", "kind", reference["kind"], REFERENCE_KINDS)
     if reference["kind"] == "exact":
@@ -227,6 +246,7 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         if "max_configurations" in reference:
             _checks.integer("reference", "max_configurations", reference["max_configurations"], 1)
     run = {"n_jobs": 1, "backend": "loky", "scheduler": "", **raw.get("run", {})}
+    check_run(run["n_jobs"], run["backend"], run["scheduler"])
     cfg = SweepConfig(
         name=str(raw.get("name", "sweep")),
         seed=_checks.integer("sweep", "seed", raw.get("seed", 0), 0),

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import xarray as xr
 
+from ..io import check_writable
 from ..parallel import joblib_backend, with_registrations
 from ..results import write_netcdf
 from .cells import Memo, cell_inputs, compute_cell, compute_cells, write_cell
-from .config import SweepConfig, load_config
+from .config import SweepConfig, check_run, load_config
 from .gather import gather
 from .plan import Cell, plan_cells
 
@@ -105,9 +106,11 @@ def run_sweep(
     """
     cfg = config if isinstance(config, SweepConfig) else load_config(config)
     check_out(cfg, overwrite)
-    n_jobs = int(n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1))
+    n_jobs = n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1)
     backend = backend or cfg.run.get("backend", "loky")
     scheduler = scheduler or cfg.run.get("scheduler") or None
+    check_run(n_jobs, backend, scheduler)  # (the command line's values too, before any work)
+    check_writable(cfg.out.parent, "sweep", "out's folder")
     cells = plan_cells(cfg)
     created = not cfg.cells_dir.exists()
     cfg.cells_dir.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,12 @@ def training_study(
     :func:`history_dataset` of all runs. ``train_settings``: :func:`gradlab.training.train`'s keywords."""
     from ..problems.build import build_problem
 
+    from .. import _checks
+    from ..sweep.config import check_run
+
+    check_run(n_jobs, backend, scheduler)
     ests = estimator_settings(estimators)
-    seeds = [int(s) for s in seeds]
+    seeds = [_checks.integer("training_study", "seeds", s, 0) for s in seeds]
     if not ests or not seeds:
         raise ValueError("training_study: needs at least one estimator setting and one seed")
     build_problem(problem)  # a bad configuration fails here, before any training
