@@ -76,8 +76,16 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    print(json.dumps({"cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-                      "load_average_at_start": round(os.getloadavg()[0], 2)}))
+    print(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "threads": torch.get_num_threads(),
+                "torch": torch.__version__,
+                "load_average_at_start": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
     hvae = gl.problems.HierarchicalVAE(num_vars=4, num_classes=4, batch_size=args.images)
     names = list(hvae.param_values())
 
@@ -110,12 +118,27 @@ def main() -> None:
     macs_per_config = args.images * (bits * vk * 2 + bits * d) * 3  # forward and backward; the encoder's x-map once
     rate = matmul_rate()
     for name, secs in timings.items():
-        print(json.dumps({"engine": name, "seconds": round(secs, 3), "image_configurations_per_s": round(configs / secs),
-                          "fraction_of_matmul_rate": round(macs_per_config * hvae.num_configurations() / secs / rate,
-                                                           4)}))
-    print(json.dumps({"negative_elbo": float(a), "relative_value_gap": value_gap, "relative_gradient_gap": grad_gap,
-                      "agree_to_1e-10": bool(value_gap < 1e-10 and grad_gap < 1e-10),
-                      "gradlab_over_pyro_time": round(timings["gradlab"] / timings["pyro"], 3)}))
+        print(
+            json.dumps(
+                {
+                    "engine": name,
+                    "seconds": round(secs, 3),
+                    "image_configurations_per_s": round(configs / secs),
+                    "fraction_of_matmul_rate": round(macs_per_config * hvae.num_configurations() / secs / rate, 4),
+                }
+            )
+        )
+    print(
+        json.dumps(
+            {
+                "negative_elbo": float(a),
+                "relative_value_gap": value_gap,
+                "relative_gradient_gap": grad_gap,
+                "agree_to_1e-10": bool(value_gap < 1e-10 and grad_gap < 1e-10),
+                "gradlab_over_pyro_time": round(timings["gradlab"] / timings["pyro"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,9 +58,8 @@ def training_study(
     """Train ``problem`` (a registry configuration) with every setting of ``estimators`` and every seed (the
     seed sets both the initialisation, unless ``problem`` fixes ``init_seed``, and the training noise); returns
     :func:`history_dataset` of all runs. ``train_settings``: :func:`gradlab.training.train`'s keywords."""
-    from ..problems.build import build_problem
-
     from .. import _checks
+    from ..problems.build import build_problem
     from ..sweep.config import check_run
 
     check_run(n_jobs, backend, scheduler)

@@ -35,8 +35,10 @@ SCRIPT = textwrap.dedent(
 
     def build(cfg, dtype, device):
         logits = torch.linspace(-1, 1, cfg.get("k", 3), dtype=dtype)
-        return gl.problems.SingleCategorical(logits, lambda x: (x * torch.arange(x.shape[-1], dtype=x.dtype)).sum(-1) ** 2,
-                                             dtype, device)
+        def loss(x):
+            return (x * torch.arange(x.shape[-1], dtype=x.dtype)).sum(-1) ** 2
+
+        return gl.problems.SingleCategorical(logits, loss, dtype, device)
 
 
     gl.problems.register_problem("my_single", build, ("k",), "a toy problem")
