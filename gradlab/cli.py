@@ -63,7 +63,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     e = eta.clone().requires_grad_()
     (exact,) = torch.autograd.grad((torch.softmax(e, -1) * loss(torch.eye(k, dtype=torch.float64))).sum(), e)
-    print(f"one categorical variable, K={k}, quadratic loss, {n} estimates each (seed {args.seed})")
+    print(
+        f"one categorical variable, K={k}, quadratic loss, {n} estimates each (seed {args.seed}); common random "
+        "numbers: every estimator draws its noise from the same seed, so estimators with the same noise layout see "
+        "the same samples (ZGR and ReinMax(1) are one estimator: the same numbers)"
+    )
     print(f"{'estimator':<34} {'squared bias':>13} {'95 % interval':>24} {'variance':>11}")
     for name, hp in [
         ("st", {}),
@@ -79,7 +83,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]:
         est = estimator(name, **hp)
         logits = eta.expand(n, k).clone().requires_grad_()
-        u = est.draw_uniforms(logits, gen, sample_ndim=1)
+        noise = torch.Generator().manual_seed(args.seed + 1)  # the same stream for every estimator
+        u = est.draw_uniforms(logits, noise, sample_ndim=1)
         (g,) = torch.autograd.grad(est.surrogate(logits, loss, u).sum(), logits)
         mean, var = g.mean(0), g.var(0).mean()
         bias2 = ((mean - exact) ** 2).mean() - var / n  # unbiased (ZGR eq. 16 against an exact reference)

@@ -91,9 +91,13 @@ def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) 
             fig = plot_tau_grid(sub, (N.GAP,), "Gradient gap over (tau_f, tau_b)")
             written.append(save_figure(fig, directory / f"{stem}_gradient_gap.png"))
         return written
-    # the families whose curve runs along their one temperature, or that have no curve (drawn as lines); not ST-ZGR
-    # (alpha), RELAX (steps) or decoupled ST (two temperatures: drawn on its own grid)
-    temp = _pick(sub, _asks(fam, lambda cls: cls.varied_field() in (None, *cls.temperature_fields[:1])))
+    # the families whose curve runs along their one temperature, or that have no temperature (drawn as lines, one per
+    # setting: unordered_set's k, reinforce's m); not ST-ZGR (its curve runs along alpha at one temperature), RELAX
+    # (steps) or decoupled ST (two temperatures: drawn on its own grid)
+    temp = _pick(
+        sub,
+        _asks(fam, lambda cls: cls.varied_field() in (None, *cls.temperature_fields[:1]) or not cls.temperature_fields),
+    )
     written = [
         save_figure(
             plot_vs_temperature(temp, f"{subject[:1].upper()}{subject[1:]}: squared bias and variance vs temperature"),

@@ -84,3 +84,52 @@ for _name in (BIAS2, VARIANCE, MSE):
     _long, _units, _ = DESCRIPTIONS[_name]
     DESCRIPTIONS[_name + LO] = (f"lower bound of the {_long}", _units, "lower end of the two-sided interval")
     DESCRIPTIONS[_name + HI] = (f"upper bound of the {_long}", _units, "upper end of the two-sided interval")
+
+# long_name and definition of every coordinate (netCDF attributes; a hyper-parameter that no estimator built in
+# declares gets a generic one). Hyper-parameters are per estimator family: a NaN or "" where a family has none.
+COORD_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    ESTIMATOR: ("estimator setting", "the estimator's label: family and hyper-parameters, e.g. gs_st(t=0.5)"),
+    FAMILY: ("estimator family", "the registry name of the estimator (gradlab list)"),
+    "t": ("temperature", "the temperature t of the estimator's relaxation, softmax(. / t) (ZGR eqs. 4-9)"),
+    "m": ("number of draws", "gr_mc: conditional Gumbel draws averaged (eq. 9); reinforce: samples per estimate"),
+    "alpha": ("interpolation weight", "st_zgr: (1 - alpha) ST(t) + alpha ZGR (ZGR eq. 17)"),
+    "tau_f": ("forward temperature", "decoupled_st: samples follow softmax(logits / tau_f) (Shah et al.)"),
+    "tau_b": ("backward temperature", "decoupled_st: the relaxation its backward goes through (Shah et al.)"),
+    "backward": ("backward placement", "decoupled_st: gumbel_logits, gumbel_sum or softmax (docs/ESTIMATORS.md)"),
+    "phi_bar": ("DARN baseline", "darn: mean (phi_bar = p) or uniform (1/K) (ZGR eq. 5)"),
+    "baseline": ("baseline", "reinforce: loo (leave-one-out), none or ema; unordered_set: builtin or none"),
+    "decay": ("moving-average decay", "reinforce with baseline = ema: the weight of the old average"),
+    "eta": (
+        "control-variate weight",
+        "rebar / relax: the weight of the relaxed control variate (Tucker et al.'s eta); not the logits eta of "
+        "docs/ESTIMATORS.md",
+    ),
+    "k": (
+        "number of categories summed or drawn",
+        "rb_reinforce: top-k summed exactly; unordered_set, "
+        "priority_reinforce: k distinct categories without replacement",
+    ),
+    "gap": ("logit gap", "gapped_st: every other logit at least gap below the sampled one (Fan et al. 2022)"),
+    "hidden": ("control-variate width", "relax: hidden units of its MLP control variate"),
+    "steps": ("fit steps", "relax: Adam steps of its control variate before a measurement"),
+    "batch": ("fit batch", "relax: samples per fit step"),
+    "lr": ("fit learning rate", "relax: Adam's learning rate for its control variate"),
+    "beta": ("hard concrete temperature", "hard_concrete: beta (Louizos et al. 2018)"),
+    "gamma": ("hard concrete stretch (low)", "hard_concrete: gamma, the lower end of the stretched interval"),
+    "zeta": ("hard concrete stretch (high)", "hard_concrete: zeta, the upper end of the stretched interval"),
+    TARGET: (
+        "target of the estimate",
+        "the objective whose gradient the setting estimates (decoupled_st with "
+        "tau_f != 1: the objective under its forward distribution)",
+    ),
+    PROBLEM: ("problem configuration", "the resolved problem of this point, as JSON (build_problem rebuilds it)"),
+    SEED: ("replicate seed", "cell seed = task_seed(master_seed, seed)"),
+    PARAM: ("gradient entry", "an entry of the flat gradient (its parameter and index)"),
+    "param_label": ("gradient entry of this point", "the parameter and index of the entry at this problem point"),
+    "reference_used": ("reference", "exact: exact gradients; samples: the reference estimator's samples (eq. 16)"),
+    "evaluation": ("validation distribution", "the distribution the validation samples were drawn from"),
+    "epoch": ("epoch", "training epochs completed (0: the initialisation)"),
+    "split": ("latent split", "categories C and variables V of the latent bits (C2 V12: 12 binary variables)"),
+    "bits": ("bit widths", "weights / activations: 2 bits, T(ernary) or 1 bit"),
+    "schedule": ("temperature schedule", "fixed temperatures, or linear schedules of tau_f and tau_b over the run"),
+}

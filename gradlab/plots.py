@@ -66,36 +66,84 @@ def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
     return one_seed(ds)
 
 
+def _bounds_label(ds: xr.Dataset) -> str:
+    """What the drawn bounds are: 95 % intervals of one replicate, or (several seeds) the mean of the replicates'
+    bounds, which is not an interval of the mean."""
+    if N.SEED in ds.dims and ds.sizes[N.SEED] > 1:
+        return f"mean over {ds.sizes[N.SEED]} seeds of the per-seed 95 % bounds"
+    return "95 % intervals"
+
+
+_HLINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
 def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature (``t``, or the
-    temperature a family declares as its curve's hyper-parameter), with bands
-    of the 95 % intervals (:mod:`gradlab.intervals`); estimators without a temperature are horizontal
-    lines, and one that coincides with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
+    temperature a family declares as its curve's hyper-parameter), with bands of the 95 % intervals
+    (:mod:`gradlab.intervals`); a setting measured at one temperature is a point with its interval bar, estimators
+    without a temperature are horizontal lines (each with its own marker at the right end), and one that coincides
+    with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
+    bounds = _bounds_label(ds)
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     same = coinciding(ds)
     axis_names = set()
+    flat = []  # (label, colour, line style, marker, {variable: value}): drawn once the x range is known
     for label, idx, fam, color, marker, ls in _styled_groups(ds):
         key = _temperature_axis(fam)
         axis_names.update([key] if key else [])
         ts = ds[key].values[idx].astype(float) if key in ds.coords else np.full(len(idx), np.nan)
+        if not np.isfinite(ts).all():  # no temperature: one horizontal line per setting
+            for j, i in enumerate(idx):
+                tag = short_label(label if len(idx) == 1 else ds[N.ESTIMATOR].values[i])
+                if i in same:
+                    tag += f" (coincides with {short_label(ds[N.ESTIMATOR].values[same[i]])})"
+                style = ("--", ":", "-.")[(LINESTYLES.index(ls) + j) % 3]
+                flat.append(
+                    (
+                        tag,
+                        color,
+                        style,
+                        _HLINE_MARKERS[len(flat) % len(_HLINE_MARKERS)],
+                        {v: float(ds[v].values[i]) for v in (N.BIAS2, N.VARIANCE)},
+                    )
+                )
+            continue
+        order = np.argsort(ts)
         for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
-            y = ds[var].values[idx]
-            lo = ds[var + N.LO].values[idx] if var + N.LO in ds else None
-            hi = ds[var + N.HI].values[idx] if var + N.HI in ds else None
-            if np.isfinite(ts).all() and len(idx) > 1:
-                order = np.argsort(ts)
-                ax.plot(ts[order], y[order], marker=marker, color=color, ls=ls, label=short_label(label), ms=4)
-                if lo is not None:
-                    ax.fill_between(ts[order], lo[order], hi[order], color=color, alpha=0.2)
-            else:
-                for j, yy in enumerate(y):
-                    tag = short_label(label if len(idx) == 1 else ds[N.ESTIMATOR].values[idx[j]])
-                    if idx[j] in same:
-                        tag += f" (coincides with {short_label(ds[N.ESTIMATOR].values[same[idx[j]]])})"
-                    ax.axhline(yy, color=color, ls=("--", ":", "-.")[(LINESTYLES.index(ls) + j) % 3], lw=1.2, label=tag)
+            y = ds[var].values[idx][order]
+            lo = ds[var + N.LO].values[idx][order] if var + N.LO in ds else None
+            hi = ds[var + N.HI].values[idx][order] if var + N.HI in ds else None
+            ax.plot(
+                ts[order],
+                y,
+                marker=marker,
+                color=color,
+                ls=ls if len(idx) > 1 else "none",
+                label=short_label(label),
+                ms=4 if len(idx) > 1 else 6,
+            )
+            if lo is not None and len(idx) > 1:
+                ax.fill_between(ts[order], lo, hi, color=color, alpha=0.2)
+            elif lo is not None:  # one temperature: a point with its interval bar
+                ax.errorbar(ts[order], y, yerr=[y - lo, hi - y], fmt="none", ecolor=color, alpha=0.6)
     for ax, var in zip(axes, (N.BIAS2, N.VARIANCE), strict=True):
         ax.set_xscale("log")
+        if flat:
+            x0, x1 = ax.get_xlim() if ax.has_data() else (0.01, 10.0)
+            for tag, color, style, mk, values in flat:
+                ax.plot(
+                    [x0, x1],
+                    [values[var]] * 2,
+                    color=color,
+                    ls=style,
+                    lw=1.2,
+                    label=tag,
+                    marker=mk,
+                    markevery=[1],
+                    ms=5,
+                )
+            ax.set_xlim(x0, x1)
         ax.set_xlabel("temperature " + (" / ".join(sorted(axis_names)) or "t"))
         if var == N.BIAS2:
             _symlog(ax, ds[var].values, ds[var + N.LO].values if var + N.LO in ds else None)
@@ -107,7 +155,7 @@ def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     handles, labels = axes[0].get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=False))
     fig.legend(uniq.values(), uniq.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.suptitle(title or "Squared bias and variance vs temperature (bands: 95 % intervals)")
+    fig.suptitle(title or f"Squared bias and variance vs temperature (bands and bars: {bounds})")
     fig.tight_layout()
     return fig
 
@@ -127,11 +175,12 @@ def _symlog(ax, values, lower=None) -> None:
     decades = [lin * 10.0**k for k in range(int(math.ceil(math.log10(top / lin))) + 1)]
     ticks = [0.0] + decades
     lowest = float(every.min()) if every.size else 0.0
+    pad = 4.0  # 0.6 decade beyond the extreme values: no marker or frontier circle sits on the frame
     if lowest < 0:
         ticks += [-d for d in decades if d <= abs(lowest)]
-        ax.set_ylim(bottom=-max(abs(lowest) * 1.5, lin), top=top * 1.5)
+        ax.set_ylim(bottom=-max(abs(lowest) * pad, lin), top=top * pad)
     else:
-        ax.set_ylim(bottom=0, top=top * 1.5)
+        ax.set_ylim(bottom=0, top=top * pad)
     ax.yaxis.set_major_locator(FixedLocator(sorted(ticks)))
     ax.yaxis.set_minor_locator(NullLocator())
 
@@ -144,6 +193,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     objective should be passed (the ``target`` coordinate); others are never on the frontier."""
     from .analysis.pareto import pareto_mask
 
+    bounds_text = _bounds_label(ds)
     ds = _mean_over_seeds(ds)
     fig, ax = plt.subplots(figsize=(8, 5.5))
     v, b = ds[N.VARIANCE].values, ds[N.BIAS2].values
@@ -168,11 +218,22 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
             text += " (coincides with " + ", ".join(short_label(labels[same[i]]) for i in hidden) + ")"
         mfc = "none" if hidden else color  # hollow, larger: the marker underneath stays visible
         ax.plot(v[ii], b[ii], marker=marker, color=color, mfc=mfc, ls=ls, label=text, ms=9 if hidden else 5, lw=1)
+        circled = False
         if "t" in ds.coords:
             for j in ii:
                 if any(math.isclose(float(ds["t"].values[j]), m, rel_tol=1e-6) for m in mark_t):
                     ax.plot(v[j], b[j], "o", mfc="none", mec="black", ms=11)
-                    marked = True
+                    marked = circled = True
+        if ok and len(ii) > 1 and not circled:  # a curve without a circled t: its ends say where it runs
+            for j in (ii[0], ii[-1]):
+                ax.annotate(
+                    f"{key}={float(ds[key].values[j]):.2g}",
+                    (v[j], b[j]),
+                    fontsize=6,
+                    color=color,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
     if marked:  # the legend names the marked temperature only where a setting at it was drawn
         ax.plot([], [], "o", mfc="none", mec="black", ms=11, label="t = " + ", ".join(f"{m:g}" for m in mark_t))
     rule = {
@@ -182,7 +243,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     }[front_da.name]
     ax.plot(v[front], b[front], "o", mfc="none", mec="red", ms=14, mew=1.5, label=f"Pareto frontier ({rule})")
     if bounds:
-        ax.errorbar([], [], xerr=[[], []], yerr=[[], []], fmt="none", ecolor="gray", label="95 % intervals")
+        ax.errorbar([], [], xerr=[[], []], yerr=[[], []], fmt="none", ecolor="gray", label=bounds_text)
     ax.set_xscale("log")
     _symlog(ax, b, ds[N.BIAS2 + N.LO].values if bounds else None)
     ax.set_xlabel("average variance per parameter")
@@ -244,19 +305,28 @@ def plot_tau_grid(ds: xr.Dataset, variables: Sequence[str] = (N.BIAS2, N.VARIANC
         for i in range(len(ftau)):
             for j in range(len(btau)):
                 if np.isfinite(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize=7, color="white")
+                    ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize=7, color=_ink(im, i, j))
         ax.set_xticks(range(len(btau)), [f"{x:g}" for x in btau])
         ax.set_yticks(range(len(ftau)), [f"{x:g}" for x in ftau])
         ax.set_xlabel("backward temperature tau_b")
         ax.set_ylabel("forward temperature tau_f")
         ax.set_title(f"log10 {var}")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, shrink=0.8, label=f"log10 {ds[var].attrs.get('long_name', var)}")
     fig.suptitle(title or "Decoupled ST over (tau_f, tau_b)")
     fig.tight_layout()
     return fig
 
 
-def plot_convergence(series: Sequence[dict], title: str = "") -> plt.Figure:
+def _ink(im, i: int, j: int) -> str:
+    """Black on a light cell of a heatmap, white on a dark one (the cell's colour's luminance)."""
+    value = im.get_array()[i, j]
+    if np.ma.is_masked(value) or not np.isfinite(value):
+        return "black"
+    r, g, b, _ = im.cmap(im.norm(value))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+def plot_convergence(series: Sequence[dict], title: str = "", ylabel: str = "error") -> plt.Figure:
     """Log-log error against t. ``series``: dicts with ``label``, ``t``, ``error`` and optional ``order``."""
     fig, ax = plt.subplots(figsize=(7, 5))
     for s in series:
@@ -267,7 +337,7 @@ def plot_convergence(series: Sequence[dict], title: str = "") -> plt.Figure:
         )
         ax.loglog(t[ok], e[ok], marker=s.get("marker", "o"), ms=4, label=lab)
     ax.set_xlabel("temperature t")
-    ax.set_ylabel("error")
+    ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     ax.set_title(title or "Convergence as t -> 0")
@@ -287,7 +357,11 @@ def save_verify_figures(results, directory: str | Path) -> list[Path]:
     if series:
         out.append(
             save_figure(
-                plot_convergence(series, "gradlab verify: worst-case errors of asymptotic claims"),
+                plot_convergence(
+                    series,
+                    "gradlab verify: worst-case errors of asymptotic claims",
+                    "error of the claimed series or limit (|measured - claimed|, worst case over the instances)",
+                ),
                 directory / "verify_convergence.png",
             )
         )

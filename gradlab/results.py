@@ -51,6 +51,25 @@ def describe(ds: xr.Dataset, confidence: float | None = None) -> xr.Dataset:
             if name.endswith((N.LO, N.HI)):
                 definition += level + "; method: analysis.intervals"
             ds[name].attrs.update(long_name=long_name, units=units, definition=definition)
+    describe_coords(ds)
+    return ds
+
+
+def describe_coords(ds: xr.Dataset) -> xr.Dataset:
+    """``long_name`` and ``definition`` of every coordinate (:data:`names.COORD_DESCRIPTIONS`; a hyper-parameter
+    of a user's estimator gets a generic one), in place."""
+    for name in ds.coords:
+        long_name, definition = N.COORD_DESCRIPTIONS.get(
+            str(name),
+            (
+                str(name),
+                "a problem setting of this axis"
+                if name in ds.dims
+                else "a hyper-parameter of the families that declare it (NaN or empty for the others)",
+            ),
+        )
+        ds[name].attrs.setdefault("long_name", long_name)
+        ds[name].attrs.setdefault("definition", definition)
     return ds
 
 

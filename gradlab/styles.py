@@ -146,13 +146,20 @@ def groups(ds: xr.Dataset):
     return groups
 
 
+_MORE_MARKERS = "osD^vP*Xh<>"
+
+
 def styled_groups(ds: xr.Dataset):
     """``(label, indices, family, colour, marker, line style)`` per group; families with several groups
-    (GR-MC with m = 10 and 100) get different line styles."""
+    (GR-MC with m = 10 and 100, REINFORCE with m = 2 and 4) get different line styles and markers."""
     seen: dict[str, int] = {}
     for label, idx in groups(ds).items():
         fam = str(ds[N.FAMILY].values[idx[0]])
         color, marker = family_style(fam)
-        ls = LINESTYLES[seen.get(fam, 0) % len(LINESTYLES)]
-        seen[fam] = seen.get(fam, 0) + 1
+        nth = seen.get(fam, 0)
+        ls = LINESTYLES[nth % len(LINESTYLES)]
+        if nth:  # a further group of the family: another marker than the family's own
+            others = [m for m in _MORE_MARKERS if m != marker]
+            marker = others[(nth - 1) % len(others)]
+        seen[fam] = nth + 1
         yield label, idx, fam, color, marker, ls

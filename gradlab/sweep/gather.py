@@ -82,7 +82,7 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
     attrs = provenance(
         sweep=cfg.name,
         master_seed=cfg.seed,
-        n=str(cfg.sampling["n"]),
+        n=_n_text(cfg),
         wrt=cfg.sampling["wrt"],
         dtype=cfg.problem.get("dtype", "float64"),
         device=cfg.problem.get("device", "cpu"),
@@ -93,3 +93,11 @@ def gather(cfg: SweepConfig, cells: Sequence[Cell]) -> xr.Dataset:
         seed_rule="cell seed = task_seed(master_seed, seed)",
     )
     return describe(xr.Dataset(variables, coords=coords, attrs=attrs), 0.95)
+
+
+def _n_text(cfg: SweepConfig) -> str:
+    """The sampling's ``n`` as the attribute says it: the default, and the estimator tables that set their own
+    (the ``n`` variable holds what every cell drew)."""
+    own = [f"{b['name']}: {b['n']}" for b in cfg.estimators if "n" in b]
+    text = f"{cfg.sampling['n']} per cell"
+    return text + (f" ({'; '.join(own)}; the variable n holds each cell's)" if own else "")

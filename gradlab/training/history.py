@@ -13,7 +13,7 @@ import xarray as xr
 
 from .. import names as N
 from ..estimators import estimator as make_estimator
-from ..results import estimator_coords, provenance
+from ..results import describe_coords, estimator_coords, provenance
 from .loop import TrainResult
 
 __all__ = ["history_dataset"]
@@ -57,12 +57,18 @@ def history_dataset(results: Sequence[TrainResult]) -> xr.Dataset:
     common = {k: v for k, v in results[0].settings.items() if k not in per_run}
     ds.attrs.update(provenance(kind="training history", problem=results[0].problem, settings=common))
     for k in keys:
-        ds[k].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " "))
+        ds[k].attrs.update(long_name=_LONG_NAMES.get(k, k.replace("_", " ")), units=_units(k))
     for k in initial_keys:
-        ds[f"initial_{k}"].attrs["long_name"] = _LONG_NAMES.get(k, k.replace("_", " ")) + ", at initialisation"
-    if "evaluation" in ds.coords:
-        ds["evaluation"].attrs["long_name"] = "the distribution the validation samples were drawn from"
-    return ds
+        long_name = _LONG_NAMES.get(k, k.replace("_", " ")) + ", at initialisation"
+        ds[f"initial_{k}"].attrs.update(long_name=long_name, units=_units(k))
+    return describe_coords(ds)
+
+
+def _units(name: str) -> str:
+    """Units of a logged quantity: nats for losses (a negative ELBO, a cross-entropy per example), seconds, or 1."""
+    if name.endswith(("loss", "neg_elbo")):
+        return "nats per example"
+    return "s" if name == "seconds" else "1"
 
 
 _LONG_NAMES = {
@@ -76,4 +82,6 @@ _LONG_NAMES = {
     "top_gate_probability": "median over neurons of the probability of the neuron's most probable gate",
     "gate_perplexity": "exp(entropy) of the histogram of the neurons' most probable gates (max 16)",
     "code_perplexity": "exp(entropy) of the validation histogram of each latent's most probable class, averaged",
+    "valid_neg_elbo": "mean validation negative ELBO of the distribution the draws follow (VAE with kl = model)",
+    "temperature": "the scheduled temperature at the end of the epoch",
 }
