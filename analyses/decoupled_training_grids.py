@@ -67,6 +67,26 @@ SCHEDULES = {
 }
 
 
+# the papers' networks (analyses/paper/*.toml) for the ladder's largest scale on mnist5k
+PAPER_NETWORKS = {
+    "sbn": {"hidden": [200, 200]},
+    "cae": {"hidden": [512, 256]},
+    "logic": {"widths": [1000, 1000, 1000]},
+    "shah_recon": {"num_vars": 64, "hidden": [512, 256]},
+    "shah_schedules": {"num_vars": 64, "hidden": [512, 256]},
+    "shah_gen": {"hidden": [512, 256]},
+}
+
+
+def scale_settings(task: str) -> dict:
+    """The ladder of scales (--scale) for a task: mnist5k with the digits' networks (48 bits: the same grids on real
+    28x28 images), then the papers' networks for 20 epochs (the papers: 100 to 160)."""
+    return {
+        "mnist5k-48": {"dataset": "mnist5k"},
+        "mnist5k-paper": {"dataset": "mnist5k", "problem": PAPER_NETWORKS[task], "epochs": 20},
+    }
+
+
 def main() -> None:
     ap = study_args(__doc__)
     ap.add_argument("--task", choices=sorted(TASKS), default=None, help="the task (default sbn)")
@@ -76,7 +96,8 @@ def main() -> None:
     # the task's defaults; a --config file names its task (and may set every key below)
     defaults = {"task": "sbn", "tau_f": TAU_F, "tau_b": None, "baselines": BASELINES, "seeds": 3, "epochs": 30}
     defaults.update({"lr": None, "batch_size": None, "optimizer": "adam"})
-    cfg = experiment(args, "decoupled_training_grids.py", defaults)
+    task = args.task or defaults["task"]
+    cfg = experiment(args, "decoupled_training_grids.py", defaults, scale_settings(task))
     task = args.task or cfg["task"]
     problem, metric, higher, lr, batch = TASKS[task]
     problem = {**problem, "dtype": "float32", **problem_settings(cfg)}
