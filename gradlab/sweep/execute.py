@@ -13,12 +13,13 @@ from pathlib import Path
 import xarray as xr
 
 from ..io import check_writable
-from ..parallel import joblib_backend, with_registrations
+from ..parallel import joblib_backend
 from ..results import write_netcdf
 from .cells import Memo, cell_inputs, compute_cell, compute_cells, write_cell
 from .config import SweepConfig, check_run, load_config
 from .gather import gather
 from .plan import Cell, plan_cells
+from .remote import with_registrations
 
 __all__ = ["run_sweep"]
 

@@ -87,7 +87,8 @@ def _parallel(problem, jobs, settings, n_jobs: int, backend: str, scheduler: str
     process: workers need the data set (by path for the real ones), not a shared file system."""
     import joblib
 
-    from ..parallel import joblib_backend, with_registrations
+    from ..parallel import joblib_backend
+    from ..sweep.remote import with_registrations
 
     task = with_registrations(_one_run)  # a user's own estimators and problem kinds travel with it
     with joblib_backend(backend, n_jobs, scheduler):
