@@ -29,6 +29,15 @@ def _children(pid: int) -> set[int]:
     return {int(x) for x in out.split()}
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -44,12 +53,12 @@ def test_loky_workers_exit_when_their_client_is_killed(tmp_path):
     script.write_text(SCRIPT)
     client = subprocess.Popen([sys.executable, str(script), str(tmp_path / "long.nc")])
     workers: set[int] = set()
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / "long.nc.cells").glob("*")) and len(workers) < 2:
+    deadline = time.time() + 180
+    while time.time() < deadline:  # until two children have worked 5 s of CPU: computing cells, past their imports
         workers |= _children(client.pid)
+        if sum(_cpu_seconds(p) > 5 for p in workers) >= 2:
+            break
         time.sleep(0.5)
-    time.sleep(3)  # the workers are computing cells now
-    workers |= _children(client.pid)
     assert workers, "no worker process was started"
     os.kill(client.pid, signal.SIGKILL)
     client.wait()
