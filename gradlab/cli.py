@@ -343,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_verify)
+    from .cli_study import add_parser as add_study
+
+    add_study(sub)
     for command in sub.choices.values():
         command.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     return parser

@@ -119,16 +119,22 @@ def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Pa
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"plot: results must be a netCDF written by gradlab run / sweep; {path} does not exist")
+        raise FileNotFoundError(
+            f"plot: results must be a netCDF written by gradlab run, sweep or study; {path} does not exist"
+        )
     try:
         ds = read_netcdf(path)
     except (OSError, ValueError) as exc:
         raise ValueError(f"plot: {path} is not a netCDF file gradlab can read ({exc})") from None
+    directory = Path(out_dir) if out_dir else path.parent
+    if "train_loss" in ds and "epoch" in ds.dims and N.BIAS2 not in ds:  # a study's or gradlab train's histories
+        from .history_figures import history_figures
+
+        return history_figures(ds, directory, path.stem)
     missing = [v for v in (N.BIAS2, N.VARIANCE, N.FAMILY) if v not in ds]
     if missing:
-        what = "a training history (gradlab train --history)" if "train_loss" in ds else "not a gradlab result"
         raise ValueError(
-            f"plot: {path} is {what}: it has no {', '.join(missing)}; gradlab plot draws the bias-variance results "
-            "of gradlab run and gradlab sweep"
+            f"plot: {path} is not a gradlab result: it has no {', '.join(missing)}; gradlab plot draws the results "
+            "of gradlab run, sweep and study, and training histories"
         )
-    return result_figures(ds, Path(out_dir) if out_dir else path.parent, path.stem)
+    return result_figures(ds, directory, path.stem)

@@ -18,9 +18,10 @@ LAYERS = [
     {"analysis"},
     {"sweep"},
     {"training"},
-    {"styles", "plots", "figures"},
+    {"study"},
+    {"styles", "plots", "figures", "history_figures"},
     {"theory", "run"},
-    {"cli", "cli_train", "__init__"},
+    {"cli", "cli_train", "cli_study", "__init__"},
 ]
 LAYER = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 

@@ -135,7 +135,7 @@ def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (
         "gradlab plot: error: plot: other.nc is not a gradlab result: it has no bias2, variance, family; gradlab "
-        "plot draws the bias-variance results of gradlab run and gradlab sweep"
+        "plot draws the results of gradlab run, sweep and study, and training histories"
     )
     assert cli.main(["plot", "missing.nc"]) == 2 and "missing.nc does not exist" in capsys.readouterr().err
 

@@ -110,6 +110,7 @@ class ProblemKind:
     keys: tuple[str, ...]
     summary: str = ""
     sequences: tuple[str, ...] = ()
+    trainable: bool = False  # gl.train, gradlab train and gradlab study take it
 
 
 PROBLEMS: dict[str, ProblemKind] = {}
@@ -122,21 +123,29 @@ def register_problem(
     keys: tuple[str, ...],
     summary: str = "",
     sequences: tuple[str, ...] = (),
+    trainable: bool = False,
 ) -> None:
     """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
     ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default);
-    ``sequences``: those of them whose value is a list (:class:`ProblemKind`)."""
+    ``sequences``: those of them whose value is a list (:class:`ProblemKind`); ``trainable``: a model that
+    ``gl.train`` trains (a ``DataModel``, or a problem with ``training_model()``). ``build(cfg, dtype, device)`` gets
+    the configuration (a mapping of the settings given), the torch dtype and the device, and returns the problem."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_problem: name must be a non-empty string, got {name!r}")
     if not callable(build):
         raise TypeError(f"register_problem: build must be callable, got {type(build).__name__}")
     if not set(sequences) <= set(keys):
         raise ValueError(f"register_problem: sequences must be among keys, got {sorted(set(sequences) - set(keys))}")
-    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary, tuple(sequences))
+    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary, tuple(sequences), bool(trainable))
 
 
 def available_problems() -> list[str]:
     return sorted(PROBLEMS)
+
+
+def trainable_problems() -> list[str]:
+    """The registered kinds that declare themselves trainable (models on a data set)."""
+    return sorted(k for k, v in PROBLEMS.items() if v.trainable)
 
 
 def build_problem(cfg: Mapping) -> Problem:
@@ -316,6 +325,7 @@ register_problem(
     (*DATA_KEYS, "num_vars", "num_classes", "embedding", "encoder", "hidden", "init_seed", "snapshot", "kl"),
     "categorical VAE",
     ("hidden",),
+    trainable=True,
 )
 register_problem(
     "sbn",
@@ -323,12 +333,14 @@ register_problem(
     (*DATA_KEYS, *_SBN_KEYS, "snapshot"),
     "sigmoid belief net classifier (StochasticModel)",
     ("hidden",),
+    trainable=True,
 )
 register_problem(
     "hvae",
     _model_builder("layered", "HierarchicalVAE", _HVAE_KEYS),
     (*DATA_KEYS, *_HVAE_KEYS, "snapshot"),
     "two-layer categorical VAE (ZGR App. B.3.1)",
+    trainable=True,
 )
 register_problem(
     "quantized",
@@ -336,6 +348,7 @@ register_problem(
     (*DATA_KEYS, *_QUANTIZED_KEYS, "snapshot"),
     "quantized MLP with stochastic weights and activations (ZGR App. B.5)",
     ("hidden", "conv"),
+    trainable=True,
 )
 register_problem(
     "logic_gates",
@@ -343,6 +356,7 @@ register_problem(
     (*DATA_KEYS, *_LOGIC_KEYS, "snapshot"),
     "differentiable logic-gate network (Decoupled ST Figs. 4-5)",
     ("widths",),
+    trainable=True,
 )
 register_problem(
     "cat_ae",
@@ -350,5 +364,6 @@ register_problem(
     (*DATA_KEYS, *_CAE_KEYS, "snapshot"),
     "categorical autoencoder, 4 latents x 8 classes (Decoupled ST Fig. 3)",
     ("hidden",),
+    trainable=True,
 )
 PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)

@@ -80,6 +80,27 @@ def expand_values(value, key: str = "value") -> list:
     return [value]
 
 
+def problem_axes(problem: Mapping) -> dict[str, list]:
+    """Problem settings that vary (grid axes), in configuration order: a list or a range of values, except for the
+    settings the problem kind declares ``sequences`` (layer widths, logits), where one value is a list and an axis is
+    a list of lists (its values tuples)."""
+    from ..problems.build import check_problem_keys
+
+    sequences = check_problem_keys(problem).sequences
+    axes = {}
+    for k, v in problem.items():
+        if k not in sequences:
+            if isinstance(v, list | Mapping):
+                axes[k] = expand_values(v, f"problem.{k}")
+        elif isinstance(v, list) and any(isinstance(x, list) for x in v):
+            if not all(isinstance(x, list) for x in v):
+                raise ValueError(
+                    f"problem.{k}: one value is a list and an axis a list of lists; got a mix of both: {v!r}"
+                )
+            axes[k] = [tuple(x) for x in expand_values(v, f"problem.{k}")]
+    return axes
+
+
 @dataclasses.dataclass
 class SweepConfig:
     name: str
@@ -122,24 +143,8 @@ class SweepConfig:
         return self.out.with_suffix(self.out.suffix + ".cells")
 
     def problem_axes(self) -> dict[str, list]:
-        """Problem settings that vary (grid axes), in configuration order: a list or a range of values, except
-        for the settings the problem kind declares ``sequences`` (layer widths, logits), where one value is a list
-        and an axis is a list of lists (its values tuples)."""
-        from ..problems.build import check_problem_keys
-
-        sequences = check_problem_keys(self.problem).sequences
-        axes = {}
-        for k, v in self.problem.items():
-            if k not in sequences:
-                if isinstance(v, list | Mapping):
-                    axes[k] = expand_values(v, f"problem.{k}")
-            elif isinstance(v, list) and any(isinstance(x, list) for x in v):
-                if not all(isinstance(x, list) for x in v):
-                    raise ValueError(
-                        f"problem.{k}: one value is a list and an axis a list of lists; got a mix of both: {v!r}"
-                    )
-                axes[k] = [tuple(x) for x in expand_values(v, f"problem.{k}")]
-        return axes
+        """Problem settings that vary (grid axes): :func:`problem_axes` of the ``[problem]`` table."""
+        return problem_axes(self.problem)
 
     def estimator_grid(self):
         from ..estimators import estimator
