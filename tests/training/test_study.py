@@ -137,7 +137,7 @@ def test_every_shipped_experiment_plans_at_every_scale(name, tmp_path, paper_fil
     scales = tomllib.loads(experiment_source(name))["scales"]
     assert {"digits", "mnist5k-48", "mnist5k-paper", "paper"} <= set(scales)
     for scale in scales:
-        data = paper_files if scale == "paper" else None
+        data = paper_files if scale.startswith("paper") else None
         cfg = load_study(name, scale=scale, data_path=data, out=tmp_path / f"{scale}.nc")
         assert plan_runs(cfg) and cfg.scale == scale
 
@@ -156,6 +156,9 @@ def paper_files(tmp_path_factory):
         f.write(struct.pack(">IIII", 2051, 300, 28, 28) + images.tobytes())
     with gzip.open(root / "train-labels-idx1-ubyte.gz", "wb") as f:
         f.write(struct.pack(">II", 2049, 300) + labels.tobytes())
+    from scipy.io import savemat
+
+    savemat(root / "chardata.mat", {"data": rng.random((784, 300))})  # Omniglot's layout: 784 x N grey levels
     return str(root)
 
 
