@@ -208,13 +208,26 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """A sub-command parser whose help names the registered trainable kinds (read, with torch, only when the help is
+    shown, so that ``gradlab --help`` stays fast)."""
+
+    def format_help(self) -> str:
+        problem = next((a for a in self._actions if a.dest == "problem" and "{kinds}" in (a.help or "")), None)
+        if problem is not None:
+            from .problems.build import trainable_problems
+
+            problem.help = problem.help.replace("{kinds}", ", ".join(trainable_problems()))
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradlab",
         description="Bias, variance and gradient gap of gradient estimators for discrete random variables.",
     )
     parser.add_argument("--version", action="version", version=f"gradlab {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("list", help="estimators and their hyper-parameters, one line each")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("run", help="the main job: a complete study on the embedded digits (netCDF, figures, summary)")
@@ -259,8 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train a model (VAE, SBN, hierarchical VAE, ...) with any estimator; snapshots")
-    p.add_argument("--problem", default="vae", help="model kind (gradlab list: problem kinds; default vae)")
+    p = sub.add_parser("train", help="train a model (--help lists the kinds) with any estimator; snapshots, history")
+    p.add_argument("--problem", default="vae", help="model kind, one of: {kinds} (default vae)")
     p.add_argument("--set", nargs="*", default=None, metavar="KEY=VALUE", help="model settings (hidden=64,64)")
     p.add_argument("--estimator", default="reinforce", help="estimator name (default reinforce)")
     p.add_argument(
@@ -320,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the papers' claims numerically (exit 0: all ran; 2: a check could not run; 1 with --strict: "
         "a claim is refuted)",
     )
-    p.add_argument("--quick", action="store_true", help="fewer temperatures and samples (about a minute)")
+    p.add_argument("--quick", action="store_true", help="fewer temperatures and samples (a few minutes on 2 cores)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
     p.add_argument(
         "--figures", default="results/figures", help="directory for convergence plots (default results/figures; 'none')"

@@ -93,3 +93,12 @@ def test_train_anneals_the_temperature_from_the_command_line(tmp_path, monkeypat
     assert "--anneal expects START,MIN,RATE,EVERY (e.g. 1.0,0.5,1e-4,500), got '2,0.5'" in capsys.readouterr().err
     assert cli.main(["train", "--estimator", "gs_st", "--epochs", "1", "--anneal", "1,0.5,0.1,1"]) == 2
     assert "--anneal: not available for --problem vae" in capsys.readouterr().err
+
+
+def test_train_help_lists_the_trainable_kinds():
+    from gradlab.problems.build import trainable_problems
+
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    text = " ".join(train.format_help().split())
+    assert len(trainable_problems()) >= 6
+    assert "one of: " + ", ".join(trainable_problems()) + " (default vae)" in text

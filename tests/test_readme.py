@@ -22,6 +22,10 @@ def test_readme_block_runs(index, tmp_path, monkeypatch):
         script = tmp_path / f"readme_block_{index}.py"
         script.write_text(BLOCKS[index])
         runpy.run_path(str(script), run_name="__readme__")
+        script.unlink()
+        # run from a clone's root, a block writes only into results/ (ignored by git), never the tracked tree
+        written = [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()]
+        assert all(p.parts[0] == "results" for p in written), f"block {index} wrote outside results/: {written}"
     finally:
         for name in set(REGISTRY) - before:
             REGISTRY.pop(name)

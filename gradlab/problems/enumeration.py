@@ -25,7 +25,14 @@ from ..estimators.base import Estimator, scatter_one_hot
 if TYPE_CHECKING:
     from .model import StochasticModel
 
-__all__ = ["configurations", "support_text", "exact_chunk", "chunk_alignment", "check_elements_independent"]
+__all__ = [
+    "configurations",
+    "support_text",
+    "exact_chunk",
+    "chunk_alignment",
+    "chunk_bytes",
+    "check_elements_independent",
+]
 
 
 def _per_element(model: StochasticModel) -> bool:
@@ -129,13 +136,34 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
     return (torch.exp(log_p) * values).sum()
 
 
-def forward_bytes(model: StochasticModel) -> int:
-    """The bytes of every tensor one ``forward`` creates at one configuration (every draw at category 0), counted
-    op by op (a ``TorchDispatchMode``): the activations one configuration of the exact engine keeps for its backward
-    pass. Measured once per model (cached)."""
-    cached = getattr(model, "_forward_bytes", None)
-    if cached is not None:
-        return cached
+_VIEWS = frozenset(
+    getattr(torch.ops.aten, name)
+    for name in (
+        "view",
+        "_unsafe_view",
+        "expand",
+        "detach",
+        "alias",
+        "unsqueeze",
+        "squeeze",
+        "permute",
+        "t",
+        "transpose",
+        "select",
+        "slice",
+        "as_strided",
+        "unbind",
+        "split",
+        "split_with_sizes",
+        "unflatten",
+    )
+    if hasattr(torch.ops.aten, name)
+)
+
+
+def _count_bytes(run) -> int:
+    """The bytes of every tensor that ``run()`` creates, counted op by op (a ``TorchDispatchMode``, which sees the
+    physical tensors under ``vmap``); views allocate nothing and are not counted."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
@@ -143,16 +171,56 @@ def forward_bytes(model: StochasticModel) -> int:
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            for t in out if isinstance(out, (tuple, list)) else (out,):
-                if isinstance(t, torch.Tensor):
-                    Count.total += t.numel() * t.element_size()
+            if func.overloadpacket not in _VIEWS:
+                for t in out if isinstance(out, (tuple, list)) else (out,):
+                    if isinstance(t, torch.Tensor):
+                        Count.total += t.numel() * t.element_size()
             return out
 
-    zeros = [torch.zeros((*d.shape[:-1], 1), dtype=torch.int64, device=model.device) for d in model.draws]
-    with torch.no_grad(), Count():
-        model._run(model.param_values(), lambda i, logits: scatter_one_hot(zeros[i], logits))
-    model._forward_bytes = int(Count.total)
-    return model._forward_bytes
+    with Count():
+        run()
+    return int(Count.total)
+
+
+def forward_bytes(model: StochasticModel) -> int:
+    """The bytes of every tensor one ``forward`` creates at one configuration (every draw at category 0), without
+    the backward pass. Measured once per model (cached)."""
+    cached = getattr(model, "_forward_bytes", None)
+    if cached is None:
+        zeros = [torch.zeros((*d.shape[:-1], 1), dtype=torch.int64, device=model.device) for d in model.draws]
+        with torch.no_grad():
+            cached = _count_bytes(
+                lambda: model._run(model.param_values(), lambda i, logits: scatter_one_hot(zeros[i], logits))
+            )
+        model._forward_bytes = cached
+    return cached
+
+
+# above this many configurations per aligned chunk, the memory of a configuration is measured on a small flat chunk
+_MEASURED_CHUNK = 1 << 14
+
+
+def chunk_bytes(model: StochasticModel) -> int:
+    """Bytes per configuration of the exact engine, measured: every tensor that the forward and the backward pass of
+    one chunk create (the first ``chunk_alignment`` configurations, evaluated nested as every aligned chunk is; a
+    flat chunk of 64 where that is more than 16,384 configurations), divided by its configurations. Every tensor
+    counted as if all were alive at once, so a chunk of ``budget / chunk_bytes`` configurations stays within
+    ``budget``; nested, what a later draw does not change is counted once per configuration of the draws before it.
+    Measured once per model (cached)."""
+    cached = getattr(model, "_chunk_bytes", None)
+    if cached is None:
+        align = chunk_alignment(model)
+        stop = align if align <= _MEASURED_CHUNK else min(64, configurations(model))
+        leaves = {k: v.detach().clone().requires_grad_() for k, v in model.param_values().items()}
+
+        def run() -> None:
+            with torch.enable_grad():
+                term = exact_chunk(model, leaves, None, 0, stop)
+                torch.autograd.grad(term, list(leaves.values()), allow_unused=True)
+
+        cached = -(-_count_bytes(run) // stop)
+        model._chunk_bytes = cached
+    return cached
 
 
 def check_elements_independent(model: StochasticModel, probes: int = 2) -> None:

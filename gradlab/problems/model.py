@@ -42,9 +42,9 @@ from .drawer import DrawSpec, _check_logit, _Drawer
 from .enumeration import (
     check_elements_independent,
     chunk_alignment,
+    chunk_bytes,
     configurations,
     exact_chunk,
-    forward_bytes,
     support_text,
 )
 from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
@@ -233,13 +233,11 @@ class StochasticModel(Problem):
         return [estimator.num_uniforms(d.shape) for d in self.draws]
 
     def bytes_per_configuration(self) -> int:
-        """Memory one configuration of the exact engine needs: four times the bytes of every tensor one ``forward``
-        creates (kept for the backward pass, its gradients, the log-probabilities; measured op by op once,
-        :func:`~gradlab.problems.enumeration.forward_bytes`), at least 16 numbers per logit; sets the chunk size,
-        so peak memory depends on the chunk, not on the number of configurations."""
-        item = torch.finfo(self.dtype).bits // 8
-        logits = sum(math.prod(d.shape) for d in self.draws) + math.prod(self.loss_shape)
-        return max(4 * forward_bytes(self), 16 * item * logits)
+        """Memory one configuration of the exact engine needs: the bytes that the forward and backward pass of one
+        chunk create, per configuration (:func:`~gradlab.problems.enumeration.chunk_bytes`, measured op by op once,
+        nested chunks sharing what the later draws do not change); sets the chunk size, so peak memory depends on the
+        chunk, not on the number of configurations."""
+        return chunk_bytes(self)
 
     def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
         item = torch.finfo(self.dtype).bits // 8

@@ -119,11 +119,15 @@ def test_chunks_shrink_with_the_elements_so_memory_is_set_by_the_budget():
     """At a fixed memory budget a chunk holds as many configurations as the budget allows for the whole minibatch
     (between half the budget and the budget, whole configurations of the later draws where they fit): the chunk
     shrinks as the elements grow."""
-    budget = 1 << 24
+    budget = 1 << 20
+    chunks = []
     for e in (50, 100, 200):
         model = two_layer(e)
         chunk = chunk_size_for(model, budget)
         assert budget / 2 < chunk * model.bytes_per_configuration() <= budget, (e, chunk)
+        assert chunk % model.chunk_alignment() == 0 and chunk < model.num_configurations()
+        chunks.append(chunk)
+    assert chunks[0] > chunks[1] > chunks[2], chunks
 
 
 _PEAK = """

@@ -228,6 +228,7 @@ def test_list_and_only_by_claim_id(capsys, no_results):
     assert "unknown claim 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_quick_and_full_agree(quick_results, no_results):
     """`gradlab verify` (full) and `--quick` give the same verdict wherever quick mode gives one (about 9 min on 2
     cores)."""
