@@ -55,6 +55,25 @@ def choice(owner: str, name: str, value: object, allowed: Iterable[str]) -> str:
     return str(value)
 
 
+def device(owner: str, value: object) -> str:
+    """A torch device name that this machine has (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), as a string; a
+    one-line error for a malformed name or a device that is not available here."""
+    import torch
+
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{owner}: device must be a torch device such as 'cpu' or 'cuda'; got {value!r}") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (dev.index is None or dev.index < torch.cuda.device_count()),
+        "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+    }.get(dev.type, False)
+    if not available:
+        raise ValueError(f"{owner}: device {value!r} is not available on this machine (torch {torch.__version__})")
+    return str(value)
+
+
 _VALIDATE = {"values": True}
 
 

@@ -134,7 +134,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume a sweep from a TOML configuration."""
     from .sweep import load_config, run_sweep
 
-    cfg = load_config(args.config, out=args.out)
+    cfg = load_config(args.config, out=args.out, device=args.device)
     ds = run_sweep(
         cfg,
         n_jobs=args.n_jobs,
@@ -195,6 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             reference=args.reference,
             reference_n=args.reference_n,
             overwrite=args.overwrite,
+            device=args.device or "cpu",
         )
     )
     return 0
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mnist, fashion_mnist, omniglot with --data-path",
     )
     p.add_argument("--data-path", default=None, help="the data set's files, for the data sets that are not built in")
+    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda (a GPU), cuda:1, ...")
     p.add_argument("--num-vars", type=int, default=None, help="latent variables of the VAE (default 4; mnist5k 16)")
     p.add_argument("--num-classes", type=int, default=None, help="categories per variable (default 8; mnist5k 16)")
     p.add_argument(
@@ -304,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-path", default=None, help="file or directory of a data set that is not built in")
     p.add_argument("--binarize", default=None, help="static | threshold | dynamic (default per data set)")
     p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda (a GPU), cuda:1, ...")
     p.add_argument("--num-vars", type=int, default=4, help="(vae) latent variables")
     p.add_argument("--num-classes", type=int, default=8, help="(vae) categories per variable")
     p.add_argument("--embedding", default="bits", choices=["bits", "onehot"])
@@ -322,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --backend dask: a running scheduler (default: the file's [run] scheduler, else a local cluster)",
     )
     p.add_argument("--out", default=None, help="override the output netCDF path")
+    p.add_argument("--device", default=None, help="torch device: cpu (default) or cuda (a GPU), cuda:1, ...")
     p.add_argument(
         "--overwrite", action="store_true", help="replace an existing out that is not a result of this configuration"
     )

@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-path", default=None, help="the data set's files (the paper scale: MNIST, Omniglot, ...)")
     p.add_argument("--out", default=None, help="the output netCDF (default: the configuration's out)")
     p.add_argument("--n-jobs", type=int, default=None, help="runs at a time (default: the file's [run] n_jobs, 1)")
+    p.add_argument("--device", default=None, help="torch device of every run: cpu (default) or cuda, cuda:1, ...")
     p.add_argument("--backend", default=None, help="loky (default), threading or dask")
     p.add_argument("--scheduler", default=None, help="with --backend dask: the scheduler's address (tcp://HOST:PORT)")
     p.add_argument("--dry-run", action="store_true", help="build every problem, print the runs and a time estimate")
@@ -48,7 +49,7 @@ def study_command(args: argparse.Namespace) -> int:
         print(text if text is not None else open(args.study).read())
         return 0
     scale = args.scale or ("digits" if experiment_source(args.study) is not None else None)
-    cfg = load_study(args.study, scale=scale, data_path=args.data_path, out=args.out)
+    cfg = load_study(args.study, scale=scale, data_path=args.data_path, out=args.out, device=args.device)
     if args.dry_run:
         plan = dry_run(cfg)
         axes = cfg.grid_axes()

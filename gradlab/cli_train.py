@@ -44,9 +44,11 @@ def _anneal(text: str | None) -> dict | None:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
+    from . import _checks
     from .estimators import estimator
     from .io import check_writable
 
+    device = _checks.device("train", args.device or "cpu")  # before any data is read
     est = estimator(args.estimator, **_train_hparams(args))
     snaps = _int_list(args.snapshot_epochs) or [args.epochs]
     if args.history:  # before any training: a result that cannot be written is an error now, not at the end
@@ -54,13 +56,15 @@ def train_command(args: argparse.Namespace) -> int:
     if args.out is None:
         args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
     if args.problem == "vae":
-        return _train_vae(args, est, snaps)
+        return _train_vae(args, est, snaps, device)
     from .problems.build import build_problem
     from .results import write_netcdf
     from .training import history_dataset, train
 
     settings = _problem_settings(args.set)
     settings.setdefault("dtype", "float32")
+    if device != "cpu":
+        settings.setdefault("device", device)
     if args.data != "digits":  # --data for every model (a --set dataset=... wins)
         settings.setdefault("dataset", args.data)
     for key in ("data_path", "binarize"):
@@ -94,7 +98,7 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
+def _train_vae(args: argparse.Namespace, est, snaps: list[int], device: str = "cpu") -> int:
     from .problems.data import load_dataset
     from .training import train_vae
 
@@ -118,6 +122,7 @@ def _train_vae(args: argparse.Namespace, est, snaps: list[int]) -> int:
         snapshot_epochs=snaps,
         out_dir=args.out,
         progress=not args.no_progress,
+        device=device,
     )
     for rec in result.history[-3:]:
         print(f"epoch {rec['epoch']:>4}: train negative ELBO {rec['train_neg_elbo']:.4f}")

@@ -45,6 +45,7 @@ class RunSettings:
     reference: str = "auto"  # "exact", "samples" (RF(4), reference_n of them) or "auto" (exact if enumerable)
     reference_n: int = 10_000
     overwrite: bool = False  # replace an earlier result of other settings (another n, ...) in out
+    device: str = "cpu"  # the snapshot's training and the sweep ("cuda" on a GPU)
 
     def resolved(self) -> RunSettings:
         """Defaults filled in and every setting checked (before any training or sampling)."""
@@ -81,6 +82,7 @@ class RunSettings:
         _checks.integer("run", "n_jobs", s.n_jobs, 1)
         _checks.integer("run", "num_vars", s.num_vars, 1)
         _checks.integer("run", "num_classes", s.num_classes, 2)
+        s.device = _checks.device("run", s.device)
         return s
 
 
@@ -164,6 +166,7 @@ def run_config(s: RunSettings, snapshot: Path) -> dict:
             "batch_size": 200,
             "snapshot": str(snapshot.resolve()),
             "dtype": "float32",
+            **({"device": s.device} if s.device != "cpu" else {}),
         },
         "reference": {"kind": "exact"}
         if exact
@@ -193,6 +196,7 @@ def ensure_snapshot(s: RunSettings) -> Path:
         num_classes=s.num_classes,
         seed=s.seed,
         progress=s.progress,
+        device=s.device,
     )
 
 

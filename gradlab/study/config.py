@@ -137,9 +137,10 @@ def load_study(
     scale: str | None = None,
     data_path: str | None = None,
     out: str | Path | None = None,
+    device: str | None = None,
 ) -> StudyConfig:
     """A study from a TOML file, a mapping, or the name of a shipped experiment (``gradlab study --list``), at
-    ``scale`` (its ``[scales.<scale>]`` table; ``paper`` needs ``data_path``)."""
+    ``scale`` (its ``[scales.<scale>]`` table; ``paper`` needs ``data_path``); ``device`` puts every model there."""
     from .library import experiment_source
 
     if isinstance(source, Mapping):
@@ -172,6 +173,10 @@ def load_study(
         raw.setdefault("problem", {})["data_path"] = str(Path(data_path).expanduser())
     if out is not None:
         raw["out"] = str(out)
+    if device is not None:  # every run's model on that device
+        raw.setdefault("problem", {})["device"] = _checks.device("study", device)
+    elif isinstance(raw.get("problem"), Mapping) and "device" in raw["problem"]:
+        _checks.device("study", raw["problem"]["device"])
     return _check(raw, scale or "")
 
 

@@ -195,7 +195,14 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
         except tomllib.TOMLDecodeError as e:
             raise ValueError(f"sweep: {p} is not valid TOML: {e}") from None
         base = Path.cwd()
+    device = overrides.pop("device", None)
     raw.update({k: v for k, v in overrides.items() if v is not None})
+    if device is not None:  # --device: the problem (and so every cell) on that device
+        if not isinstance(raw.get("problem"), Mapping):
+            raise ValueError("sweep: the configuration needs a [problem] table")
+        raw["problem"] = {**raw["problem"], "device": _checks.device("sweep", device)}
+    elif isinstance(raw.get("problem"), Mapping) and "device" in raw["problem"]:
+        _checks.device("sweep", raw["problem"]["device"])
     known = {"name", "seed", "out", "problem", "reference", "sampling", "estimators", "run"}
     unknown = set(raw) - known
     if unknown:
