@@ -260,6 +260,10 @@ def test_reconstruction_plateau_generation_and_sbn_speed_both_ways():
     assert verdicts(gen({"decoupled_shah_gen.nc": off, "decoupled_shah_gen_kl_model.nc": on}, "s")) == {
         "shah.gen-best-off-diagonal": "mixed"
     }
+    # with the model's KL the grid is judged on valid_neg_elbo (a bound), not on its loss, where it has one
+    model = off.assign(valid_neg_elbo=on["valid_loss"])  # loss off the diagonal, negative ELBO on it
+    r = gen({"decoupled_shah_gen.nc": off, "decoupled_shah_gen_kl_model.nc": model}, "s")[0]
+    assert r.verdict == "mixed" and "negative ELBO: refuted" in r.measured and "its loss: confirmed" in r.measured
     # the SBN's (0.1, 0.7): a higher accuracy averaged over the epochs than every baseline
     fast = decoupled_grid({(0.1, 0.7): 0.8, (1.0, 1.0): 0.7}, [("st", {}, 0.75)], "valid_accuracy")
     slow = decoupled_grid({(0.1, 0.7): 0.8, (1.0, 1.0): 0.7}, [("st", {}, 0.85)], "valid_accuracy")
