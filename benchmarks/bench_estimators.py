@@ -1,7 +1,8 @@
 """Forward+backward time of every estimator on logits of shape (200, 16, 16) vs plain softmax.
 
 Run: python benchmarks/bench_estimators.py [--repeats 50] [--device cpu] [--dtype float32]
-Prints a markdown table (median of repeated runs, after warm-up) for BENCHMARKS.md.
+Prints a markdown table (median of repeated runs, after warm-up) for BENCHMARKS.md, each estimator with the
+validation of its logits' values on (the default) and off (``gl.set_validation(False)``): the cost of the check.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}; median of {args.repeats}"
     )
     print()
-    print("| estimator | forward+backward [ms] | x plain softmax |")
-    print("|---|---:|---:|")
-    print(f"| softmax (reference) | {base * 1e3:.3f} | 1.00 |")
+    print("| estimator | forward+backward [ms] | x plain softmax | validation off [ms] | cost of validation |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| softmax (reference) | {base * 1e3:.3f} | 1.00 | | |")
     for name, hp in CASES:
         est = gl.estimator(name, **hp)
         if est.pathwise:
@@ -88,7 +89,12 @@ def main() -> None:
                 torch.autograd.grad(est.estimate(logits, loss, generator=g), logits)
 
         t = timeit(run, args.repeats, device)
-        print(f"| {est.label} | {t * 1e3:.3f} | {t / base:.2f} |")
+        gl.set_validation(False)
+        try:
+            t_off = timeit(run, args.repeats, device)
+        finally:
+            gl.set_validation(True)
+        print(f"| {est.label} | {t * 1e3:.3f} | {t / base:.2f} | {t_off * 1e3:.3f} | {100 * (t / t_off - 1):+.0f} % |")
 
 
 if __name__ == "__main__":
