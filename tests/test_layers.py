@@ -15,6 +15,7 @@ LAYERS = [
     {"problems"},
     {"stats", "intervals", "exact"},
     {"sampler"},
+    {"testing"},
     {"analysis"},
     {"sweep"},
     {"training"},

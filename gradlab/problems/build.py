@@ -111,6 +111,7 @@ class ProblemKind:
     summary: str = ""
     sequences: tuple[str, ...] = ()
     trainable: bool = False  # gl.train, gradlab train and gradlab study take it
+    example: Mapping | None = None  # a small configuration (float64) that gradlab.testing.check_problem runs
 
 
 PROBLEMS: dict[str, ProblemKind] = {}
@@ -124,19 +125,30 @@ def register_problem(
     summary: str = "",
     sequences: tuple[str, ...] = (),
     trainable: bool = False,
+    example: Mapping | None = None,
 ) -> None:
     """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
     ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default);
     ``sequences``: those of them whose value is a list (:class:`ProblemKind`); ``trainable``: a model that
-    ``gl.train`` trains (a ``DataModel``, or a problem with ``training_model()``). ``build(cfg, dtype, device)`` gets
-    the configuration (a mapping of the settings given), the torch dtype and the device, and returns the problem."""
+    ``gl.train`` trains (a ``DataModel``, or a problem with ``training_model()``); ``example``: a small configuration
+    of it (without ``kind``) that :func:`gradlab.testing.check_problem` runs (gradlab's tests run every registered
+    kind's). ``build(cfg, dtype, device)`` gets the configuration (a mapping of the settings given), the torch
+    dtype and the device, and returns the problem."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_problem: name must be a non-empty string, got {name!r}")
     if not callable(build):
         raise TypeError(f"register_problem: build must be callable, got {type(build).__name__}")
     if not set(sequences) <= set(keys):
         raise ValueError(f"register_problem: sequences must be among keys, got {sorted(set(sequences) - set(keys))}")
-    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary, tuple(sequences), bool(trainable))
+    if example is not None:
+        if not isinstance(example, Mapping):
+            raise TypeError(f"register_problem: example must be a mapping of settings, got {type(example).__name__}")
+        if not set(example) <= set(keys) | set(COMMON_KEYS):
+            raise ValueError(
+                f"register_problem: example has settings not among keys: {sorted(set(example) - set(keys))}"
+            )
+    example = None if example is None else dict(example)
+    PROBLEMS[name] = ProblemKind(name, build, tuple(keys), summary, tuple(sequences), bool(trainable), example)
 
 
 def available_problems() -> list[str]:
@@ -313,11 +325,23 @@ register_problem(
     ("logits", "num_classes", "logits_seed", "loss", "loss_seed"),
     "one categorical variable",
     sequences=("logits",),
+    example={"num_classes": 4},
 )
-register_problem("binary", _binary, ("logit", "loss", "loss_seed"), "one binary variable")
-register_problem("multi", _multi, ("num_vars", "num_classes", "logits_seed", "loss_seed"), "independent categoricals")
+register_problem("binary", _binary, ("logit", "loss", "loss_seed"), "one binary variable", example={"logit": 0.3})
 register_problem(
-    "quantization", _quantization, ("eta", "levels", "noise", "loss", "std"), "a quantization unit", ("levels",)
+    "multi",
+    _multi,
+    ("num_vars", "num_classes", "logits_seed", "loss_seed"),
+    "independent categoricals",
+    example={"num_vars": 2, "num_classes": 3},
+)
+register_problem(
+    "quantization",
+    _quantization,
+    ("eta", "levels", "noise", "loss", "std"),
+    "a quantization unit",
+    ("levels",),
+    example={"eta": 0.3, "loss": "sigmoid"},
 )
 register_problem(
     "vae",
@@ -326,6 +350,7 @@ register_problem(
     "categorical VAE",
     ("hidden",),
     trainable=True,
+    example={"num_vars": 2, "num_classes": 4, "hidden": [8], "batch_size": 3},
 )
 register_problem(
     "sbn",
@@ -334,6 +359,7 @@ register_problem(
     "sigmoid belief net classifier (StochasticModel)",
     ("hidden",),
     trainable=True,
+    example={"hidden": [2, 2], "batch_size": 2},
 )
 register_problem(
     "hvae",
@@ -341,6 +367,7 @@ register_problem(
     (*DATA_KEYS, *_HVAE_KEYS, "snapshot"),
     "two-layer categorical VAE (ZGR App. B.3.1)",
     trainable=True,
+    example={"num_vars": 1, "num_classes": 4, "batch_size": 2},
 )
 register_problem(
     "quantized",
@@ -349,6 +376,7 @@ register_problem(
     "quantized MLP with stochastic weights and activations (ZGR App. B.5)",
     ("hidden", "conv"),
     trainable=True,
+    example={"hidden": [1], "batch_size": 2},  # 4-bit weights of 64 inputs: not enumerable (the sampler's checks)
 )
 register_problem(
     "logic_gates",
@@ -357,6 +385,7 @@ register_problem(
     "differentiable logic-gate network (Decoupled ST Figs. 4-5)",
     ("widths",),
     trainable=True,
+    example={"widths": [10], "batch_size": 2},  # 16^10 gate choices: not enumerable (the sampler's checks)
 )
 register_problem(
     "cat_ae",
@@ -365,5 +394,6 @@ register_problem(
     "categorical autoencoder, 4 latents x 8 classes (Decoupled ST Fig. 3)",
     ("hidden",),
     trainable=True,
+    example={"num_vars": 2, "num_classes": 3, "hidden": [8], "batch_size": 2},
 )
 PROBLEM_KINDS = tuple(PROBLEMS)  # the built-in kinds (register_problem adds more)
