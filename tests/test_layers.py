@@ -1,5 +1,6 @@
 """No import from a lower layer back up: every import of a gradlab module (top-level and inside functions) goes
-to a unit of the same layer or a lower one (the layers of DESIGN.md's layout, from the bottom)."""
+to a unit of the same layer or a lower one (the layers of docs/ARCHITECTURE.md, from the bottom; that file says
+what lives in each and where a new estimator, problem kind, claim or study goes)."""
 
 from __future__ import annotations
 
