@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 
@@ -75,6 +77,18 @@ def device(owner: str, value: object) -> str:
 
 
 _VALIDATE = {"values": True}
+_CHECKED = contextvars.ContextVar("gradlab_logits_checked", default=False)
+
+
+@contextlib.contextmanager
+def values_checked() -> Iterator[None]:
+    """Inside: the logits' values were checked by the caller (a public method that calls others on the same
+    logits, e.g. ``sample`` -> ``draw_uniforms`` -> ``plugin_sample``), so the nested calls skip the check."""
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
 
 
 def set_validation(enabled: bool) -> None:
@@ -95,8 +109,11 @@ def logits_values(owner: str, logits: torch.Tensor, name: str = "logits") -> Non
     """A one-line error for logits no distribution has: NaN, ``+inf``, or a variable whose every logit is ``-inf``
     (``-inf`` alone masks a category and is allowed). Skipped when validation is off, and inside ``torch.func``
     transforms (the sampler's vectorised path, whose inputs were checked before)."""
-    if not _VALIDATE["values"] or torch._C._functorch.is_functorch_wrapped_tensor(logits):
+    if not _VALIDATE["values"] or _CHECKED.get() or torch._C._functorch.is_functorch_wrapped_tensor(logits):
         return
+    with torch.no_grad():
+        if bool(torch.isfinite(logits.sum())):  # one reduction: a finite sum has no NaN, +inf or -inf in it
+            return
     bad = torch.isnan(logits) | (logits == math.inf)
     if bool(bad.any()):
         at = [int(i) for i in torch.nonzero(bad)[0]]

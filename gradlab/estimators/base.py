@@ -235,7 +235,9 @@ class Estimator:
 
     def estimate(self, logits: torch.Tensor, loss: Loss, *, generator: torch.Generator | int) -> torch.Tensor:
         """:meth:`surrogate` with fresh noise from ``generator`` (no replica dimensions)."""
-        return self.surrogate(logits, loss, self.draw_uniforms(logits, generator))
+        _checks.logits_tensor(self.name, logits)
+        with _checks.values_checked():
+            return self.surrogate(logits, loss, self.draw_uniforms(logits, generator))
 
     def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         """One-hot forward sample whose gradient is the estimator (pathwise estimators only)."""
@@ -249,7 +251,8 @@ class Estimator:
         ``dim`` (default the last, as ``torch.nn.functional.gumbel_softmax``)."""
         _checks.logits_tensor(self.name, logits)
         moved = logits.movedim(_axis(self.name, dim, logits.ndim), -1)
-        return self.plugin_sample(moved, self.draw_uniforms(moved, generator)).movedim(-1, dim)
+        with _checks.values_checked():
+            return self.plugin_sample(moved, self.draw_uniforms(moved, generator)).movedim(-1, dim)
 
     def backward_at(
         self, logits: torch.Tensor, x: torch.Tensor, *, generator: torch.Generator | int | None = None, dim: int = -1

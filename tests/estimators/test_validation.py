@@ -47,3 +47,20 @@ def test_a_masked_category_is_allowed_and_the_switch_turns_the_check_off():
         gl.set_validation(True)
     with pytest.raises(TypeError, match="enabled must be True or False"):
         gl.set_validation("no")
+
+
+def test_one_check_per_public_call_and_every_public_entry_checks():
+    """``sample`` and ``estimate`` check the logits once and their nested calls skip it; the skip ends with the
+    call, so a direct ``plugin_sample`` or ``surrogate`` afterwards checks again; a sum that overflows to inf (finite
+    logits of 3e38) is not mistaken for a bad logit."""
+    est, g = gl.estimator("zgr"), torch.Generator().manual_seed(0)
+    est.sample(torch.zeros(2, 3), generator=g)
+    bad = torch.tensor([[0.0, math.nan, 1.0]])
+    u = est.draw_uniforms(torch.zeros(1, 3), g)
+    with pytest.raises(ValueError, match="^zgr: logits must be finite"):
+        est.plugin_sample(bad, u)
+    with pytest.raises(ValueError, match="^zgr: logits must be finite"):
+        est.surrogate(bad, lambda x: x.sum((-1, -2)), u)
+    huge = torch.full((4, 3), 3e38, dtype=torch.float32)
+    assert torch.isinf(huge.sum())
+    assert est.sample(huge, generator=g).shape == (4, 3)
