@@ -47,7 +47,7 @@ __all__ = ["check_training", "TRAINING_FILES", "default_results_dir", "histories
 
 # the scales the repository's histories are measured at, smallest first (a folder of histories each)
 SCALES = {
-    "digits": "embedded 8x8 digits, 12 latent bits per layer, laptop-size networks",
+    "digits": "embedded 8x8 digits, 12 latent bits in ZGR's VAEs, Shah et al.'s models as in their text",
     "mnist5k-48": "mnist5k (28x28, 4,500 training images); 48 latent bits in ZGR's VAEs, Shah et al.'s models as on "
     "the digits",
     "mnist5k-paper": "mnist5k at the papers' sizes: 192 latent bits per layer, the papers' networks",
