@@ -91,6 +91,7 @@ def study_args(description: str):
     ap.add_argument("--n-jobs", type=int, default=2, help="runs at a time (default 2)")
     ap.add_argument("--backend", default="loky", help="loky (default) or dask (a dask.distributed cluster)")
     ap.add_argument("--scheduler", default=None, help="with --backend dask: the scheduler's address (tcp://...)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing history of another configuration")
     return ap
 
 
@@ -138,7 +139,9 @@ def run(cfg, args):
         )
         return None
     started = time.perf_counter()
-    ds = run_study(cfg, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler, overwrite=args.quick)
+    ds = run_study(
+        cfg, n_jobs=args.n_jobs, backend=args.backend, scheduler=args.scheduler, overwrite=args.quick or args.overwrite
+    )
     print(write_netcdf(stamp(ds, started, args), cfg.out))
     return ds
 

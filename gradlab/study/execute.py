@@ -59,7 +59,12 @@ def _check_out(cfg: StudyConfig, overwrite: bool) -> None:
         theirs = None
     mine = json.loads(cfg.to_json())
     keep = ("run", "out", "about")
-    if not isinstance(theirs, dict) or any(theirs.get(k) != mine[k] for k in mine if k not in keep):
+    if not isinstance(theirs, dict):
+        raise FileExistsError(
+            f"study: out {cfg.out} exists and records no study configuration (not a gradlab study result); pass "
+            "overwrite=True (--overwrite) to replace it, or choose another out"
+        )
+    if any(theirs.get(k) != mine[k] for k in mine if k not in keep):
         raise FileExistsError(
             f"study: out {cfg.out} exists and is not a result of this configuration; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out"
