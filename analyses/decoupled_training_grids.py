@@ -103,28 +103,10 @@ def report(ds, metric: str, higher: bool, args) -> None:
 
 
 def grid_figure(ds, metric: str, higher: bool, name: str, task: str) -> None:
-    import matplotlib.pyplot as plt
-
+    from gradlab.history_figures import tau_grid_figure
     from gradlab.plots import save_figure
 
-    values, tau_f, tau_b, _ = _grid(ds, metric)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    im = ax.imshow(values, cmap="viridis" if higher else "viridis_r")
-    ax.set(xticks=range(len(tau_b)), xticklabels=[f"{b:g}" for b in tau_b], xlabel="tau_b (backward)")
-    ax.set(yticks=range(len(tau_f)), yticklabels=[f"{f:g}" for f in tau_f], ylabel="tau_f (forward)")
-    for (i, j), v in np.ndenumerate(values):
-        r, g, b, _ = im.cmap(im.norm(v))
-        ax.text(
-            j,
-            i,
-            f"{v:.3g}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white",
-        )
-    fig.colorbar(im, label=f"final {metric}, mean over seeds")
-    ax.set_title(f"decoupled ST, {task}: final {metric}")
+    fig = tau_grid_figure(ds, metric, f"decoupled ST, {task}: final {metric}", higher=higher)
     print(save_figure(fig, FIGURES / name))
 
 

@@ -55,7 +55,10 @@ def _curves(ds: xr.Dataset, metric: str, title: str) -> plt.Figure:
     return fig
 
 
-def _tau_grid(ds: xr.Dataset, metric: str, title: str) -> plt.Figure | None:
+def tau_grid_figure(ds: xr.Dataset, metric: str, title: str, higher: bool | None = None) -> plt.Figure | None:
+    """The final ``metric`` of decoupled ST over its (tau_f, tau_b) grid, mean over seeds, each cell labelled;
+    ``higher``: whether higher is better (default: an accuracy). ``None`` when the study has fewer than two
+    decoupled cells."""
     keep = ds[N.FAMILY].values == "decoupled_st"
     if keep.sum() < 2:
         return None
@@ -68,7 +71,7 @@ def _tau_grid(ds: xr.Dataset, metric: str, title: str) -> plt.Figure | None:
             final.sel({N.ESTIMATOR: est})
         )
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    higher = metric.endswith("accuracy")
+    higher = metric.endswith("accuracy") if higher is None else higher
     im = ax.imshow(grid, origin="lower", cmap="viridis" if higher else "viridis_r", aspect="auto")
     for (i, j), v in np.ndenumerate(grid):
         if np.isfinite(v):
@@ -107,7 +110,7 @@ def history_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pa
         title = f"{ds.attrs.get('study', stem)}" + (f" ({where})" if where else "")
         written.append(atomic_write_text(directory / f"{stem}{tag}_final.md", f"# {title}\n\n{final_table(point)}\n"))
         written.append(save_figure(_curves(point, metric, title), directory / f"{stem}{tag}_curves.png"))
-        grid = _tau_grid(point, metric, f"decoupled ST: final {metric}" + (f" ({where})" if where else ""))
+        grid = tau_grid_figure(point, metric, f"decoupled ST: final {metric}" + (f" ({where})" if where else ""))
         if grid is not None:
             written.append(save_figure(grid, directory / f"{stem}{tag}_tau_grid.png"))
     return written
