@@ -10,15 +10,12 @@ variance: the unordered set estimator with k = K), the mean must equal the exact
 
 from __future__ import annotations
 
-from statistics import NormalDist
-
 import pytest
-import torch
 
 import gradlab as gl
 from gradlab.estimators import REGISTRY
+from gradlab.testing import _unbiased_problem, _z_test
 
-DT = torch.float64
 ALPHA = 1e-3
 N = 20_000
 
@@ -30,20 +27,8 @@ SETTINGS = [(name, {}) for name, cls in REGISTRY.items() if cls.unbiased] + [
 ]
 
 
-def _categorical(est: gl.Estimator):
-    w = torch.tensor([[0.5, -1.5, 1.0], [2.0, -0.3, 0.7]], dtype=DT)
-    logits = torch.tensor([[0.3, -1.0, 0.8], [1.2, 0.1, -0.5]], dtype=DT)
-    if est.categories == 2:
-        w, logits = w[:, :2], logits[:, :2]
-
-    def loss(x):  # non-linear, so no relaxation is exact
-        return (x * w).sum((-2, -1)) ** 2 + torch.sin(2 * x[..., 0, 0] * x[..., 1, -1])
-
-    return gl.problems.MultiCategorical(logits, loss)
-
-
 PROBLEMS = {
-    "categorical": _categorical,
+    "categorical": _unbiased_problem,  # a non-linear loss of two 3-way variables (2-way for binary-only ones)
     "binary_unit": lambda est: gl.problems.Binary(0.7, loss=lambda b: (b - 0.45) ** 2),
     "two_layer_sbn": lambda est: gl.problems.SigmoidBeliefNet(hidden=(4, 4), batch_size=1, batch_seed=3),
     "two_layer_hvae": lambda est: gl.problems.HierarchicalVAE(num_vars=2, num_classes=4, batch_size=1, batch_seed=3),
@@ -51,15 +36,10 @@ PROBLEMS = {
 
 
 def _check_unbiased(problem, est: gl.Estimator, seed: int) -> None:
+    """The z-test of gradlab.testing (the same one check_estimator and check_problem run)."""
     exact = gl.exact_gradient(problem)
     s = gl.sample_gradients(problem, est, N, seed=seed)
-    se = (s.var / s.n).sqrt()
-    exact_where = se <= 1e-12 * (1 + exact.abs())  # no variance: the estimate is exact there
-    torch.testing.assert_close(s.mean[exact_where], exact[exact_where], rtol=1e-10, atol=1e-12)
-    z = ((s.mean - exact) / se)[~exact_where].abs()
-    if len(z):
-        p = len(z) * 2 * (1 - NormalDist().cdf(float(z.max())))
-        assert p > ALPHA, f"{est.label}: max |z| = {float(z.max()):.2f} over {len(z)} parameters (p = {p:.2g})"
+    _z_test(s.mean, s.var, s.n, exact, ALPHA, est.label)
 
 
 # binary-only estimators (ARM, DisARM) are not run on the HVAE's 4-way variables: the SBN is their two-layer model
@@ -90,4 +70,4 @@ def test_a_biased_estimator_fails_the_check():
     """The check has power: ZGR (biased for a non-quadratic loss) fails it on the categorical problem."""
     est = gl.estimator("zgr")
     with pytest.raises(AssertionError):
-        _check_unbiased(_categorical(est), est, seed=31)
+        _check_unbiased(_unbiased_problem(est), est, seed=31)
