@@ -32,10 +32,10 @@ def layered_pareto(kind: str, problem: dict, stem: str, title: str, exact: bool,
     import numpy as np
 
     import gradlab as gl
-    from gradlab import names as N
-    from gradlab.plots import plot_pareto, save_figure
-    from gradlab.run import estimator_families
+    from gradlab.core import names as N
+    from gradlab.jobs.main_job import estimator_families
     from gradlab.sweep import run_sweep
+    from gradlab.viz.plots import plot_pareto, save_figure
 
     reference = {"kind": "auto" if exact else "estimator", "name": "reinforce", "m": 4, "n": 10_000}
     ds = run_sweep(
@@ -128,7 +128,7 @@ def run(cfg, args):
     result with its provenance and return it; ``--dry-run`` prints the plan and returns ``None``."""
     import time
 
-    from gradlab.results import write_netcdf
+    from gradlab.core.results import write_netcdf
     from gradlab.study import dry_run, run_study
 
     if args.dry_run:

@@ -103,8 +103,8 @@ def report(ds, metric: str, higher: bool, args) -> None:
 
 
 def grid_figure(ds, metric: str, higher: bool, name: str, task: str) -> None:
-    from gradlab.history_figures import tau_grid_figure
-    from gradlab.plots import save_figure
+    from gradlab.viz.history_figures import tau_grid_figure
+    from gradlab.viz.plots import save_figure
 
     fig = tau_grid_figure(ds, metric, f"decoupled ST, {task}: final {metric}", higher=higher)
     print(save_figure(fig, FIGURES / name))
@@ -116,7 +116,7 @@ def gate_figure(ds, cfg, args) -> None:
     import matplotlib.pyplot as plt
 
     import gradlab as gl
-    from gradlab.plots import save_figure
+    from gradlab.viz.plots import save_figure
 
     values, tau_f, tau_b, _ = _grid(ds, "valid_accuracy")
     best = np.unravel_index(np.nanargmax(values), values.shape)

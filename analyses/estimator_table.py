@@ -22,9 +22,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1000, help="samples per estimator (default 1000)")
     args = ap.parse_args()
     import gradlab as gl
-    from gradlab import names as N
+    from gradlab.core import names as N
+    from gradlab.jobs.main_job import RunSettings, ensure_snapshot
     from gradlab.problems.build import build_problem
-    from gradlab.run import RunSettings, ensure_snapshot
 
     settings = RunSettings(out=RESULTS, progress=False).resolved()
     snapshot = ensure_snapshot(settings)

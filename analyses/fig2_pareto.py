@@ -14,8 +14,8 @@ import numpy as np
 from _common import FIGURES, RESULTS
 
 import gradlab as gl
-from gradlab import names as N
-from gradlab.plots import plot_pareto, save_figure
+from gradlab.core import names as N
+from gradlab.viz.plots import plot_pareto, save_figure
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     args = ap.parse_args()
     path = Path(args.results)
     if not path.is_file():
-        from gradlab.run import RunSettings, run_main_job
+        from gradlab.jobs.main_job import RunSettings, run_main_job
 
         run_main_job(RunSettings(out=path.parent))
     ds = gl.results.one_seed(gl.results.read_netcdf(path))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from _common import FIGURES, ROOT
 
-from gradlab.plots import plot_quantization, save_figure
 from gradlab.sweep import load_config, run_sweep
+from gradlab.viz.plots import plot_quantization, save_figure
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ d dimensions with covariance diag(lam) (flat or decaying 1/j^2), bias beta scale
 
 * percentile: the 2.5 / 97.5 % percentiles of the replicates of eq. 16 (the method gradlab used before);
 * basic: the basic (pivotal) bootstrap interval [2 b2 - q97.5, 2 b2 - q2.5];
-* score: gradlab.intervals.b2_interval (the default).
+* score: gradlab.measure.intervals.b2_interval (the default).
 
 Run: python analyses/interval_methods.py   (about 1 min on 2 cores). Output: a table on stdout.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gradlab.intervals import b2_interval, z_value
+from gradlab.measure.intervals import b2_interval, z_value
 
 Z = z_value(0.95)
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from _common import FIGURES
 
-from gradlab.plots import save_figure
 from gradlab.theory import _prop1_errors, fit_order
+from gradlab.viz.plots import save_figure
 
 
 def main() -> None:

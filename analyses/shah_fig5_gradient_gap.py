@@ -9,8 +9,8 @@ from __future__ import annotations
 from _common import FIGURES
 from shah_fig6_tau_grid import grid_dataset
 
-from gradlab import names as N
-from gradlab.plots import plot_tau_grid, save_figure
+from gradlab.core import names as N
+from gradlab.viz.plots import plot_tau_grid, save_figure
 
 
 def main() -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from _common import FIGURES, ROOT, ensure_snapshot
 
-from gradlab import names as N
-from gradlab.plots import plot_tau_grid, save_figure
+from gradlab.core import names as N
 from gradlab.sweep import load_config, run_sweep
+from gradlab.viz.plots import plot_tau_grid, save_figure
 
 
 def grid_dataset():

@@ -18,7 +18,7 @@ def main() -> None:
     ap.add_argument("--results", default=str(ROOT / "histories"), help="the folder of histories (one per scale)")
     args = ap.parse_args()
     from gradlab.theory import claim_by_id
-    from gradlab.theory.training import SCALES, check_training, histories_scales
+    from gradlab.theory.training_group import SCALES, check_training, histories_scales
 
     results = check_training(results=args.results)
     scales = [name for name, _ in histories_scales(args.results)]

@@ -20,7 +20,7 @@ def main() -> None:
         return
     import matplotlib.pyplot as plt
 
-    from gradlab.plots import save_figure
+    from gradlab.viz.plots import save_figure
 
     last = ds["train_loss"].isel(epoch=-1)
     mean, half = last.mean("seed"), (last.max("seed") - last.min("seed")) / 2

@@ -23,8 +23,8 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     import gradlab as gl
-    from gradlab import names as N
-    from gradlab.plots import plot_pareto, save_figure
+    from gradlab.core import names as N
+    from gradlab.viz.plots import plot_pareto, save_figure
 
     last = gl.results.one_seed(ds.isel(epoch=-1))
     print(f"epoch {int(ds.epoch[-1])}: squared bias and variance per parameter of layer 0")

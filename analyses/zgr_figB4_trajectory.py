@@ -26,8 +26,8 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     import gradlab as gl
-    from gradlab import names as N
-    from gradlab.plots import save_figure
+    from gradlab.core import names as N
+    from gradlab.viz.plots import save_figure
 
     epochs = [int(e) for e in ds["epoch"].values]
     fig, axes = plt.subplots(1, len(epochs), figsize=(4.5 * len(epochs), 4), squeeze=False)

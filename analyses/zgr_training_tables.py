@@ -25,7 +25,7 @@ def main() -> None:
         return
     import matplotlib.pyplot as plt
 
-    from gradlab.plots import save_figure
+    from gradlab.viz.plots import save_figure
 
     print(f"{'Table 1 (VAE)' if args.model == 'vae' else 'Table 2 (hierarchical VAE)'}: final training negative ELBO")
     print(final_table(ds, "train_loss", cols="split"))

@@ -25,7 +25,7 @@ import time
 import torch
 
 import gradlab as gl
-from gradlab.distributions import binary_to_categorical
+from gradlab.core.distributions import binary_to_categorical
 
 
 class CategoricalSBN(gl.problems.SigmoidBeliefNet):

@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gradlab as gl  # noqa: E402
-from gradlab.exact import chunk_size_for  # noqa: E402
+from gradlab.measure.exact import chunk_size_for  # noqa: E402
 from tests.problems.test_enumeration import two_layer  # noqa: E402
 
 

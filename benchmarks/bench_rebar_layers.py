@@ -1,5 +1,5 @@
 """REBAR and RELAX on a multi-layer model (issue 13): the vectorised sampler (``torch.func.vmap`` over samples of
-the per-draw construction, ``gradlab.problems.layerwise.relaxed_layers_surrogate``) against the per-sample loop a
+the per-draw construction, ``gradlab.problems.per_draw.relaxed_layers_surrogate``) against the per-sample loop a
 user would write (the same surrogate, one backward pass per sample), beside ZGR, REINFORCE and DisARM on the same
 model, and the cost of RELAX's training-time step (one Adam step of its networks per training step).
 

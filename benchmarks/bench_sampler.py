@@ -19,7 +19,7 @@ CHILD = r"""
 import json, sys, time, torch, gradlab as gl
 from gradlab.problems.build import build_problem
 from gradlab.problems import CategoricalVAE
-from gradlab.sampler import UniformStream, per_sample_gradients
+from gradlab.measure.sampler import UniformStream, per_sample_gradients
 kind, name, n, mode, device = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 fixed_chunk = int(sys.argv[6]) if len(sys.argv) > 6 else None
 hp = {"gr_mc": {"t": 0.1, "m": 10}, "reinforce": {"m": 4}}.get(name, {})

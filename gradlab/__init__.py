@@ -5,28 +5,27 @@ See README.md for the tour and docs/ for the estimators and the papers.
 
 from __future__ import annotations
 
-from ._version import __version__
+from gradlab.core.version import __version__
 
 # Everything else is imported on first use (PEP 562), so `gradlab --help` and `import gradlab` cost no torch import:
 # name -> (submodule, attribute or None for the submodule itself)
 _LAZY = {
-    **{
-        m: (m, None)
-        for m in ("analysis", "distributions", "estimators", "names", "problems", "random", "results", "training")
-    },
-    "plots": ("plots", None),
+    **{m: (m, None) for m in ("analysis", "estimators", "problems", "training")},
+    **{m: (f"core.{m}", None) for m in ("distributions", "names", "results")},
+    "random": ("core.noise", None),
+    "plots": ("viz.plots", None),
     "bias_variance": ("analysis", "bias_variance"),
     **{
         k: ("estimators", k)
         for k in ("Estimator", "PathwiseEstimator", "available_estimators", "estimator", "register_estimator")
     },
     "straight_through": ("estimators", "straight_through"),
-    "set_validation": ("_checks", "set_validation"),
-    "validation_enabled": ("_checks", "validation_enabled"),
-    "exact_expectation": ("exact", "exact_expectation"),
-    "exact_gradient": ("exact", "exact_gradient"),
-    "sample_gradients": ("sampler", "sample_gradients"),
-    "GradientStats": ("stats", "GradientStats"),
+    "set_validation": ("core.checks", "set_validation"),
+    "validation_enabled": ("core.checks", "validation_enabled"),
+    "exact_expectation": ("measure.exact", "exact_expectation"),
+    "exact_gradient": ("measure.exact", "exact_gradient"),
+    "sample_gradients": ("measure.sampler", "sample_gradients"),
+    "GradientStats": ("measure.stats", "GradientStats"),
     "history_dataset": ("training", "history_dataset"),
     "train": ("training", "train"),
 }

@@ -9,7 +9,8 @@ import math
 import pytest
 import torch
 
-from gradlab import _checks, cli
+from gradlab.cli import main as cli
+from gradlab.core import checks as _checks
 
 
 @pytest.mark.parametrize(

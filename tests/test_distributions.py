@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import integrate
 
-from gradlab import distributions as D
+from gradlab.core import distributions as D
 
 DT = torch.float64
 ETAS = [-100.0, -2.3, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 2.9, 3.0, 3.5, 100.0]

@@ -16,10 +16,11 @@ import torch
 import xarray as xr
 
 import gradlab as gl
-from gradlab import cli, figures, plots
-from gradlab import names as N
-from gradlab.results import read_netcdf
+from gradlab.cli import main as cli
+from gradlab.core import names as N
+from gradlab.core.results import read_netcdf
 from gradlab.sweep import run_sweep
+from gradlab.viz import figures, plots
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_demo_prints_intervals_that_contain_their_estimates(capsys):
 def test_run_reference_options_are_checked_before_any_work(tmp_path):
     from pathlib import Path
 
-    from gradlab.run import RunSettings, run_config
+    from gradlab.jobs.main_job import RunSettings, run_config
     from gradlab.sweep import load_config, plan_cells
 
     s = RunSettings(out=tmp_path, reference="samples", reference_n=500).resolved()
@@ -176,7 +177,7 @@ def test_run_reference_options_are_checked_before_any_work(tmp_path):
 def test_figure_groups_ask_the_estimators_what_varies():
     """A family's curve runs along the hyper-parameter its estimator declares (varied_field: alpha for ST-ZGR,
     tau_b for decoupled ST, the temperature otherwise); defaults left out of labels stay out of legends."""
-    from gradlab.results import estimator_coords
+    from gradlab.core.results import estimator_coords
 
     ests = [gl.estimator("st_zgr", t=2.0, alpha=a) for a in (0.25, 0.75)] + [
         gl.estimator("reinforce", m=2),
@@ -246,7 +247,7 @@ def test_a_users_estimator_with_its_own_hyper_parameters_in_sweeps_and_figures(t
 def test_a_hyper_parameter_named_like_a_dimension_is_not_read_as_one():
     """RELAX's ``seed`` hyper-parameter beside a result's ``seed`` dimension: the figures group RELAX along
     ``steps`` with its other hyper-parameters (``gradlab plot`` of a RELAX sweep raised an IndexError)."""
-    from gradlab.results import estimator_coords
+    from gradlab.core.results import estimator_coords
 
     ests = [gl.estimator("relax", steps=s) for s in (5, 10)]
     coords = estimator_coords([e.label for e in ests], [e.name for e in ests], [e.hparams() for e in ests])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gradlab as gl
-from gradlab import names as N
+from gradlab.core import names as N
 from gradlab.problems.build import PROBLEMS, build_problem, register_problem
 from gradlab.sweep import load_config, run_sweep
 

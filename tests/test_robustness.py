@@ -106,7 +106,7 @@ def test_atomic_writes_keep_ordinary_permissions(tmp_path):
     import os
     import stat
 
-    from gradlab.io import atomic_write_text
+    from gradlab.core.atomic import atomic_write_text
 
     old = os.umask(0o022)
     try:
@@ -124,7 +124,7 @@ def test_atomic_writes_keep_ordinary_permissions(tmp_path):
 def test_bad_numbers_fail_before_any_work_and_a_failed_sweep_leaves_no_empty_folder(tmp_path, capsys):
     """gradlab demo/run with n <= 1 (or epochs, n_jobs <= 0) fail with one line before training anything; a sweep
     whose first cell fails leaves no empty <out>.cells folder."""
-    from gradlab.cli import main
+    from gradlab.cli.main import main
     from gradlab.sweep import run_sweep
 
     for argv, message in (

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import gradlab as gl
+from gradlab.measure.sampler import per_sample_gradients
 from gradlab.problems import CategoricalVAE, digits
 from gradlab.problems.build import build_problem
-from gradlab.sampler import per_sample_gradients
 
 DT = torch.float64
 

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .. import names as N
-from ..intervals import intervals
-from ..results import describe, estimator_coords, provenance
-from ..stats import GradientStats
+from gradlab.core import names as N
+from gradlab.core.results import describe, estimator_coords, provenance
+from gradlab.measure.intervals import intervals
+from gradlab.measure.stats import GradientStats
 
 __all__ = [
     "squared_bias",
@@ -152,7 +152,7 @@ def _target(stats: GradientStats) -> str:
     """The estimator's target as recorded by the sampler (``meta["target"]``), else rebuilt from the registry."""
     if "target" in stats.meta:
         return str(stats.meta["target"])
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     name = stats.meta.get("estimator_name")
     try:

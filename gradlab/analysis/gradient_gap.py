@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from .. import _checks
-from ..estimators.pathwise import PathwiseEstimator
-from ..estimators.relaxation import Relaxation
-from ..problems.base import Problem
-from ..stats import GradientStats, StatsAccumulator
+from gradlab.core import checks as _checks
+from gradlab.estimators.pathwise import PathwiseEstimator
+from gradlab.estimators.relaxation import Relaxation
+from gradlab.measure.stats import GradientStats, StatsAccumulator
+from gradlab.problems.base import Problem
 
 __all__ = ["gradient_gap"]
 
@@ -29,7 +29,7 @@ def gradient_gap(
     memory_budget: int | None = None,
 ) -> GradientStats:
     """Statistics (``d = 1``) of the per-sample gradient gap ``||grad_relaxed - grad_discrete||^2``."""
-    from ..sampler import (
+    from gradlab.measure.sampler import (
         UniformStream,
         chunk_size_for,
         default_memory_budget,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from .. import names as N
+from gradlab.core import names as N
 
 __all__ = ["pareto_front", "confident_front", "pareto_mask", "model_target_mask", "PARETO_METHODS"]
 
@@ -73,7 +73,7 @@ def confident_front(lower: Sequence, upper: Sequence) -> np.ndarray:
 def model_target_mask(ds: xr.Dataset) -> np.ndarray:
     """True for the settings that estimate the model's objective (the ``target`` coordinate; all when the
     result does not record targets): only these are compared with each other."""
-    from ..estimators.base import TARGET_MODEL
+    from gradlab.estimators.base import TARGET_MODEL
 
     if N.TARGET not in ds.coords:
         return np.ones(ds.sizes[N.ESTIMATOR], dtype=bool)

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
-from ..estimators import Estimator
-from ..problems.base import Problem
-from ..stats import GradientStats
+from gradlab.estimators import Estimator
+from gradlab.measure.stats import GradientStats
+from gradlab.problems.base import Problem
 
 __all__ = ["UnbiasednessResult", "unbiasedness_test", "unbiasedness_from_stats"]
 
@@ -78,8 +78,8 @@ def unbiasedness_test(
     **sample_kwargs,
 ) -> UnbiasednessResult:
     """Sample ``n`` estimates and test ``E[estimate] = exact gradient`` (of the estimator's own target)."""
-    from ..exact import exact_gradient
-    from ..sampler import sample_gradients
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.measure.sampler import sample_gradients
 
     exact = exact_gradient(problem, wrt, estimator=estimator)
     stats = sample_gradients(problem, estimator, n, seed, wrt=wrt, **sample_kwargs)

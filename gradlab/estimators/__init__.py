@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from .arm import ARM, DisARM
-from .arsm import ARSM
-from .base import Estimator, categorical_sample, one_hot, straight_through
-from .gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
-from .pathwise import CategoricalForward, PathwiseEstimator
-from .rao_blackwell import RaoBlackwellReinforce
-from .rebar import REBAR, RELAX
-from .reinforce import Reinforce
-from .reinmax import ReinMax
-from .relaxed import GumbelEntmax, GumbelSparsemax, HardConcrete
-from .ste import GappedST, IdentityStraightThrough, StraightThrough
-from .unordered import PriorityReinforce, UnorderedSet
-from .zgr import DARN, STZGR, ZGR
+from gradlab.estimators.arm import ARM, DisARM
+from gradlab.estimators.arsm import ARSM
+from gradlab.estimators.base import Estimator, categorical_sample, one_hot, straight_through
+from gradlab.estimators.gumbel import DecoupledST, GumbelRao, GumbelSoftmax, GumbelSoftmaxST
+from gradlab.estimators.pathwise import CategoricalForward, PathwiseEstimator
+from gradlab.estimators.rao_blackwell import RaoBlackwellReinforce
+from gradlab.estimators.rebar import REBAR, RELAX
+from gradlab.estimators.reinforce import Reinforce
+from gradlab.estimators.reinmax import ReinMax
+from gradlab.estimators.sparsemax import GumbelEntmax, GumbelSparsemax, HardConcrete
+from gradlab.estimators.ste import GappedST, IdentityStraightThrough, StraightThrough
+from gradlab.estimators.unordered import PriorityReinforce, UnorderedSet
+from gradlab.estimators.zgr import DARN, STZGR, ZGR
+
+LAYER = 1  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "Estimator",

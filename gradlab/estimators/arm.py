@@ -23,8 +23,8 @@ from typing import ClassVar
 
 import torch
 
-from ..random import open_uniform
-from .base import Estimator, Loss, checked_losses
+from gradlab.core.noise import open_uniform
+from gradlab.estimators.base import Estimator, Loss, checked_losses
 
 __all__ = ["ARM", "DisARM"]
 

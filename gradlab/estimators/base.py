@@ -30,10 +30,10 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from ..distributions import binary_to_categorical
-from ..random import as_generator
-from .draws import (  # noqa: F401  (re-exported: the estimator modules import them from here)
+from gradlab.core import checks as _checks
+from gradlab.core.distributions import binary_to_categorical
+from gradlab.core.noise import as_generator
+from gradlab.estimators.sampling import (  # noqa: F401  (re-exported: the estimator modules import them from here)
     _as_index,
     _axis,
     categorical_index,

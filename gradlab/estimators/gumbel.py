@@ -18,10 +18,10 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from ..random import as_generator, conditional_gumbel, gumbel_from_uniform
-from .base import categorical_index, logistic_from_uniform, one_hot, straight_through
-from .pathwise import PathwiseEstimator
+from gradlab.core import checks as _checks
+from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform
+from gradlab.estimators.base import categorical_index, logistic_from_uniform, one_hot, straight_through
+from gradlab.estimators.pathwise import PathwiseEstimator
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import ClassVar
 
 import torch
 
-from ..random import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
-from .base import Estimator, Loss
-from .draws import inverse_cdf_index, scatter_one_hot
+from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
+from gradlab.estimators.base import Estimator, Loss
+from gradlab.estimators.sampling import inverse_cdf_index, scatter_one_hot
 
 __all__ = ["PathwiseEstimator", "CategoricalForward"]
 

@@ -25,8 +25,8 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from .base import Estimator, Loss, checked_losses, inverse_cdf_index
+from gradlab.core import checks as _checks
+from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index
 
 __all__ = ["RaoBlackwellReinforce"]
 

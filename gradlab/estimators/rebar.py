@@ -3,7 +3,7 @@ variate is a continuous relaxation, itself reparameterised.
 
 Notation: ``theta = log softmax(eta)``, ``z = theta + G`` (Gumbel-max: ``b = argmax z`` is a draw from the model),
 ``z~ = theta + G~`` the perturbed logits drawn given ``b`` (the top-down construction with fresh noise,
-:func:`gradlab.random.conditional_perturbed`, differentiable in ``theta``: ``z~ = z~(theta, v)``), and a control
+:func:`gradlab.core.noise.conditional_perturbed`, differentiable in ``theta``: ``z~ = z~(theta, v)``), and a control
 variate ``c``. The estimate (Tucker et al. eq. 5 / Sec. 3.2; Grathwohl et al. eq. 7 and Alg. 2):
 
     ``g = [f(b) - c(z~)] d/d eta log p(b) + d/d eta c(z) - d/d eta c(z~)``
@@ -27,7 +27,7 @@ Both need the loss at three configurations (``b`` and the two relaxed points), a
 pathwise gradient of the loss at ``b`` in the parameters it uses directly; the control variate's pathwise terms
 act on the logits only (``torch.autograd.grad`` in the logits, so a loss's own parameters see ``f(b)`` alone,
 as in the papers). On a multi-layer model (``relaxes_later_draws``) the estimator runs once per draw with the later
-draws relaxed in its control variate (:func:`gradlab.problems.layerwise.relaxed_layers_surrogate`); RELAX keeps one
+draws relaxed in its control variate (:func:`gradlab.problems.per_draw.relaxed_layers_surrogate`); RELAX keeps one
 network per draw, and in training (``trains_online``) its ``phi`` takes one Adam step per training step.
 """
 
@@ -40,9 +40,9 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from ..random import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
-from .base import Estimator, Loss, checked_losses, one_hot
+from gradlab.core import checks as _checks
+from gradlab.core.noise import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
+from gradlab.estimators.base import Estimator, Loss, checked_losses, one_hot
 
 __all__ = ["REBAR", "RELAX"]
 
@@ -96,7 +96,7 @@ class _RelaxationControlVariate(Estimator):
     def _controls(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor, state):
         """``(values, c, hard, theta)``: the loss at ``b`` and at the two relaxed points (``(3, *sample, *S')``),
         the control variate at the relaxed points (``(2, *sample, *S')``), the one-hot ``b`` and ``log p``. A loss
-        with a ``relaxed(x, t)`` method (a draw of a multi-layer model, :mod:`gradlab.problems.layerwise`) is
+        with a ``relaxed(x, t)`` method (a draw of a multi-layer model, :mod:`gradlab.problems.per_draw`) is
         evaluated there at the relaxed points, with the later draws relaxed at the same temperature."""
         sample_ndim, event = self._split(logits, uniforms)
         sample = tuple(logits.shape[:sample_ndim])
@@ -146,7 +146,7 @@ class _RelaxationControlVariate(Estimator):
         """``|g|^2`` summed over the samples, ``g`` the estimate in ``logits``, differentiable in ``state``
         (Grathwohl et al. Alg. 2's objective for the control variate). ``d (c(z) - c(z~)) / d eta`` is taken by
         ``torch.func.grad``, so this also runs under ``torch.func.vmap`` (one sample of a multi-layer model per
-        row: :func:`gradlab.problems.layerwise.fitted_control_variate`)."""
+        row: :func:`gradlab.problems.per_draw.fitted_control_variate`)."""
 
         def difference(lg: torch.Tensor):
             values, c, hard, theta = self._controls(lg, loss, uniforms, state)

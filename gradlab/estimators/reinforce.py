@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from ..random import make_generator
-from .base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
+from gradlab.core import checks as _checks
+from gradlab.core.noise import make_generator
+from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from .pathwise import PathwiseEstimator
+from gradlab.estimators.pathwise import PathwiseEstimator
 
 __all__ = ["Relaxation"]
 

@@ -14,9 +14,9 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from .base import straight_through
-from .pathwise import CategoricalForward
+from gradlab.core import checks as _checks
+from gradlab.estimators.base import straight_through
+from gradlab.estimators.pathwise import CategoricalForward
 
 
 @dataclasses.dataclass(frozen=True)

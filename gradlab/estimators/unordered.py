@@ -29,10 +29,10 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from ..random import gumbel_from_uniform
-from .base import Estimator, Loss, inverse_cdf_index
-from .rao_blackwell import candidate_losses
+from gradlab.core import checks as _checks
+from gradlab.core.noise import gumbel_from_uniform
+from gradlab.estimators.base import Estimator, Loss, inverse_cdf_index
+from gradlab.estimators.rao_blackwell import candidate_losses
 
 __all__ = ["UnorderedSet", "PriorityReinforce", "log_set_probability"]
 

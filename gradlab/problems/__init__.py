@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from . import build
-from .autoencoder import CategoricalAutoencoder
-from .base import ParamLayout, Problem, config_indices, one_hot_configurations
-from .build import available_problems, build_problem, register_problem
-from .data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
-from .datamodel import DataModel
-from .layered import HierarchicalVAE, SigmoidBeliefNet
-from .logic_gates import LogicGateNetwork
-from .model import DrawSpec, StochasticModel
-from .quantized import QuantizedNetwork
-from .simple import QUANTIZATION_LOSSES, Binary, MultiCategorical, QuantizationUnit, SingleCategorical
-from .vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae_params
+from gradlab.problems import build
+from gradlab.problems.autoencoder import CategoricalAutoencoder
+from gradlab.problems.base import ParamLayout, Problem, config_indices, one_hot_configurations
+from gradlab.problems.build import available_problems, build_problem, register_problem
+from gradlab.problems.data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
+from gradlab.problems.data_model import DataModel
+from gradlab.problems.hierarchical import HierarchicalVAE, SigmoidBeliefNet
+from gradlab.problems.logic_gates import LogicGateNetwork
+from gradlab.problems.quantized import QuantizedNetwork
+from gradlab.problems.simple import QUANTIZATION_LOSSES, Binary, MultiCategorical, QuantizationUnit, SingleCategorical
+from gradlab.problems.stochastic_model import DrawSpec, StochasticModel
+from gradlab.problems.vae import EMBEDDINGS, ENCODERS, CategoricalVAE, VAEArchitecture, init_vae_params
+
+LAYER = 2  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "build",

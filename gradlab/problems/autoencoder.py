@@ -17,9 +17,9 @@ import math
 
 import torch
 
-from .. import _checks
-from .vae import bernoulli_nll
-from .vae_data import VAEDataModel
+from gradlab.core import checks as _checks
+from gradlab.problems.vae import bernoulli_nll
+from gradlab.problems.vae_data import VAEDataModel
 
 __all__ = ["CategoricalAutoencoder"]
 

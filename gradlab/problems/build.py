@@ -12,8 +12,9 @@
   ``embedding``, ``encoder``, ``batch_size``, ``batch_seed``, ``kl`` (``"forward"`` or ``"model"``: the
   distribution of the analytic KL, see :mod:`gradlab.problems.vae`), and the parameters from ``snapshot`` (a
   ``gradlab train`` file) or a fresh initialisation from ``init_seed``;
-* ``sbn``: :class:`~gradlab.problems.layered.SigmoidBeliefNet` (``hidden``, ``batch_size``, ``init_seed``, data);
-* ``hvae``: :class:`~gradlab.problems.layered.HierarchicalVAE` (``num_vars``, ``num_classes``, ``batch_size``, data).
+* ``sbn``: :class:`~gradlab.problems.hierarchical.SigmoidBeliefNet` (``hidden``, ``batch_size``, ``init_seed``, data);
+* ``hvae``: :class:`~gradlab.problems.hierarchical.HierarchicalVAE` (``num_vars``, ``num_classes``,
+  ``batch_size``, data).
 
 Kinds live in a registry (:func:`register_problem`); each declares the settings it reads, and any other key is
 an error naming the kind and what it accepts (a typo is never silently a default).
@@ -28,10 +29,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from .. import _checks
-from .base import Problem
-from .simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
-from .snapshots import CHECKPOINT_FORMAT, load_checkpoint, snapshot_format
+from gradlab.core import checks as _checks
+from gradlab.problems.base import Problem
+from gradlab.problems.simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
+from gradlab.problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, snapshot_format
 
 __all__ = [
     "build_problem",
@@ -235,7 +236,7 @@ DATA_KEYS = ("dataset", "data_path", "binarize", "data_seed", "batch_size", "bat
 
 
 def _dataset(cfg: Mapping):
-    from .data import load_dataset
+    from gradlab.problems.data import load_dataset
 
     return load_dataset(
         cfg.get("dataset", "digits"), cfg.get("data_path"), cfg.get("binarize"), cfg.get("data_seed", 0)
@@ -243,7 +244,7 @@ def _dataset(cfg: Mapping):
 
 
 def _vae(cfg: Mapping, dtype, device) -> Problem:
-    from .vae import CategoricalVAE
+    from gradlab.problems.vae import CategoricalVAE
 
     dataset = _dataset(cfg)
     kw = dict(batch_size=cfg.get("batch_size", 200), batch_seed=cfg.get("batch_seed", 0), dtype=dtype, device=device)
@@ -354,7 +355,7 @@ register_problem(
 )
 register_problem(
     "sbn",
-    _model_builder("layered", "SigmoidBeliefNet", _SBN_KEYS, ("hidden",)),
+    _model_builder("hierarchical", "SigmoidBeliefNet", _SBN_KEYS, ("hidden",)),
     (*DATA_KEYS, *_SBN_KEYS, "snapshot"),
     "sigmoid belief net classifier (StochasticModel)",
     ("hidden",),
@@ -363,7 +364,7 @@ register_problem(
 )
 register_problem(
     "hvae",
-    _model_builder("layered", "HierarchicalVAE", _HVAE_KEYS),
+    _model_builder("hierarchical", "HierarchicalVAE", _HVAE_KEYS),
     (*DATA_KEYS, *_HVAE_KEYS, "snapshot"),
     "two-layer categorical VAE (ZGR App. B.3.1)",
     trainable=True,

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import _checks
-from ..random import make_generator
+from gradlab.core import checks as _checks
+from gradlab.core.noise import make_generator
 
 __all__ = ["Dataset", "load_dataset", "digits", "DATASETS", "BINARIZATIONS"]
 

@@ -1,4 +1,4 @@
-"""Exact expectations of a :class:`~gradlab.problems.model.StochasticModel` by enumeration, in chunks.
+"""Exact expectations of a :class:`~gradlab.problems.stochastic_model.StochasticModel` by enumeration, in chunks.
 
 * Joint: every configuration of every draw of every element (a configuration's probability is the product of the
   conditionals), ``prod_d K_d ** (variables of draw d)`` configurations; one ``forward`` per configuration under
@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..estimators.base import Estimator, scatter_one_hot
+from gradlab.estimators.base import Estimator, scatter_one_hot
 
 if TYPE_CHECKING:
-    from .model import StochasticModel
+    from gradlab.problems.stochastic_model import StochasticModel
 
 __all__ = [
     "configurations",
@@ -93,7 +93,7 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
     draw 0 is evaluated nested, one ``vmap`` per draw: what a draw's configurations do not change is computed once
     per configuration of the draws before it (the tree of the draws, as Pyro's enumeration broadcasts), not once per
     configuration of the whole support; any other chunk flat, one ``forward`` per configuration."""
-    from .model import _vmapped
+    from gradlab.problems.stochastic_model import _vmapped
 
     per = _per_element(model)
     e = len(model.loss_shape)

@@ -24,9 +24,9 @@ import math
 
 import torch
 
-from .. import _checks
-from .datamodel import DataModel, classifier_metrics, cross_entropy
-from .layered import _data
+from gradlab.core import checks as _checks
+from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
+from gradlab.problems.hierarchical import _data
 
 __all__ = ["LogicGateNetwork", "GATE_NAMES", "gate_coefficients"]
 

@@ -2,7 +2,7 @@
 
 Every weight and every hidden activation is a stochastic quantization unit ``x = round_K(eta + z)`` (the
 nearest of the levels ``K`` to ``eta`` plus injected noise ``z``; Louizos et al. 2019): a categorical variable
-whose logits are :func:`~gradlab.distributions.quantization_log_probs` of its real input ``eta``, drawn with
+whose logits are :func:`~gradlab.core.distributions.quantization_log_probs` of its real input ``eta``, drawn with
 ``draw`` (so every estimator is a plug-in on every tensor of units, as ZGR App. B.2 says) and embedded as its
 level value (``phi(x) = x``, ZGR Sec. 3).
 
@@ -33,9 +33,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .. import _checks
-from ..distributions import quantization_log_probs
-from .datamodel import DataModel, classifier_metrics, cross_entropy
+from gradlab.core import checks as _checks
+from gradlab.core.distributions import quantization_log_probs
+from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
 
 __all__ = ["QuantizedNetwork", "LEVEL_SETS"]
 
@@ -204,7 +204,7 @@ def _grey_data(data, batch_size: int, batch_seed: int, dtype, device):
     """Grey images in [0, 1] with labels: ``(fixed batch, splits, config, image shape)`` (user tensors: square
     images)."""
     if data is None:
-        from .data import digits
+        from gradlab.problems.data import digits
 
         data = digits()
 

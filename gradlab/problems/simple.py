@@ -11,15 +11,15 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .. import _checks
-from ..distributions import (
+from gradlab.core import checks as _checks
+from gradlab.core.distributions import (
     NOISES,
     binary_to_categorical,
     default_noise_std,
     quantization_levels,
     quantization_log_probs,
 )
-from .base import Problem
+from gradlab.problems.base import Problem
 
 __all__ = ["SingleCategorical", "Binary", "MultiCategorical", "QuantizationUnit", "QUANTIZATION_LOSSES"]
 
@@ -84,7 +84,7 @@ class SingleCategorical(_UserLossProblem):
 
     def layout(self, wrt: str = "all"):
         self.check_wrt(wrt)
-        from .base import ParamLayout
+        from gradlab.problems.base import ParamLayout
 
         return ParamLayout(("logits",), (tuple(self._value.shape),))
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from .._version import versions
-from ..io import atomic_write_text, atomic_write_with
+from gradlab.core.atomic import atomic_write_text, atomic_write_with
+from gradlab.core.version import versions
 
 __all__ = [
     "SNAPSHOT_FORMAT",

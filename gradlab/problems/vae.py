@@ -36,10 +36,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .. import _checks
-from ..distributions import bit_codes
-from ..random import make_generator
-from .base import Problem, config_indices
+from gradlab.core import checks as _checks
+from gradlab.core.distributions import bit_codes
+from gradlab.core.noise import make_generator
+from gradlab.problems.base import Problem, config_indices
 
 __all__ = [
     "VAEArchitecture",
@@ -237,7 +237,7 @@ class CategoricalVAE(Problem):
         """This VAE (architecture, parameter values, data set and fixed minibatch) as a trainable
         :class:`~gradlab.problems.vae_data.VAEDataModel`: what ``gradlab.training.train`` trains when given this
         problem. Needs the data set (a problem built with :meth:`on_dataset` or :meth:`from_snapshot`)."""
-        from .vae_data import VAEDataModel
+        from gradlab.problems.vae_data import VAEDataModel
 
         dataset = getattr(self, "dataset", None)
         if dataset is None:
@@ -271,12 +271,12 @@ class CategoricalVAE(Problem):
     ) -> CategoricalVAE:
         """Load a ``gradlab train`` snapshot (state dict + JSON config) on a fixed minibatch of ``dataset``
         (default: the dataset the snapshot was trained on, if it is the embedded one)."""
-        from .snapshots import load_snapshot
+        from gradlab.problems.snapshots import load_snapshot
 
         params, cfg = load_snapshot(path)
         arch = cfg["architecture"]
         if dataset is None:
-            from .data import load_dataset
+            from gradlab.problems.data import load_dataset
 
             ds = cfg["dataset"]
             if ds["name"] != "digits":
@@ -345,7 +345,7 @@ class CategoricalVAE(Problem):
 
     def per_sample_gradients(self, estimator, uniforms, wrt="all", workspace=None):
         """The sampler's path: this problem's own ``logits`` and ``loss`` as a
-        :class:`~gradlab.problems.model.StochasticModel` (one draw, images independent), mapped over samples
+        :class:`~gradlab.problems.stochastic_model.StochasticModel` (one draw, images independent), mapped over samples
         with ``vmap``; the analytic KL follows the draws' distribution (``softmax(logits / tau_f)`` under
         decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``). A score-function
         estimator other than REINFORCE (REBAR, RELAX, ARSM, ...) takes the generic per-sample loop instead, with the
@@ -361,7 +361,7 @@ class CategoricalVAE(Problem):
     def as_stochastic_model(self, logits_as_parameter: bool = False):
         """This VAE as a StochasticModel (``logits_as_parameter``: the latent logits are the parameter, as for
         ``wrt="logits"``); the same numbers for the same seed."""
-        from .model import StochasticModel
+        from gradlab.problems.stochastic_model import StochasticModel
 
         values = self.param_values()
         groups = {g: names for g, names in self.param_groups().items() if g != "all"}

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import torch
 
-from .. import _checks
-from .datamodel import DataModel
-from .layered import _data
-from .vae import KL_OPTIONS, VAEArchitecture, VAEModel, bernoulli_nll, init_vae_params, kl_logits, kl_to_uniform
+from gradlab.core import checks as _checks
+from gradlab.problems.data_model import DataModel
+from gradlab.problems.hierarchical import _data
+from gradlab.problems.vae import (
+    KL_OPTIONS,
+    VAEArchitecture,
+    VAEModel,
+    bernoulli_nll,
+    init_vae_params,
+    kl_logits,
+    kl_to_uniform,
+)
 
 __all__ = ["VAEDataModel"]
 

@@ -4,10 +4,12 @@ experiments ship as configurations at every scale of the ladder (:mod:`gradlab.s
 
 from __future__ import annotations
 
-from .config import StudyConfig, load_study
-from .execute import dry_run, run_study
-from .library import describe, experiment_source, experiments
-from .runs import Run, compute_run, plan_runs
+from gradlab.study.config import StudyConfig, load_study
+from gradlab.study.execute import dry_run, run_study
+from gradlab.study.library import describe, experiment_source, experiments
+from gradlab.study.runs import Run, compute_run, plan_runs
+
+LAYER = 8  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "StudyConfig",

@@ -34,7 +34,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import _checks
+from gradlab.core import checks as _checks
 
 __all__ = ["StudyConfig", "load_study", "TRAIN_KEYS", "TOP_KEYS"]
 
@@ -84,7 +84,7 @@ class StudyConfig:
     def grid_axes(self) -> dict[str, list]:
         """Every axis of the study's grid, in order: the problem's list-valued settings (as in sweeps), then the
         named axes (their labels)."""
-        from ..sweep.config import problem_axes
+        from gradlab.sweep.config import problem_axes
 
         out = dict(problem_axes(self.problem))
         out.update({name: list(entries) for name, entries in self.axes.items()})
@@ -108,7 +108,7 @@ class StudyConfig:
         return problem, train
 
     def estimator_grid(self):
-        from ..training.study import estimator_settings
+        from gradlab.training.study import estimator_settings
 
         return estimator_settings(self.estimators)
 
@@ -141,7 +141,7 @@ def load_study(
 ) -> StudyConfig:
     """A study from a TOML file, a mapping, or the name of a shipped experiment (``gradlab study --list``), at
     ``scale`` (its ``[scales.<scale>]`` table; ``paper`` needs ``data_path``); ``device`` puts every model there."""
-    from .library import experiment_source
+    from gradlab.study.library import experiment_source
 
     if isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))
@@ -150,7 +150,7 @@ def load_study(
         if text is None:
             path = Path(source)
             if not path.is_file():
-                from .library import experiments
+                from gradlab.study.library import experiments
 
                 known = ", ".join(experiments())
                 raise FileNotFoundError(
@@ -181,8 +181,8 @@ def load_study(
 
 
 def _check(raw: dict, scale: str) -> StudyConfig:
-    from ..problems.build import check_problem_keys
-    from ..sweep.config import check_run, expand_values
+    from gradlab.problems.build import check_problem_keys
+    from gradlab.sweep.config import check_run, expand_values
 
     name = raw.get("name", "study")
     if not isinstance(name, str) or not name:
@@ -245,8 +245,8 @@ def _check(raw: dict, scale: str) -> StudyConfig:
 def _validate(cfg: StudyConfig) -> None:
     """Every estimator built, every problem of the grid built and trainable, every estimator one its model takes,
     the epochs and the trajectory's within range: before any training."""
-    from ..problems.build import PROBLEMS, build_problem, trainable_problems
-    from ..training.study import estimator_settings
+    from gradlab.problems.build import PROBLEMS, build_problem, trainable_problems
+    from gradlab.training.study import estimator_settings
 
     kind = cfg.problem["kind"]
     if not PROBLEMS[kind].trainable:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from .config import StudyConfig, load_study
-from .gather import gather
-from .runs import Run, compute_run, plan_runs
+from gradlab.study.config import StudyConfig, load_study
+from gradlab.study.gather import gather
+from gradlab.study.runs import Run, compute_run, plan_runs
 
 __all__ = ["run_study", "dry_run"]
 
@@ -25,7 +25,7 @@ def _pending(cfg: StudyConfig, runs: list[Run]) -> list[Run]:
 
 
 def _write(cfg: StudyConfig, record: dict) -> Path:
-    from ..io import atomic_write_text
+    from gradlab.core.atomic import atomic_write_text
 
     return atomic_write_text(cfg.runs_dir / f"{record['key']}.json", json.dumps(record))
 
@@ -36,8 +36,8 @@ def _parallel(cfg: StudyConfig, todo: list[Run], n_jobs: int, backend: str, sche
     problem kinds with them; a worker that dies costs only its run (Dask runs it elsewhere)."""
     import joblib
 
-    from ..parallel import joblib_backend
-    from ..sweep.remote import with_registrations
+    from gradlab.core.parallel import joblib_backend
+    from gradlab.sweep.remote import with_registrations
 
     task = with_registrations(compute_run)
     with joblib_backend(backend, n_jobs, scheduler):
@@ -47,7 +47,7 @@ def _parallel(cfg: StudyConfig, todo: list[Run], n_jobs: int, backend: str, sche
 def _check_out(cfg: StudyConfig, overwrite: bool) -> None:
     """Refuse to replace a file at ``out`` that is not this study's result (unless ``overwrite``); check that its
     folder is writable, before any training."""
-    from ..io import check_writable
+    from gradlab.core.atomic import check_writable
 
     check_writable(cfg.out.parent, "study", "out's folder")
     if overwrite or not cfg.out.exists():
@@ -84,8 +84,8 @@ def run_study(
     """Run (or resume) a study and write the gathered netCDF; returns the Dataset (``None`` when ``max_runs`` left
     runs undone). Runs in this process (``n_jobs = 1``), on joblib workers, or on a dask.distributed cluster
     (``backend="dask"``, ``scheduler`` its address, else a local cluster)."""
-    from ..results import write_netcdf
-    from ..sweep.config import check_run
+    from gradlab.core.results import write_netcdf
+    from gradlab.sweep.config import check_run
 
     cfg = config if isinstance(config, StudyConfig) else load_study(config)
     n_jobs = n_jobs if n_jobs is not None else cfg.run.get("n_jobs", 1)
@@ -163,9 +163,9 @@ def dry_run(cfg: StudyConfig, measure: bool = True) -> dict:
     todo = _pending(cfg, runs)
     out = {"runs": len(runs), "pending": len(todo), "points": len(cfg.points())}
     if measure and todo:
-        from ..estimators import estimator
-        from ..problems.build import build_problem
-        from ..training import train
+        from gradlab.estimators import estimator
+        from gradlab.problems.build import build_problem
+        from gradlab.training import train
 
         first = todo[0]
         problem, settings = cfg.at(dict(zip(cfg.grid_axes(), first.point, strict=True)))

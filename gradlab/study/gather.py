@@ -9,10 +9,10 @@ import json
 
 import xarray as xr
 
-from ..results import provenance
-from ..training import TrainResult, history_dataset
-from .config import StudyConfig
-from .runs import Run
+from gradlab.core.results import provenance
+from gradlab.study.config import StudyConfig
+from gradlab.study.runs import Run
+from gradlab.training import TrainResult, history_dataset
 
 __all__ = ["gather"]
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 
-from .config import StudyConfig
+from gradlab.study.config import StudyConfig
 
 __all__ = ["Run", "plan_runs", "compute_run"]
 
@@ -27,7 +27,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        from ..estimators import estimator
+        from gradlab.estimators import estimator
 
         return estimator(self.estimator_name, **dict(self.hparams)).label
 
@@ -57,9 +57,9 @@ def plan_runs(cfg: StudyConfig) -> list[Run]:
 def compute_run(cfg: StudyConfig, run: Run, on_epoch=None) -> dict:
     """One run where it runs: ``{"key", "point", "estimator", ..., "history", "initial", "settings", "problem",
     "seconds"}``, and ``"trajectory"`` (a Dataset as a dict) for a study with ``[trajectory]``."""
-    from ..estimators import estimator
-    from ..problems.build import build_problem
-    from ..training import train
+    from gradlab.estimators import estimator
+    from gradlab.problems.build import build_problem
+    from gradlab.training import train
 
     t0 = time.perf_counter()
     problem, settings = cfg.at(dict(zip(cfg.grid_axes(), run.point, strict=True)))
@@ -85,7 +85,7 @@ def compute_run(cfg: StudyConfig, run: Run, on_epoch=None) -> dict:
 
 def _trajectory(spec: Mapping, problem: Mapping, est, seed: int, settings: Mapping) -> dict:
     """``trajectory_study`` of one training run, its snapshots in a folder of this process's own (removed after)."""
-    from ..training import trajectory_study
+    from gradlab.training import trajectory_study
 
     with tempfile.TemporaryDirectory(prefix="gradlab-trajectory-") as tmp:
         ds = trajectory_study(

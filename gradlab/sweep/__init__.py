@@ -46,11 +46,13 @@ state between calls: what a process reuses across cells (a problem, an exact gra
 :class:`~gradlab.sweep.cells.Memo` owned by the caller.
 """
 
-from .cells import Memo, cell_inputs, compute_cell, compute_cells, run_cell, sample_reference, write_cell
-from .config import SweepConfig, expand_values, load_config
-from .execute import run_sweep
-from .gather import gather
-from .plan import Cell, plan_cells
+from gradlab.sweep.cells import Memo, cell_inputs, compute_cell, compute_cells, run_cell, sample_reference, write_cell
+from gradlab.sweep.config import SweepConfig, expand_values, load_config
+from gradlab.sweep.execute import run_sweep
+from gradlab.sweep.gather import gather
+from gradlab.sweep.plan import Cell, plan_cells
+
+LAYER = 6  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "SweepConfig",

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import names as N
-from ..io import atomic_write_text
-from ..random import task_seed
-from .config import SweepConfig
-from .plan import Cell, content_hash, problem_config
+from gradlab.core import names as N
+from gradlab.core.atomic import atomic_write_text
+from gradlab.core.noise import task_seed
+from gradlab.sweep.config import SweepConfig
+from gradlab.sweep.plan import Cell, content_hash, problem_config
 
 __all__ = ["Memo", "cell_inputs", "compute_cell", "compute_cells", "run_cell", "sample_reference", "write_cell"]
 
@@ -48,11 +48,11 @@ def _reference_path(cfg: SweepConfig, point: tuple) -> Path:
 
 def sample_reference(cfg: SweepConfig, point: tuple, problem) -> dict:
     """The reference estimator's samples at ``point`` (``[reference] kind = "estimator"``), as the tensors of a
-    :class:`~gradlab.stats.GradientStats`: drawn once with seed ``task_seed(master seed, 10^6)`` and kept in the
+    :class:`~gradlab.measure.stats.GradientStats`: drawn once with seed ``task_seed(master seed, 10^6)`` and kept in the
     cells folder, so a resumed sweep reuses them. Runs on the client."""
-    from ..estimators import estimator
-    from ..io import atomic_write_with
-    from ..sampler import sample_gradients
+    from gradlab.core.atomic import atomic_write_with
+    from gradlab.estimators import estimator
+    from gradlab.measure.sampler import sample_gradients
 
     path = _reference_path(cfg, point)
     if path.is_file():
@@ -76,8 +76,8 @@ def cell_inputs(cfg: SweepConfig, points: Sequence[tuple]) -> dict[tuple, dict]:
     """What the cells of each problem point need besides the configuration, by value, so that a worker needs no
     file of the client's: the snapshot files the problem reads (``files``) and, for a reference estimator, its
     samples (``reference``, computed here once per point). Data sets by path are read where the cell runs."""
-    from ..problems.build import build_problem
-    from ..problems.snapshots import snapshot_files, snapshots_in_memory
+    from gradlab.problems.build import build_problem
+    from gradlab.problems.snapshots import snapshot_files, snapshots_in_memory
 
     out = {}
     for point in dict.fromkeys(points):
@@ -98,15 +98,15 @@ def enumerable(problem, reference: Mapping) -> bool:
     """Whether ``reference = {"kind": "auto", ...}`` takes exact gradients for ``problem``: its configurations (per
     element where it declares ``elements_independent``) within ``max_configurations`` (default: the exact
     engine's)."""
-    from ..exact import DEFAULT_MAX_CONFIGURATIONS
+    from gradlab.measure.exact import DEFAULT_MAX_CONFIGURATIONS
 
     return problem.num_configurations() <= int(reference.get("max_configurations", DEFAULT_MAX_CONFIGURATIONS))
 
 
 def _reference(cfg: SweepConfig, point: tuple, problem, est, inputs: Mapping, memo: Memo):
     """The exact gradient of the estimator's own target, or the reference estimator's samples (from ``inputs``)."""
-    from ..exact import exact_gradient
-    from ..stats import GradientStats
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.measure.stats import GradientStats
 
     wrt = cfg.sampling["wrt"]
     own_target = not est.targets_model_objective  # decoupled_st with tau_f != 1
@@ -130,11 +130,11 @@ def compute_cell(
     ``(cell key, record)``. It reads no file of the client's and writes none: the snapshot files and the
     reference samples come in ``inputs`` (:func:`cell_inputs`), and the client writes the record. ``memo``: what
     earlier cells of this process built (default: nothing)."""
-    from ..analysis.bias_variance import summaries
-    from ..estimators import estimator
-    from ..problems.build import build_problem
-    from ..problems.snapshots import snapshots_in_memory
-    from ..sampler import sample_gradients
+    from gradlab.analysis.bias_variance import summaries
+    from gradlab.estimators import estimator
+    from gradlab.measure.sampler import sample_gradients
+    from gradlab.problems.build import build_problem
+    from gradlab.problems.snapshots import snapshots_in_memory
 
     inputs = inputs if inputs is not None else cell_inputs(cfg, [cell.point])[cell.point]
     memo = memo if memo is not None else Memo()
@@ -173,7 +173,7 @@ def compute_cell(
         record["grad_std"] = stats.std.tolist()
         record["reference_mean"] = ref_mean.to(torch.float64).cpu().tolist()
     if sp.get("gradient_gap") and est.pathwise:
-        from ..analysis.gradient_gap import gradient_gap
+        from gradlab.analysis.gradient_gap import gradient_gap
 
         record[N.GAP] = record[N.GAP_SE] = None  # defined only where the backward goes through a relaxed point
         if est.has_relaxed_sample:

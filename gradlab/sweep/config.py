@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _checks
+from gradlab.core import checks as _checks
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,7 +84,7 @@ def problem_axes(problem: Mapping) -> dict[str, list]:
     """Problem settings that vary (grid axes), in configuration order: a list or a range of values, except for the
     settings the problem kind declares ``sequences`` (layer widths, logits), where one value is a list and an axis is
     a list of lists (its values tuples)."""
-    from ..problems.build import check_problem_keys
+    from gradlab.problems.build import check_problem_keys
 
     sequences = check_problem_keys(problem).sequences
     axes = {}
@@ -147,7 +147,7 @@ class SweepConfig:
         return problem_axes(self.problem)
 
     def estimator_grid(self):
-        from ..estimators import estimator
+        from gradlab.estimators import estimator
 
         out = []
         self._n_override = {}
@@ -212,7 +212,7 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     for section in ("sampling", "reference", "run"):
         if section in raw and not isinstance(raw[section], Mapping):
             raise ValueError(f"sweep: [{section}] must be a table, got {type(raw[section]).__name__}")
-    from ..problems.build import check_problem_keys
+    from gradlab.problems.build import check_problem_keys
 
     check_problem_keys(raw["problem"])
     check_keys("sampling", raw.get("sampling", {}), SAMPLING_KEYS)
@@ -249,7 +249,7 @@ def load_config(path: str | Path | Mapping, **overrides) -> SweepConfig:
     if reference["kind"] == "exact":
         check_keys("reference", reference, ("kind",))
     else:  # the estimator's own hyper-parameters are checked by the registry when it is built
-        from ..estimators import estimator
+        from gradlab.estimators import estimator
 
         hp = {k: v for k, v in reference.items() if k not in ("kind", "name", "n", "max_configurations")}
         estimator(reference.get("name", "reinforce"), **(hp or {"m": 4}))

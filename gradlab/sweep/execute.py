@@ -12,14 +12,14 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..io import check_writable
-from ..parallel import joblib_backend
-from ..results import write_netcdf
-from .cells import Memo, cell_inputs, compute_cell, compute_cells, write_cell
-from .config import SweepConfig, check_run, load_config
-from .gather import gather
-from .plan import Cell, plan_cells
-from .remote import with_registrations
+from gradlab.core.atomic import check_writable
+from gradlab.core.parallel import joblib_backend
+from gradlab.core.results import write_netcdf
+from gradlab.sweep.cells import Memo, cell_inputs, compute_cell, compute_cells, write_cell
+from gradlab.sweep.config import SweepConfig, check_run, load_config
+from gradlab.sweep.gather import gather
+from gradlab.sweep.plan import Cell, plan_cells
+from gradlab.sweep.remote import with_registrations
 
 __all__ = ["run_sweep"]
 

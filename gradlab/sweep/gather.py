@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from .. import names as N
-from ..results import describe, estimator_coords, provenance
-from .config import SweepConfig
-from .plan import Cell
+from gradlab.core import names as N
+from gradlab.core.results import describe, estimator_coords, provenance
+from gradlab.sweep.config import SweepConfig
+from gradlab.sweep.plan import Cell
 
 __all__ = ["gather"]
 

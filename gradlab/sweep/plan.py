@@ -8,7 +8,7 @@ import hashlib
 import itertools
 import json
 
-from .config import SweepConfig
+from gradlab.sweep.config import SweepConfig
 
 __all__ = ["Cell", "content_hash", "plan_cells", "problem_config"]
 
@@ -23,7 +23,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        from ..estimators import estimator
+        from gradlab.estimators import estimator
 
         return estimator(self.estimator_name, **dict(self.hparams)).label
 

@@ -41,8 +41,8 @@ class _Registered:
         self.client = os.getpid()
 
     def __call__(self, *args, **kwargs):
-        from ..estimators import REGISTRY
-        from ..problems.build import PROBLEMS
+        from gradlab.estimators import REGISTRY
+        from gradlab.problems.build import PROBLEMS
 
         if os.getpid() != self.client and os.getppid() == self.client:  # a child of the client: watch it
             _watch_parent()
@@ -53,8 +53,8 @@ class _Registered:
 
 def with_registrations(fn):
     """``fn`` wrapped to carry this process's own registrations to a worker (:class:`_Registered`)."""
-    from ..estimators import BUILTIN, REGISTRY
-    from ..problems.build import PROBLEM_KINDS, PROBLEMS
+    from gradlab.estimators import BUILTIN, REGISTRY
+    from gradlab.problems.build import PROBLEM_KINDS, PROBLEMS
 
     builtin = {cls.name for cls in BUILTIN}
     estimators = {k: v for k, v in REGISTRY.items() if k not in builtin}

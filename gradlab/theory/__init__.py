@@ -27,10 +27,12 @@ The training claims are checked per scale of the committed histories (``scale`` 
 
 from __future__ import annotations
 
-from .claims import CLAIMS, Claim, claim_by_id
-from .core import SHAH, VERDICTS, ZGR, CheckResult, fit_order, order_verdict
-from .runner import CHECKS, exit_status, format_table, list_claims, run_checks, write_json
-from .zgr_binary import _prop1_errors
+from gradlab.theory.claims import CLAIMS, Claim, claim_by_id
+from gradlab.theory.core import SHAH, VERDICTS, ZGR, CheckResult, fit_order, order_verdict
+from gradlab.theory.runner import CHECKS, exit_status, format_table, list_claims, run_checks, write_json
+from gradlab.theory.zgr_binary import _prop1_errors
+
+LAYER = 10  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "CheckResult",

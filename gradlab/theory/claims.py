@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .claims_training import training_claims
-from .core import SHAH, ZGR
+from gradlab.theory.claims_training import training_claims
+from gradlab.theory.core import SHAH, ZGR
 
 __all__ = ["Claim", "CLAIMS", "claim_by_id"]
 

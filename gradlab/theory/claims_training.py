@@ -1,9 +1,9 @@
 """The papers' claims about training (ZGR Tables 1-3, Figs. 2 and 4 right; Shah et al.'s grids), checked by the
-``training`` group (:mod:`gradlab.theory.training`) on the histories that the training-study scripts write."""
+``training`` group (:mod:`gradlab.theory.training_group`) on the histories that the training-study scripts write."""
 
 from __future__ import annotations
 
-from .core import SHAH, ZGR
+from gradlab.theory.core import SHAH, ZGR
 
 __all__ = ["training_claims"]
 

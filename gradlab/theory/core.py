@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -14,6 +14,32 @@ from scipy.special import expit
 VERDICTS = ("confirmed", "refuted", "mixed", "inconclusive", "error", "not run in quick mode", "not checked")
 ZGR = "ZGR paper (Shekhovtsov, Cold Analysis of Rao-Blackwellized ST-GS)"
 SHAH = "Shah et al., Decoupled ST-GS"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckGroup:
+    """A check group of ``gradlab verify``: its name (what ``--only`` takes and each claim's ``group``), the
+    function ``fn(quick[, results=...]) -> list[CheckResult]`` and what it runs on when its results do not say."""
+
+    name: str
+    fn: Callable
+    setting: str = ""
+
+
+CHECK_GROUPS: dict[str, CheckGroup] = {}  # filled where each check is written (:func:`check_group`)
+
+
+def check_group(name: str, setting: str = ""):
+    """Register the decorated function as the check group ``name`` (the runner finds it; no list to edit)."""
+
+    def register(fn):
+        known = CHECK_GROUPS.get(name)
+        if known is not None and known.fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"check_group: name {name!r} is taken by {known.fn.__qualname__}")
+        CHECK_GROUPS[name] = CheckGroup(name, fn, setting)
+        return fn
+
+    return register
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 the claims it decides), the files and the commands that write them, and the papers' interval notation.
 
 A check is a function ``fn(data, setting) -> [CheckResult]`` registered with :func:`training_check`, where ``data``
-maps each file it reads to its ``xarray.Dataset``; ``gradlab.theory.training`` runs every registered check on
+maps each file it reads to its ``xarray.Dataset``; ``gradlab.theory.training_group`` runs every registered check on
 every scale whose histories hold its files, and reports its claims ``not checked`` (naming the command that
 writes the missing file) where they are missing.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .core import CheckResult
+from gradlab.theory.core import CheckResult
 
 __all__ = ["TrainingCheck", "TRAINING_CHECKS", "TRAINING_FILES", "training_check"]
 

@@ -10,62 +10,33 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .. import _checks
-from .claims import CLAIMS, Claim, claim_by_id
-from .core import (
-    VERDICTS,
-    CheckResult,
-)
-from .shah import check_shah, check_shah_gap
-from .training import check_training
-from .zgr_asymptotics import check_asymptotics
-from .zgr_binary import check_corollary_a1, check_prop1
-from .zgr_categorical import (
-    check_corollary3,
-    check_gs_variance,
-    check_prop2_thm2_cor2,
-    check_reinmax_zgr,
-    check_theorem1,
-)
-from .zgr_claims import check_estimator_claims, check_quantization_gr_limit, check_quantization_unit
-from .zgr_footnote import check_footnote_st2
-from .zgr_quantization import check_quantization_variance
-from .zgr_timing import check_timing
-from .zgr_vae import check_vae_snapshots
-
-# ------------------------------------------------------------------------------- registry
-CHECKS: list[tuple[str, Callable[[bool], list[CheckResult]]]] = [
-    ("prop1", check_prop1),
-    ("corA1", check_corollary_a1),
-    ("asymptotics", check_asymptotics),
-    ("thm1", check_theorem1),
-    ("exact", check_prop2_thm2_cor2),
-    ("estimators", check_estimator_claims),
-    ("cor3", check_corollary3),
-    ("gs", check_gs_variance),
-    ("footnote", check_footnote_st2),
-    ("quantization", check_quantization_unit),
-    ("quantization_gr", check_quantization_gr_limit),
-    ("quantization_variance", check_quantization_variance),
-    ("timing", check_timing),
-    ("vae", check_vae_snapshots),
-    ("shah", check_shah),
-    ("shah_gap", check_shah_gap),
-    ("reinmax", check_reinmax_zgr),
-    ("training", check_training),  # reads the training studies' histories (``results``)
-]
+from gradlab.core import checks as _checks
+from gradlab.theory.claims import CLAIMS, Claim, claim_by_id
+from gradlab.theory.core import CHECK_GROUPS, VERDICTS, CheckResult
 
 
-# what the checks that do not say it themselves ran on
-GROUP_SETTINGS = {
-    "prop1": "one binary variable, quadrature of eq. (21)",
-    "corA1": "one binary variable, quadrature of eq. (21)",
-    "thm1": "one categorical variable, Monte Carlo GR-MC at forced x",
-    "exact": "one or several categorical variables, exact enumeration",
-    "cor3": "one categorical variable (K = 4), enumeration and Monte Carlo",
-    "gs": "one categorical variable (K = 4), quadratic loss, Monte Carlo",
-    "reinmax": "single categorical variables, exact at every x",
-}
+def _discover() -> list[tuple[str, Callable[..., list[CheckResult]]]]:
+    """Import every module of ``gradlab.theory`` (each check group registers itself where it is written, with
+    :func:`~gradlab.theory.core.check_group`) and return the groups in the order of their first claim in
+    :data:`~gradlab.theory.claims.CLAIMS` (groups that decide no listed claim last, by name)."""
+    import importlib
+    import pkgutil
+
+    import gradlab.theory as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name != "runner":
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    first: dict[str, int] = {}
+    for i, c in enumerate(CLAIMS):
+        if c.group is not None:
+            first.setdefault(c.group, i)
+    order = sorted(CHECK_GROUPS, key=lambda g: (first.get(g, len(CLAIMS)), g))
+    return [(g, CHECK_GROUPS[g].fn) for g in order]
+
+
+# the registry of check groups, in run and report order (the runner owns this view; tests may replace it)
+CHECKS: list[tuple[str, Callable[..., list[CheckResult]]]] = _discover()
 
 
 def _selection(only: Sequence[str] | None) -> tuple[list[str], set[str] | None]:
@@ -122,7 +93,7 @@ def run_checks(
     """Run the checks (``only``: group names and/or claim ids, default all); a failing group becomes ``error``
     results. Claims that no group checks appear as ``not checked`` with the reason (all of them without
     ``only``; the named ones with it). ``results_dir``: the folder of the training studies' histories, for the
-    groups that read them (default :func:`~gradlab.theory.training.default_results_dir`)."""
+    groups that read them (default :func:`~gradlab.theory.training_group.default_results_dir`)."""
     groups, keep = _selection(only)
     results = []
     todo = [(g, f) for g, f in CHECKS if g in groups]
@@ -154,7 +125,7 @@ def run_checks(
         dt = time.perf_counter() - t0
         for r in out:
             r.seconds = dt / len(out)
-            r.setting = r.setting or GROUP_SETTINGS.get(group, "")
+            r.setting = r.setting or (CHECK_GROUPS[group].setting if group in CHECK_GROUPS else "")
             _checks.choice("verify", "verdict", r.verdict, VERDICTS)
             _attach(r)
         results.extend(r for r in out if keep is None or r.id in keep)
@@ -206,8 +177,8 @@ def format_table(results: Sequence[CheckResult], width: int = 116) -> str:
 
 
 def write_json(results: Sequence[CheckResult], path: str | Path, quick: bool) -> Path:
-    from .._version import versions
-    from ..io import atomic_write_text
+    from gradlab.core.atomic import atomic_write_text
+    from gradlab.core.version import versions
 
     doc = {
         **versions(),

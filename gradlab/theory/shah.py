@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from scipy import stats
 
-from .core import (
+from gradlab.theory.core import (
     SHAH,
     CheckResult,
+    check_group,
 )
-from .snapshots import rf4_snapshot
+from gradlab.theory.trained_vaes import rf4_snapshot
 
 # ------------------------------------------------------------------------------ Shah et al.
 SHAH_EPOCHS = 20  # in quick mode too: 5 epochs left the posterior at 99.4 % of the uniform entropy (untrained)
@@ -39,16 +40,17 @@ def _verdict(statuses: list[str]) -> str:
     return "mixed"
 
 
+@check_group("shah")
 def check_shah(quick: bool) -> list[CheckResult]:
     """Shah et al. Sec. 5.2.2 along every row and column of the (tau_f, tau_b) grid (their anchor temperatures
     are lost in the text we have), with eq. 16 (squared bias and variance, with 95 % bootstrap intervals) and with
     Shah's own App. C metric (|g - mean| / |g| averaged over the encoder-logit entries, and the mean standard
     deviation over draws; 1024 draws, in quick mode too)."""
-    from ..analysis.bias_variance import summaries
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..names import MEAN_STD, REL_BIAS_DIMWISE
-    from ..sampler import sample_gradients
+    from gradlab.analysis.bias_variance import summaries
+    from gradlab.core.names import MEAN_STD, REL_BIAS_DIMWISE
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.measure.sampler import sample_gradients
 
     prob, setting = _shah_problem(quick)
     # the full grid and draws in quick mode too: a trend verdict on 3 temperatures with 256 draws differed from the
@@ -122,11 +124,12 @@ def check_shah(quick: bool) -> list[CheckResult]:
     return results
 
 
+@check_group("shah_gap")
 def check_shah_gap(quick: bool) -> list[CheckResult]:
     """Shah et al. Sec. 5.2.1: the gradient gap falls as tau_b grows, along every tau_f, on the snapshot of
     :func:`check_shah` (Shah measure it on a binary autoencoder; this is the categorical VAE)."""
-    from ..analysis.gradient_gap import gradient_gap
-    from ..estimators import estimator
+    from gradlab.analysis.gradient_gap import gradient_gap
+    from gradlab.estimators import estimator
 
     prob, setting = _shah_problem(quick)
     taus = [0.3, 1.0, 3.0] if quick else [0.3, 0.5, 1.0, 2.0, 3.0]

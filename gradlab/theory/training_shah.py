@@ -1,10 +1,10 @@
 """Shah et al.'s training claims (both versions of Decoupled ST): the (tau_f, tau_b) grids of the reconstruction,
 generation, stochastic binary network, autoencoder and logic-gate tasks, and the temperature schedules, checked on
-the histories of the training studies (:mod:`gradlab.theory.training` states the common criteria)."""
+the histories of the training studies (:mod:`gradlab.theory.training_group` states the common criteria)."""
 
 from __future__ import annotations
 
-from .histories import _better, _final, _Iv, _labels, _result, training_check
+from gradlab.theory.histories import _better, _final, _Iv, _labels, _result, training_check
 
 MOVED = 1.5  # a logic-gate network's gates "moved" when the median top-gate probability grew by this factor at least
 

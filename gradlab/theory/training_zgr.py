@@ -1,11 +1,11 @@
 """The ZGR paper's training claims (Tables 1-3, B.1-B.2, Figs. 2-4 right, Sec. 4.1.3, Sec. 4.3), checked on the
-histories of the training studies (:mod:`gradlab.theory.training` states the criteria common to all)."""
+histories of the training studies (:mod:`gradlab.theory.training_group` states the criteria common to all)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .histories import (
+from gradlab.theory.histories import (
     _every_column,
     _final,
     _Iv,
@@ -282,8 +282,8 @@ def _variance_ranking(data, setting):
 
 @training_check("zgr_fig4_quantized.nc", claims=("fig4.pareto-frontier-quantized",))
 def _fig4_quantized(data, setting):
-    from ..analysis import pareto_mask
-    from ..results import one_seed
+    from gradlab.analysis import pareto_mask
+    from gradlab.core.results import one_seed
 
     ds = data["zgr_fig4_quantized.nc"]
     last = one_seed(ds.isel(epoch=-1))

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from .core import ZGR, CheckResult, binary_bracket
-from .zgr_binary import _first_order_variance_coefficient
+from gradlab.theory.core import ZGR, CheckResult, binary_bracket, check_group
+from gradlab.theory.zgr_binary import _first_order_variance_coefficient
 
 E = math.e
 
@@ -39,15 +39,16 @@ def _gr_moments(eta: float, l1: float, l0: float, t: float) -> tuple[float, floa
 
 def _mc_mean(est, eta: float, n: int, seed: int) -> tuple[float, float]:
     """Monte Carlo mean and standard error of gradlab's estimator on one binary unit, L(b) = exp(b)."""
-    from ..problems import Binary
-    from ..sampler import sample_gradients
+    from gradlab.measure.sampler import sample_gradients
+    from gradlab.problems import Binary
 
     s = sample_gradients(Binary(eta, torch.exp), est, n, seed=seed)
     return float(s.mean.sum()), float(s.var.sum() / s.n) ** 0.5
 
 
+@check_group("asymptotics")
 def check_asymptotics(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     etas = [-1.5, 0.8] if quick else [-3.0, -1.5, 0.8, 2.0]
     ts = np.geomspace(0.5, 1e-3, 6 if quick else 10)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from .core import (
+from gradlab.theory.core import (
     ZGR,
     CheckResult,
     _etas,
@@ -16,6 +16,7 @@ from .core import (
     _pz,
     _temperatures,
     binary_bracket,
+    check_group,
     converges,
     fit_order,
     min_order,
@@ -53,6 +54,7 @@ def _prop1_errors(quick: bool):
     return ts, out
 
 
+@check_group("prop1", setting="one binary variable, quadrature of eq. (21)")
 def check_prop1(quick: bool) -> list[CheckResult]:
     ts, cases = _prop1_errors(quick)
     specs = [
@@ -144,8 +146,8 @@ def check_prop1(quick: bool) -> list[CheckResult]:
 
 def _darn_half_vs_eq24() -> float:
     """Max |gradlab darn(1/2) - eq. (24)| over x and a few eta, for L(b) = (b - 0.3)^2 (so L'(b) = 2(b - 0.3))."""
-    from ..distributions import binary_to_categorical
-    from ..estimators import estimator
+    from gradlab.core.distributions import binary_to_categorical
+    from gradlab.estimators import estimator
 
     est = estimator("darn", phi_bar="uniform")
     worst = 0.0
@@ -184,6 +186,7 @@ def _first_order_variance_coefficient(eta: float, a: float, b: float, t: float =
     return 2 * d2 - d1
 
 
+@check_group("corA1", setting="one binary variable, quadrature of eq. (21)")
 def check_corollary_a1(quick: bool) -> list[CheckResult]:
     """Corollary A.1 (eqs. 26a-b), measured by quadrature of eq. (21) at temperatures down to 1e-3.
 

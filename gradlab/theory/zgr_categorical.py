@@ -8,10 +8,11 @@ import math
 import numpy as np
 import torch
 
-from .core import (
+from gradlab.theory.core import (
     ZGR,
     CheckResult,
     _fmt_orders,
+    check_group,
     converges,
     fit_order,
     min_order,
@@ -20,7 +21,7 @@ from .core import (
 
 # ---------------------------------------------------------------------- categorical estimators
 def _quadratic(k: int, seed: int):
-    from ..problems.build import QuadraticLoss
+    from gradlab.problems.build import QuadraticLoss
 
     return QuadraticLoss.random(k, seed)
 
@@ -38,11 +39,12 @@ def _grad(est, eta, loss, u):
     return g
 
 
+@check_group("exact", setting="one or several categorical variables, exact enumeration")
 def check_prop2_thm2_cor2(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..problems import MultiCategorical, SingleCategorical
-    from ..problems.build import PairwiseQuadraticLoss
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.problems import MultiCategorical, SingleCategorical
+    from gradlab.problems.build import PairwiseQuadraticLoss
 
     dt = torch.float64
     gen = torch.Generator().manual_seed(0)
@@ -141,7 +143,7 @@ def _enumerate_mean(est, logits: torch.Tensor, loss) -> torch.Tensor:
 
 # ------------------------------------------------------------------------- Theorem 1 (categorical)
 def _gr_mc_batches(eta, loss, t, x, m_total, batches, seed):
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     est = estimator("gr_mc", t=float(t), m=m_total // batches)
     k = eta.numel()
@@ -156,8 +158,9 @@ def _gr_mc_batches(eta, loss, t, x, m_total, batches, seed):
     return out.mean(0), out.std(0) / math.sqrt(batches)
 
 
+@check_group("thm1", setting="one categorical variable, Monte Carlo GR-MC at forced x")
 def check_theorem1(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     dt = torch.float64
     ts = [0.8, 0.4, 0.2, 0.1] if quick else [0.8, 0.4, 0.2, 0.1, 0.05, 0.025]
@@ -206,7 +209,7 @@ def check_theorem1(quick: bool) -> list[CheckResult]:
 
 # ----------------------------------------------------------------- Corollary 3 and GS variance
 def _var_with_se(prob, est, n, seed):
-    from ..sampler import sample_gradients
+    from gradlab.measure.sampler import sample_gradients
 
     st = sample_gradients(prob, est, n, seed, keep_samples=n)
     x = st.samples.to(torch.float64)
@@ -214,9 +217,10 @@ def _var_with_se(prob, est, n, seed):
     return float(dev.mean()) * n / (n - 1), float(dev.std() / math.sqrt(n))
 
 
+@check_group("cor3", setting="one categorical variable (K = 4), enumeration and Monte Carlo")
 def check_corollary3(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..problems.build import build_problem
+    from gradlab.estimators import estimator
+    from gradlab.problems.build import build_problem
 
     prob = build_problem({"kind": "single", "num_classes": 4, "logits_seed": 0, "loss_seed": 1})
     n = 20_000 if quick else 100_000
@@ -255,9 +259,10 @@ def check_corollary3(quick: bool) -> list[CheckResult]:
     ]
 
 
+@check_group("gs", setting="one categorical variable (K = 4), quadratic loss, Monte Carlo")
 def check_gs_variance(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..problems.build import build_problem
+    from gradlab.estimators import estimator
+    from gradlab.problems.build import build_problem
 
     prob = build_problem({"kind": "single", "num_classes": 4, "logits_seed": 0, "loss_seed": 1})
     ts = [0.02, 0.01, 0.005, 0.0025] if quick else [0.04, 0.02, 0.01, 0.005, 0.0025, 0.001]
@@ -289,6 +294,7 @@ def check_gs_variance(quick: bool) -> list[CheckResult]:
     return out
 
 
+@check_group("reinmax", setting="single categorical variables, exact at every x")
 def check_reinmax_zgr(quick: bool) -> list[CheckResult]:
     """ReinMax with t = 1 is ZGR, sample by sample: an identity not stated in the three papers (found while
     measuring; we do not claim it is new). ReinMax (Liu et al. 2023, Alg. 2) at t = 1 uses the Jacobian
@@ -297,7 +303,7 @@ def check_reinmax_zgr(quick: bool) -> list[CheckResult]:
     ``2 J(pi) - J(p) / 2 = (diag e_x + diag p)/2 - (e_x e_x^T + e_x p^T + p e_x^T + p p^T)/2 + p p^T / 2
     = (J(p) + (e_x - p)(e_x - p)^T) / 2`` (``diag e_x = e_x e_x^T`` for a one-hot), which is ZGR's
     ``(ST + DARN(p)) / 2`` (eq. 13). Checked exactly at every ``x`` against ReinMax(t=2) for contrast."""
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     dt = torch.float64
     gen = torch.Generator().manual_seed(3)

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import torch
 
-from .core import ZGR, CheckResult
-from .zgr_categorical import _enumerate_mean, _forced_u, _grad, _quadratic
+from gradlab.theory.core import ZGR, CheckResult, check_group
+from gradlab.theory.zgr_categorical import _enumerate_mean, _forced_u, _grad, _quadratic
 
 TOL = 1e-10  # identities (float64 rounding is ~1e-15)
 BIASED = 1e-6  # a relative bias above this is a measured bias, not rounding
@@ -43,8 +43,8 @@ def _darn_affine(eta: torch.Tensor, jac) -> tuple[torch.Tensor, torch.Tensor]:
 def _no_common_phi_bar(k: int, n_losses: int, seed: int) -> tuple[float, torch.Tensor]:
     """Smallest relative bias of DARN(phi_bar) achievable with ONE phi_bar for ``n_losses`` random quadratics
     of one K-way variable at once (joint least squares over phi_bar), and that phi_bar."""
-    from ..exact import exact_gradient
-    from ..problems import SingleCategorical
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.problems import SingleCategorical
 
     gen = torch.Generator().manual_seed(seed)
     rows, rhs, scale = [], [], 0.0
@@ -73,11 +73,12 @@ def _binary_quadratic(v: int, seed: int):
     return loss
 
 
+@check_group("estimators")
 def check_estimator_claims(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..problems import MultiCategorical, SingleCategorical
-    from ..problems.build import PairwiseQuadraticLoss
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.problems import MultiCategorical, SingleCategorical
+    from gradlab.problems.build import PairwiseQuadraticLoss
 
     dt = torch.float64
     gen = torch.Generator().manual_seed(3)
@@ -231,10 +232,11 @@ def _unit_moments(prob, est) -> tuple[float, float]:
     return mean, float(w @ (vals - mean) ** 2)
 
 
+@check_group("quantization")
 def check_quantization_unit(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..problems import QuantizationUnit
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.problems import QuantizationUnit
 
     zgr, st = estimator("zgr"), estimator("st")
     etas = np.linspace(-0.5, 3.5, 9 if quick else 33)
@@ -280,14 +282,15 @@ def check_quantization_unit(quick: bool) -> list[CheckResult]:
     ]
 
 
+@check_group("quantization_gr")
 def check_quantization_gr_limit(quick: bool) -> list[CheckResult]:
     """Fig. B.5: ZGR keeps "the bias equal to the theoretical bias of GR with zero temperature", measured on the
     unit: GR-MC(t, m=100)'s Monte Carlo mean against ZGR's exact mean as t -> 0, where ZGR is biased (sigmoid test
     function, logistic noise); the difference must shrink with a positive fitted order (as thm1.gr-mc-to-zgr)."""
-    from ..estimators import estimator
-    from ..problems import QuantizationUnit
-    from ..sampler import sample_gradients
-    from .core import _fmt_orders, converges, fit_order, min_order
+    from gradlab.estimators import estimator
+    from gradlab.measure.sampler import sample_gradients
+    from gradlab.problems import QuantizationUnit
+    from gradlab.theory.core import _fmt_orders, converges, fit_order, min_order
 
     claim = "on the quantization unit ZGR's bias equals GR's bias at zero temperature"
     src = f"{ZGR}, App. B.5, Fig. B.5"

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from .core import ZGR, CheckResult
+from gradlab.theory.core import ZGR, CheckResult, check_group
 
 LOW, HIGH = 1.6, 2.5  # "close to 2": within a factor 1.25, fixed before measuring
 T_GRID = np.geomspace(0.5, 16, 241)
@@ -96,11 +96,11 @@ def _range_text(rows: list[tuple[float, float]], what: str) -> str:
 
 
 def _t_star_on_vae(quick: bool):
-    from ..analysis.bias_variance import summaries
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..sampler import sample_gradients
-    from .shah import _shah_problem
+    from gradlab.analysis.bias_variance import summaries
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.measure.sampler import sample_gradients
+    from gradlab.theory.shah import _shah_problem
 
     prob, setting = _shah_problem(quick)
     n = 512 if quick else 2048
@@ -123,6 +123,7 @@ def _t_star_on_vae(quick: bool):
     return stars, setting, n, grid
 
 
+@check_group("footnote")
 def check_footnote_st2(quick: bool) -> list[CheckResult]:
     etas = np.arange(0.0, 6.01, 0.5 if quick else 0.25)
     binary = _binary_t_star(etas)

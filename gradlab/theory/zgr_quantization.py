@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import ZGR, CheckResult
+from gradlab.theory.core import ZGR, CheckResult, check_group
 
 __all__ = ["check_quantization_variance", "variance_order_rows"]
 
@@ -26,11 +26,12 @@ def variance_order_rows(points: list[dict[str, float]]) -> tuple[int, int, int]:
     return reduce, higher, len(points)
 
 
+@check_group("quantization_variance")
 def check_quantization_variance(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
-    from ..problems import QuantizationUnit
-    from ..sampler import sample_gradients
-    from .zgr_claims import _unit_moments
+    from gradlab.estimators import estimator
+    from gradlab.measure.sampler import sample_gradients
+    from gradlab.problems import QuantizationUnit
+    from gradlab.theory.zgr_claims import _unit_moments
 
     etas = np.linspace(-0.5, 3.5, 5 if quick else 17)
     n = 4000 if quick else 10_000

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from .core import ZGR, CheckResult
+from gradlab.theory.core import ZGR, CheckResult, check_group
 
 __all__ = ["check_timing", "speed_gain_verdict"]
 
@@ -35,7 +35,7 @@ def _best_times(steps: dict[str, Callable[[], object]], reps: int, calls: dict[s
 
 
 def _vae_steps(ests) -> dict[str, Callable]:
-    from ..problems.build import build_problem
+    from gradlab.problems.build import build_problem
 
     prob = build_problem({"kind": "vae", "num_vars": 16, "num_classes": 16, "batch_size": 200, "dtype": "float32"})
     params = {k: v.clone().requires_grad_() for k, v in prob.params("all").items()}
@@ -56,7 +56,7 @@ def _quantized_steps(ests) -> dict[str, Callable]:
     """The paper's network of Table 3 (32C5-MP2-64C5-MP2-512FC-10FC) on the embedded digits, 2 bits per inner
     weight and activation, one minibatch of 128 images: the gradient of every parameter through the model's own
     surrogate (the estimator a plug-in on every tensor of units)."""
-    from ..problems import QuantizedNetwork
+    from gradlab.problems import QuantizedNetwork
 
     net = QuantizedNetwork(
         conv=(32, 64), hidden=(512,), weights="2bit", activations="2bit", batch_size=128, dtype=torch.float32
@@ -79,8 +79,9 @@ def speed_gain_verdict(vae: dict[str, float], quantized: dict[str, float], slow:
     return on_quantized > on_vae, text
 
 
+@check_group("timing")
 def check_timing(quick: bool) -> list[CheckResult]:
-    from ..estimators import estimator
+    from gradlab.estimators import estimator
 
     zgr, gr10, rf2 = estimator("zgr"), estimator("gr_mc", t=0.5, m=10), estimator("reinforce", m=2)
     gr100 = estimator("gr_mc", t=0.5, m=100)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from scipy import stats
 
-from .core import ZGR, CheckResult
-from .snapshots import rf4_snapshot
+from gradlab.theory.core import ZGR, CheckResult, check_group
+from gradlab.theory.trained_vaes import rf4_snapshot
 
 SNAPSHOT = {"num_vars": 4, "num_classes": 8, "embedding": "bits"}
 IMAGES = 50  # fixed images the gradient is averaged over (each sample runs the decoder on all of them)
@@ -44,10 +44,10 @@ def _setting(epochs: int) -> str:
 
 
 def _measure(epochs: int, quick: bool, gs_st_only: bool = False):
-    from ..analysis.bias_variance import bias_variance
-    from ..estimators import estimator
-    from ..exact import exact_gradient
-    from ..sampler import sample_gradients
+    from gradlab.analysis.bias_variance import bias_variance
+    from gradlab.estimators import estimator
+    from gradlab.measure.exact import exact_gradient
+    from gradlab.measure.sampler import sample_gradients
 
     prob, _ = _snapshot(epochs)
     ts = [0.1, 0.3, 1.0] if quick else [0.05, 0.1, 0.3, 1.0]
@@ -67,8 +67,9 @@ def _row(ds, label):
     return {k: float(r[k]) for k in ("bias2", "bias2_lo", "bias2_hi", "variance", "variance_lo", "variance_hi")}
 
 
+@check_group("vae")
 def check_vae_snapshots(quick: bool) -> list[CheckResult]:
-    from ..analysis.pareto import pareto_mask
+    from gradlab.analysis.pareto import pareto_mask
 
     ds10, ts, n, setting10 = _measure(10, quick)
     ds1, _, _, setting1 = _measure(1, quick, gs_st_only=True)

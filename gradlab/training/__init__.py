@@ -4,12 +4,14 @@ categorical VAE's own training loop (:func:`train_vae`, which writes the snapsho
 
 from __future__ import annotations
 
-from ..problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from .history import history_dataset
-from .loop import OPTIMIZERS, TrainResult, temperature_at, train
-from .study import estimator_settings, training_study
-from .trajectory import trajectory_study
-from .vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_rf4, train_vae
+from gradlab.problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from gradlab.training.history import history_dataset
+from gradlab.training.loop import OPTIMIZERS, TrainResult, temperature_at, train
+from gradlab.training.study import estimator_settings, training_study
+from gradlab.training.trajectory import trajectory_study
+from gradlab.training.vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_rf4, train_vae
+
+LAYER = 7  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = [
     "train",

@@ -1,7 +1,7 @@
 """Training histories as labelled data: an ``xarray.Dataset`` with dimensions ``estimator``, ``seed`` and
 ``epoch`` (one variable per logged quantity: ``train_loss``, ``seconds``, ``lr``, ``valid_*``), the estimator
 coordinates of the bias-variance results (family and hyper-parameters) and the same provenance attributes,
-saved as netCDF with :func:`gradlab.results.write_netcdf`.
+saved as netCDF with :func:`gradlab.core.results.write_netcdf`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from .. import names as N
-from ..estimators import estimator as make_estimator
-from ..results import describe_coords, estimator_coords, provenance
-from .loop import TrainResult
+from gradlab.core import names as N
+from gradlab.core.results import describe_coords, estimator_coords, provenance
+from gradlab.estimators import estimator as make_estimator
+from gradlab.training.loop import TrainResult
 
 __all__ = ["history_dataset"]
 

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import torch
 
-from .. import _checks
-from ..estimators import Estimator
-from ..io import check_writable
-from ..problems.snapshots import load_checkpoint, save_checkpoint
-from ..random import make_generator, task_seed
-from .schedules import check_schedules, temperature_at
+from gradlab.core import checks as _checks
+from gradlab.core.atomic import check_writable
+from gradlab.core.noise import make_generator, task_seed
+from gradlab.estimators import Estimator
+from gradlab.problems.snapshots import load_checkpoint, save_checkpoint
+from gradlab.training.schedules import check_schedules, temperature_at
 
 __all__ = ["train", "TrainResult", "OPTIMIZERS", "temperature_at"]
 

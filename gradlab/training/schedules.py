@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from .. import _checks
-from ..estimators import Estimator
+from gradlab.core import checks as _checks
+from gradlab.estimators import Estimator
 
 __all__ = ["temperature_at", "check_schedules"]
 

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import xarray as xr
 
-from .history import history_dataset
-from .loop import TrainResult, train
+from gradlab.training.history import history_dataset
+from gradlab.training.loop import TrainResult, train
 
 __all__ = ["training_study", "estimator_settings"]
 
 
 def estimator_settings(blocks: Sequence[Mapping]):
     """The estimators of sweep-style blocks (``{"name": "gs", "t": [0.5, 1]}`` is two settings)."""
-    from ..estimators import estimator
-    from ..sweep.config import expand_values
+    from gradlab.estimators import estimator
+    from gradlab.sweep.config import expand_values
 
     out = []
     for i, block in enumerate(blocks):
@@ -37,7 +37,7 @@ def estimator_settings(blocks: Sequence[Mapping]):
 
 
 def _one_run(problem: Mapping, est, seed: int, settings: Mapping) -> TrainResult:
-    from ..problems.build import build_problem
+    from gradlab.problems.build import build_problem
 
     # a fresh initialisation per seed (the papers' "random initializations"), unless the problem fixes it
     model = build_problem({"init_seed": seed, **problem})
@@ -58,9 +58,9 @@ def training_study(
     """Train ``problem`` (a registry configuration) with every setting of ``estimators`` and every seed (the
     seed sets both the initialisation, unless ``problem`` fixes ``init_seed``, and the training noise); returns
     :func:`history_dataset` of all runs. ``train_settings``: :func:`gradlab.training.train`'s keywords."""
-    from .. import _checks
-    from ..problems.build import build_problem
-    from ..sweep.config import check_run
+    from gradlab.core import checks as _checks
+    from gradlab.problems.build import build_problem
+    from gradlab.sweep.config import check_run
 
     check_run(n_jobs, backend, scheduler)
     ests = estimator_settings(estimators)
@@ -75,7 +75,7 @@ def training_study(
         results = _parallel(problem, jobs, train_settings, n_jobs, backend, scheduler)
     ds = history_dataset(results)
     if out is not None:
-        from ..results import write_netcdf
+        from gradlab.core.results import write_netcdf
 
         write_netcdf(ds, out)
     return ds
@@ -87,8 +87,8 @@ def _parallel(problem, jobs, settings, n_jobs: int, backend: str, scheduler: str
     process: workers need the data set (by path for the real ones), not a shared file system."""
     import joblib
 
-    from ..parallel import joblib_backend
-    from ..sweep.remote import with_registrations
+    from gradlab.core.parallel import joblib_backend
+    from gradlab.sweep.remote import with_registrations
 
     task = with_registrations(_one_run)  # a user's own estimators and problem kinds travel with it
     with joblib_backend(backend, n_jobs, scheduler):

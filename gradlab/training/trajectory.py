@@ -15,10 +15,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from .. import _checks
-from ..estimators import Estimator
-from ..results import write_netcdf
-from .loop import train
+from gradlab.core import checks as _checks
+from gradlab.core.results import write_netcdf
+from gradlab.estimators import Estimator
+from gradlab.training.loop import train
 
 __all__ = ["trajectory_study"]
 
@@ -41,8 +41,8 @@ def trajectory_study(
     """Train ``problem`` (a registry configuration, ``{"kind": ..., ...}``) with ``train_estimator`` and measure
     ``estimators`` at the snapshots ``at_epochs`` (0 = the initialisation); writes ``out_dir/trajectory.nc``
     and returns the data set (dimension ``epoch`` added to the sweep's)."""
-    from ..problems.build import build_problem
-    from ..sweep import run_sweep
+    from gradlab.problems.build import build_problem
+    from gradlab.sweep import run_sweep
 
     epochs = sorted({_checks.integer("trajectory_study", "at_epochs", e, 0) for e in at_epochs})
     if not epochs:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from .. import _checks
-from ..estimators import Estimator
-from ..problems.data import Dataset
-from ..problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
-from ..problems.vae import VAEArchitecture, VAEModel, init_vae_params
-from ..random import make_generator, task_seed
+from gradlab.core import checks as _checks
+from gradlab.core.noise import make_generator, task_seed
+from gradlab.estimators import Estimator
+from gradlab.problems.data import Dataset
+from gradlab.problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
+from gradlab.problems.vae import VAEArchitecture, VAEModel, init_vae_params
 
 __all__ = ["VAETrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
 
@@ -74,7 +74,7 @@ def train_vae(
     if snapshot_epochs and out_dir is None:
         raise ValueError("train_vae: snapshot_epochs needs out_dir")
     if snapshot_epochs:
-        from ..io import check_writable
+        from gradlab.core.atomic import check_writable
 
         check_writable(out_dir, "train_vae", "out_dir")
     if snapshot_epochs and snapshot_epochs[-1] > epochs:
@@ -155,8 +155,8 @@ def train_rf4(epochs: int, *, data: Dataset | None = None, progress: bool = Fals
     (default: the embedded digits): the one recipe behind every snapshot (``gradlab run``, the analysis scripts,
     the theory checks). ``settings``: any other argument of :func:`train_vae` (``num_vars``, ``lr``, ``dtype``,
     ``seed``, ``snapshot_epochs``, ``out_dir``, ...), at its defaults there."""
-    from ..estimators import estimator
-    from ..problems.data import digits
+    from gradlab.estimators import estimator
+    from gradlab.problems.data import digits
 
     data = digits() if data is None else data
     return train_vae(data, estimator("reinforce", m=4), epochs=epochs, progress=progress, **settings)

@@ -11,7 +11,7 @@ import torch
 
 import gradlab as gl
 from gradlab import analysis as A
-from gradlab import names as N
+from gradlab.core import names as N
 from gradlab.problems.build import build_problem
 
 DT = torch.float64
@@ -158,7 +158,7 @@ def test_gradient_gap_matches_explicit_formula():
     t = 0.5
     est = gl.estimator("gs_st", t=t)
     gap = A.gradient_gap(prob, est, 400, seed=3, chunk_size=64)
-    from gradlab.sampler import UniformStream
+    from gradlab.measure.sampler import UniformStream
 
     eta = prob.params()["logits"]
     u, _ = UniformStream(est, (1, 5), 3, DT, torch.device("cpu")).take(0, 400)
@@ -204,9 +204,9 @@ def test_normalized_bias_std_matches_direct_formula():
 
 
 def test_every_written_file_records_the_same_versions(tmp_path):
-    """One place for the versions (gradlab._version.versions): results, sampler metadata, training snapshots
+    """One place for the versions (gradlab.core.version.versions): results, sampler metadata, training snapshots
     and the verify report carry the same three."""
-    from gradlab._version import versions
+    from gradlab.core.version import versions
     from gradlab.problems.snapshots import save_checkpoint
     from gradlab.theory import write_json
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import gradlab as gl
-from gradlab import names as N
+from gradlab.core import names as N
 from gradlab.problems.build import build_problem
 
 R, NSAMP, BOOT = 400, 1000, 100

@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 import gradlab as gl
-from gradlab import names as N
 from gradlab.analysis import pareto as P
+from gradlab.core import names as N
 from gradlab.problems.build import build_problem
 
 from .test_coverage import SINGLE

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import gradlab as gl
-from gradlab import names as N
-from gradlab.intervals import intervals
+from gradlab.core import names as N
+from gradlab.measure.intervals import intervals
 from gradlab.problems.build import build_problem
 
 from .test_coverage import SINGLE, st_oracle

@@ -11,7 +11,7 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
-from gradlab.random import conditional_gumbel
+from gradlab.core.noise import conditional_gumbel
 
 DT = torch.float64
 PATHWISE = [n for n, c in gl.estimators.REGISTRY.items() if c.pathwise and not c.relaxed_forward]

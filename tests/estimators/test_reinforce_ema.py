@@ -88,7 +88,7 @@ def test_on_a_two_layer_model_fitted_on_whole_traces_and_unbiased():
     tenth of plain REINFORCE's (measured 3.51 against 175 at 2 x 10^4 samples)."""
     from statistics import NormalDist
 
-    from gradlab.random import make_generator
+    from gradlab.core.noise import make_generator
 
     model = SigmoidBeliefNet(hidden=(4, 4), batch_size=1, batch_seed=3)
     est = gl.estimator("reinforce", m=1, baseline="ema")

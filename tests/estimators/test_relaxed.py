@@ -11,7 +11,7 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
-from gradlab.estimators.relaxed import entmax15, sparsemax
+from gradlab.estimators.sparsemax import entmax15, sparsemax
 
 DT = torch.float64
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import gradlab as gl
-from gradlab.exact import chunk_size_for
+from gradlab.measure.exact import chunk_size_for
 from gradlab.problems import StochasticModel
 
 DT = torch.float64

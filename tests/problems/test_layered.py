@@ -166,7 +166,7 @@ def test_labels_belong_to_their_images_and_errors():
 def test_bernoulli_draws_equal_the_categorical_draws_of_0_a():
     """SigmoidBeliefNet draws with draw.bernoulli (each estimator's binary closed form); a twin model written
     with draw((0, a))[..., 1] (the categorical form) must give the same per-sample gradients, seed for seed."""
-    from gradlab.distributions import binary_to_categorical
+    from gradlab.core.distributions import binary_to_categorical
 
     sbn = SigmoidBeliefNet(hidden=(4, 3), batch_size=2, batch_seed=1)  # 2^14 configurations
 

@@ -207,7 +207,7 @@ def test_gradient_gap_of_one_sample_by_hand(model):
     """GS-ST(t) through both layers: the relaxed forward (softmax_t(logits + G) at every draw) against the
     straight-through one (one-hot argmax forward, the same softmax backward), with the sampler's uniforms for
     sample 0 turned into Gumbel noise here (-log(-log(u + eps/4)))."""
-    from gradlab.sampler import UniformStream
+    from gradlab.measure.sampler import UniformStream
 
     t = 0.7
     est = gl.estimator("gs_st", t=t)

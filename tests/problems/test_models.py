@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import gradlab as gl
-from gradlab.distributions import quantization_log_probs
+from gradlab.core.distributions import quantization_log_probs
 from gradlab.problems import CategoricalAutoencoder, LogicGateNetwork, QuantizedNetwork
 from gradlab.problems.logic_gates import GATE_NAMES
 

@@ -1,4 +1,4 @@
-"""REBAR and RELAX on multi-layer models (issue 13; gradlab.problems.layerwise.relaxed_layers_surrogate): per sample
+"""REBAR and RELAX on multi-layer models (issue 13; gradlab.problems.per_draw.relaxed_layers_surrogate): per sample
 against an independent NumPy implementation on a two-draw model (the later draw relaxed from its own Gumbels, the
 control variate's gradient by central finite differences in float64), unbiased against the exact gradients of the
 two-layer SBN and HVAE (z-tests, Bonferroni, stated false-failure rates), RELAX's objective against the per-sample
@@ -127,7 +127,7 @@ def test_fitted_relax_per_sample_and_its_objective_on_two_draws():
     g = model.per_sample_gradients(est, u, "all")
     uo = gl.random.open_uniform(u).numpy()
     sizes = model._uniforms_per_draw(est)
-    from gradlab.problems.layerwise import _objective
+    from gradlab.problems.per_draw import _objective
 
     for i in range(6):
         want_a, want_b = two_draws_np(uo[i], float(np.exp(s["log_t"])), float(s["eta"]), s)
@@ -145,7 +145,7 @@ def test_vectorised_fit_objective_equals_a_per_sample_double_backward(name):
     ``create_graph``. The objective and its gradient in ``phi`` (off its initial values, so the network's terms
     count) agree to 1e-12 relative."""
     from gradlab.estimators.rebar import _broadcast
-    from gradlab.problems.layerwise import _objective, _relaxed_layers, element_widths
+    from gradlab.problems.per_draw import _objective, _relaxed_layers, element_widths
 
     model = {"two_draws": two_draws, **CASES}[name]()
     est = gl.estimator("relax", hidden=4)
@@ -208,7 +208,7 @@ def test_one_online_step_is_adams_first_step_on_the_objective():
     """Adam's first step moves every coordinate by ``lr`` against the sign of its gradient (bias-corrected moments
     ``g`` and ``g^2``; up to its ``eps = 1e-8``): for RELAX's ``eta`` and ``log t`` the sign is that of the
     objective's central difference at this sample (float64), and the moments are kept for the next step."""
-    from gradlab.problems.layerwise import _objective, element_widths
+    from gradlab.problems.per_draw import _objective, element_widths
 
     model = two_draws()
     est = gl.estimator("relax", hidden=3, lr=0.05)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradlab import cli
+from gradlab.cli import main as cli
 from gradlab.sweep import load_config, run_sweep
 
 

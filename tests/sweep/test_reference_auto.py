@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import gradlab as gl
-from gradlab import names as N
-from gradlab.random import task_seed
+from gradlab.core import names as N
+from gradlab.core.noise import task_seed
 from gradlab.sweep import load_config, run_sweep
 
 

@@ -16,8 +16,8 @@ import pytest
 import xarray as xr
 
 import gradlab as gl
-from gradlab import names as N
-from gradlab.results import read_netcdf, write_netcdf
+from gradlab.core import names as N
+from gradlab.core.results import read_netcdf, write_netcdf
 from gradlab.sweep import expand_values, load_config, plan_cells, run_sweep
 
 CONFIG = """
@@ -86,8 +86,8 @@ def test_grid_and_values(tmp_path):
     assert np.isfinite(ds[N.BIAS2].values).all() and np.isfinite(ds[N.VARIANCE].values).all()
     assert np.isnan(ds[N.GAP].sel(estimator="reinforce(m=3)")).all()  # no relaxed sample: recorded as NaN
     # a cell equals a direct computation with the cell's seed
+    from gradlab.core.noise import task_seed
     from gradlab.problems.build import build_problem
-    from gradlab.random import task_seed
 
     prob = build_problem({**cfg.problem, "eta": 1.7})
     st = gl.sample_gradients(prob, gl.estimator("gs_st", t=0.2), 400, seed=task_seed(11, 1), bootstrap=10)
@@ -160,7 +160,9 @@ def test_killed_sweep_resumes(tmp_path):
     cfg_path = write_config(tmp_path, "killed", n=20_000)
     cfg = load_config(cfg_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gradlab.cli", "sweep", str(cfg_path), "--no-progress"], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradlab.cli.main", "sweep", str(cfg_path), "--no-progress"], env=env
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list(cfg.cells_dir.glob("*.json"))) < 3:
         time.sleep(0.05)

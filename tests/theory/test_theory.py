@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from gradlab import cli
 from gradlab import theory as T
+from gradlab.cli import main as cli
 
 # Every claim's verdict in quick mode at the fixed seeds, with what was measured beside it (quick / full mode;
 # the full numbers are from `gradlab verify`, and test_quick_and_full_agree checks the verdicts agree). The VAE
@@ -190,6 +190,38 @@ def test_a_check_that_cannot_run_is_an_error(monkeypatch):
     assert T.exit_status(res) == 2
     with pytest.raises(ValueError, match="unknown claim 'nope'; `gradlab verify --list` shows every claim"):
         T.run_checks(quick=True, only=["nope"])
+
+
+def test_a_check_group_registers_itself_where_it_is_written(monkeypatch):
+    """A new group is one decorated function: the runner finds it with no list to edit, in the claims' order, and
+    reports its setting; a second function under a taken name is refused."""
+    from gradlab.theory import core, runner
+
+    monkeypatch.setattr(core, "CHECK_GROUPS", dict(core.CHECK_GROUPS))
+    monkeypatch.setattr(runner, "CHECK_GROUPS", core.CHECK_GROUPS)
+    before = [g for g, _ in runner._discover()]
+    assert before == [g for g, _ in T.CHECKS] and len(before) == 18
+    first = {}
+    for i, c in enumerate(T.CLAIMS):
+        if c.group is not None:
+            first.setdefault(c.group, i)
+    assert [first[g] for g in before] == sorted(first[g] for g in before)  # the order of the claims' list
+
+    @core.check_group("zz_new", setting="a setting of its own")
+    def check_new(quick):
+        return [T.CheckResult("zz.new", "", "", "", "1.0", "1.0", "confirmed")]
+
+    found = runner._discover()
+    assert [g for g, _ in found][-1] == "zz_new" and found[-1][1] is check_new
+    monkeypatch.setattr(runner, "CHECKS", found)
+    (res,) = T.run_checks(quick=True, only=["zz_new"])
+    assert (res.id, res.verdict, res.setting) == ("zz.new", "confirmed", "a setting of its own")
+
+    with pytest.raises(ValueError, match="check_group: name 'prop1' is taken by check_prop1"):
+
+        @core.check_group("prop1")
+        def another(quick):
+            return []
 
 
 def test_shah_checks_run_on_a_trained_model_and_say_so(quick_results):

@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 
 import gradlab as gl
-from gradlab.results import estimator_coords
-from gradlab.theory import training as TR
+from gradlab.core.results import estimator_coords
+from gradlab.theory import training_group as TR
 from gradlab.theory import training_shah, training_zgr  # noqa: F401
 
 SEEDS, EPOCHS = 3, 4

@@ -11,8 +11,8 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
+from gradlab.core.noise import make_generator, task_seed
 from gradlab.problems import SigmoidBeliefNet
-from gradlab.random import make_generator, task_seed
 
 DT = torch.float64
 

@@ -19,7 +19,7 @@ import torch
 import xarray as xr
 
 import gradlab as gl
-from gradlab import cli
+from gradlab.cli import main as cli
 from gradlab.study import execute as EX
 from gradlab.study import experiments, load_study, plan_runs, run_study
 
@@ -220,7 +220,7 @@ def test_plot_draws_what_a_study_supports(tmp_path):
         estimators=[{"name": "decoupled_st", "tau_f": [0.3, 1.0], "tau_b": [1.0, 3.0]}, {"name": "st"}],
     )
     ds = run_study(cfg, progress=False)
-    from gradlab.figures import plot_results
+    from gradlab.viz.figures import plot_results
 
     paths = plot_results(tmp_path / "grid.nc", tmp_path / "figs")
     assert sorted(p.name for p in paths) == ["grid_curves.png", "grid_final.md", "grid_tau_grid.png"]

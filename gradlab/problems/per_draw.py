@@ -1,4 +1,4 @@
-"""A ``layerwise`` estimator on a multi-layer model (a :class:`~gradlab.problems.model.StochasticModel`): one
+"""A ``layerwise`` estimator on a multi-layer model (a :class:`~gradlab.problems.stochastic_model.StochasticModel`): one
 draw at a time, the later draws resampled from a base trace's uniforms (ARM, DisARM, ARSM, RB-SF, the unordered
 set and priority estimators), or with the later draws relaxed from the same noise (REBAR, RELAX)."""
 
@@ -8,8 +8,8 @@ import math
 
 import torch
 
-from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
-from ..random import make_generator
+from gradlab.core.noise import make_generator
+from gradlab.estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
 
 __all__ = ["control_variate_step", "fitted_control_variate", "layerwise_surrogate", "relaxed_layers_surrogate"]
 

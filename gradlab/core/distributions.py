@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from . import _checks
+from gradlab.core import checks as _checks
 
 __all__ = [
     "binary_to_categorical",

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli import _int_list, parse_hparams
+from gradlab.cli.args import int_list, parse_hparams
 
 
 def _train_hparams(args: argparse.Namespace) -> dict:
@@ -44,22 +44,22 @@ def _anneal(text: str | None) -> dict | None:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train a model with any estimator, log per-epoch losses, save snapshots and the history."""
-    from . import _checks
-    from .estimators import estimator
-    from .io import check_writable
+    from gradlab.core import checks as _checks
+    from gradlab.core.atomic import check_writable
+    from gradlab.estimators import estimator
 
     device = _checks.device("train", args.device or "cpu")  # before any data is read
     est = estimator(args.estimator, **_train_hparams(args))
-    snaps = _int_list(args.snapshot_epochs) or [args.epochs]
+    snaps = int_list(args.snapshot_epochs) or [args.epochs]
     if args.history:  # before any training: a result that cannot be written is an error now, not at the end
         check_writable(Path(args.history).parent, "train", "--history's folder")
     if args.out is None:
         args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
     if args.problem == "vae":
         return _train_vae(args, est, snaps, device)
-    from .problems.build import build_problem
-    from .results import write_netcdf
-    from .training import history_dataset, train
+    from gradlab.core.results import write_netcdf
+    from gradlab.problems.build import build_problem
+    from gradlab.training import history_dataset, train
 
     settings = _problem_settings(args.set)
     settings.setdefault("dtype", "float32")
@@ -77,7 +77,7 @@ def train_command(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
-        lr_milestones=_int_list(args.lr_milestones),
+        lr_milestones=int_list(args.lr_milestones),
         lr_gamma=args.lr_gamma,
         optimizer=args.optimizer,
         temperature_schedule=_anneal(args.anneal),
@@ -99,8 +99,8 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def _train_vae(args: argparse.Namespace, est, snaps: list[int], device: str = "cpu") -> int:
-    from .problems.data import load_dataset
-    from .training import train_vae
+    from gradlab.problems.data import load_dataset
+    from gradlab.training import train_vae
 
     unsupported = [
         f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones", "anneal") if getattr(args, n)

@@ -34,12 +34,11 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from ..distributions import binary_to_categorical
-from ..estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
-from ..random import make_generator
-from .base import ParamLayout, Problem
-from .drawer import DrawSpec, _check_logit, _Drawer
-from .enumeration import (
+from gradlab.core.distributions import binary_to_categorical
+from gradlab.core.noise import make_generator
+from gradlab.estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
+from gradlab.problems.base import ParamLayout, Problem
+from gradlab.problems.enumeration import (
     check_elements_independent,
     chunk_alignment,
     chunk_bytes,
@@ -47,7 +46,13 @@ from .enumeration import (
     exact_chunk,
     support_text,
 )
-from .layerwise import control_variate_step, fitted_control_variate, layerwise_surrogate, relaxed_layers_surrogate
+from gradlab.problems.per_draw import (
+    control_variate_step,
+    fitted_control_variate,
+    layerwise_surrogate,
+    relaxed_layers_surrogate,
+)
+from gradlab.problems.tracing import DrawSpec, _check_logit, _Drawer
 
 __all__ = ["StochasticModel", "DrawSpec"]
 

@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import xarray as xr
 
-from . import names as N
+from gradlab.core import names as N
 
 __all__ = [
     "FAMILY_STYLE",
@@ -79,7 +79,7 @@ LINESTYLES = ("-", "--", "-.", ":")
 
 def varied(family: str) -> str:
     """The hyper-parameter a family's curve runs along, as the estimator declares it (``t`` for others)."""
-    from .estimators import REGISTRY
+    from gradlab.estimators import REGISTRY
 
     cls = REGISTRY.get(family)
     return (cls.varied_field() if cls is not None else None) or "t"
@@ -87,7 +87,7 @@ def varied(family: str) -> str:
 
 def _quiet_default(family: str, key: str, value) -> bool:
     """A hyper-parameter the estimator leaves out of its label at its default (``quiet_defaults``)."""
-    from .estimators import REGISTRY
+    from gradlab.estimators import REGISTRY
 
     cls = REGISTRY.get(family)
     if cls is None or key not in cls.quiet_defaults:
@@ -98,7 +98,7 @@ def _quiet_default(family: str, key: str, value) -> bool:
 def temperature_axis(family: str) -> str | None:
     """The temperature a family's curve runs along in a plot against temperature (its varied hyper-parameter
     when that is one of its ``temperature_fields``; ``t`` for most, any name for a user's estimator), else None."""
-    from .estimators import REGISTRY
+    from gradlab.estimators import REGISTRY
 
     cls = REGISTRY.get(family)
     if cls is None:
@@ -110,7 +110,7 @@ def temperature_axis(family: str) -> str | None:
 def hparam_names(family: str) -> list[str]:
     """The hyper-parameters of a family, as its estimator declares them (:data:`names.HPARAMS` for a family this
     process has not registered)."""
-    from .estimators import REGISTRY
+    from gradlab.estimators import REGISTRY
 
     cls = REGISTRY.get(family)
     return [f.name for f in dataclasses.fields(cls)] if cls is not None else list(N.HPARAMS)

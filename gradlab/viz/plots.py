@@ -21,17 +21,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from . import names as N
-from .styles import (  # noqa: F401  (FAMILY_STYLE, LINESTYLES: re-exported)
+from gradlab.core import names as N
+from gradlab.viz.styles import (  # noqa: F401  (FAMILY_STYLE, LINESTYLES: re-exported)
     FAMILY_STYLE,
     LINESTYLES,
     coinciding,
     short_label,
 )
-from .styles import groups as _groups  # noqa: F401
-from .styles import styled_groups as _styled_groups
-from .styles import temperature_axis as _temperature_axis
-from .styles import varied as _varied
+from gradlab.viz.styles import groups as _groups  # noqa: F401
+from gradlab.viz.styles import styled_groups as _styled_groups
+from gradlab.viz.styles import temperature_axis as _temperature_axis
+from gradlab.viz.styles import varied as _varied
 
 __all__ = [
     "plot_vs_temperature",
@@ -48,7 +48,7 @@ __all__ = [
 
 def save_figure(fig, path: str | Path) -> Path:
     """Save atomically (temporary file, then rename) and close the figure."""
-    from .io import atomic_write_with
+    from gradlab.core.atomic import atomic_write_with
 
     path = Path(path)
     atomic_write_with(
@@ -61,7 +61,7 @@ def save_figure(fig, path: str | Path) -> Path:
 
 
 def _mean_over_seeds(ds: xr.Dataset) -> xr.Dataset:
-    from .results import one_seed
+    from gradlab.core.results import one_seed
 
     return one_seed(ds)
 
@@ -80,9 +80,9 @@ _HLINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 def plot_vs_temperature(ds: xr.Dataset, title: str = "") -> plt.Figure:
     """ZGR Fig. 1 / B.2: squared bias (left) and variance (right) against the temperature (``t``, or the
     temperature a family declares as its curve's hyper-parameter), with bands of the 95 % intervals
-    (:mod:`gradlab.intervals`); a setting measured at one temperature is a point with its interval bar, estimators
-    without a temperature are horizontal lines (each with its own marker at the right end), and one that coincides
-    with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
+    (:mod:`gradlab.measure.intervals`); a setting measured at one temperature is a point with its interval bar,
+    estimators without a temperature are horizontal lines (each with its own marker at the right end), and one that
+    coincides with another family's (ReinMax(t=1) and ZGR) says so in the legend."""
     bounds = _bounds_label(ds)
     ds = _mean_over_seeds(ds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -191,7 +191,7 @@ def plot_pareto(ds: xr.Dataset, title: str = "", mark_t: Sequence[float] = (2.0,
     by default on the upper confidence bounds), settings that coincide with another family's named in the
     legend. The y axis is symlog (squared-bias estimates can be negative). Only estimators of the model's
     objective should be passed (the ``target`` coordinate); others are never on the frontier."""
-    from .analysis.pareto import pareto_mask
+    from gradlab.analysis.pareto import pareto_mask
 
     bounds_text = _bounds_label(ds)
     ds = _mean_over_seeds(ds)

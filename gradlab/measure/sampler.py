@@ -3,7 +3,7 @@
 A chunk of ``R`` samples is one batched computation: the problem's parameters get a leading replica axis
 (``R`` independent copies), the estimator gets ``R`` rows of noise, and one backward pass gives the ``R``
 per-sample gradients. Problems that declare ``has_per_sample_gradients`` use their own path instead: the
-categorical VAE and every :class:`~gradlab.problems.model.StochasticModel` run their own code under
+categorical VAE and every :class:`~gradlab.problems.stochastic_model.StochasticModel` run their own code under
 ``torch.func.vmap`` (what does not depend on the sample, such as the VAE's encoder, runs once per chunk).
 
 Reproducibility. The noise of sample ``i`` depends only on ``(seed, i)``: samples are grouped in fixed
@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from . import _checks
-from ._version import versions
-from .estimators import Estimator
-from .problems.base import Problem
-from .random import _derive, block_seed
-from .stats import GradientStats, StatsAccumulator
+from gradlab.core import checks as _checks
+from gradlab.core.noise import _derive, block_seed
+from gradlab.core.version import versions
+from gradlab.estimators import Estimator
+from gradlab.measure.stats import GradientStats, StatsAccumulator
+from gradlab.problems.base import Problem
 
 __all__ = ["sample_gradients", "per_sample_gradients", "UniformStream", "block_size_for", "chunk_size_for"]
 
@@ -188,7 +188,7 @@ def sample_gradients(
 ) -> GradientStats:
     """Statistics of ``n`` independent samples of ``estimator``'s gradient of ``problem`` (w.r.t. ``wrt``).
 
-    Returns a :class:`~gradlab.stats.GradientStats` (count, float64 mean and per-dimension variance,
+    Returns a :class:`~gradlab.measure.stats.GradientStats` (count, float64 mean and per-dimension variance,
     ``problem.layout(wrt)``). ``keep_samples`` keeps the first raw samples; ``bootstrap`` accumulates that
     many Poisson bootstrap replicates for confidence intervals. ``device`` defaults to the problem's;
     ``chunk_size`` (samples per batched computation) defaults to what fits ``memory_budget`` bytes.
@@ -304,7 +304,7 @@ def _auto_plan(rtol, precision_of, reference, min_n, max_n, bootstrap) -> tuple[
 
 def _precision(stats: GradientStats, precision_of: str, reference, confidence: float) -> float:
     """Relative half-width of the interval of ``precision_of`` (``inf`` for a zero estimate)."""
-    from .intervals import intervals
+    from gradlab.measure.intervals import intervals
 
     ref = stats.mean if reference is None else reference
     iv = intervals(stats, ref, confidence=confidence)

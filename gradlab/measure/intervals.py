@@ -60,7 +60,7 @@ from statistics import NormalDist
 
 import torch
 
-from .stats import GradientStats
+from gradlab.measure.stats import GradientStats
 
 __all__ = ["Replicates", "replicates", "Intervals", "intervals", "z_value"]
 

@@ -16,8 +16,8 @@ def rf4_snapshot(epochs: int, images: int, num_vars: int = 4, num_classes: int =
     the CPU's kernels (AVX2 or AVX-512, one BLAS or another) flips some of RF(4)'s sampled categories and the
     trained snapshot, and with it the verdict of a trend claim on a 5-point grid, differed between machines; in
     float64 a flip needs a uniform within 1e-16 of a category boundary."""
-    from ..problems import CategoricalVAE, digits
-    from ..training import train_rf4
+    from gradlab.problems import CategoricalVAE, digits
+    from gradlab.training import train_rf4
 
     arch = {"num_vars": num_vars, "num_classes": num_classes, "embedding": embedding}
     ds = digits()

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
 
 
 def study_command(args: argparse.Namespace) -> int:
-    from .study import describe, dry_run, experiment_source, experiments, load_study, run_study
+    from gradlab.study import describe, dry_run, experiment_source, experiments, load_study, run_study
 
     if args.list:
         print(describe())

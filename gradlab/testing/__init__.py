@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .estimators import Estimator
-from .estimators import estimator as make_estimator
-from .exact import check_enumerable, exact_expectation, exact_gradient
-from .problems.base import Problem
-from .sampler import sample_gradients
+from gradlab.estimators import Estimator
+from gradlab.estimators import estimator as make_estimator
+from gradlab.measure.exact import check_enumerable, exact_expectation, exact_gradient
+from gradlab.measure.sampler import sample_gradients
+from gradlab.problems.base import Problem
+
+LAYER = 4  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
 __all__ = ["check_estimator", "check_problem"]
 
@@ -137,7 +139,7 @@ def _binary(est: Estimator, dtype: torch.dtype, r: int = 64) -> None:
 
 def _unbiased_problem(est: Estimator) -> Problem:
     """A non-linear loss of two categorical variables (3 categories; 2 for binary-only estimators)."""
-    from .problems import MultiCategorical
+    from gradlab.problems import MultiCategorical
 
     w = torch.tensor([[0.5, -1.5, 1.0], [2.0, -0.3, 0.7]], dtype=torch.float64)
     logits = torch.tensor([[0.3, -1.0, 0.8], [1.2, 0.1, -0.5]], dtype=torch.float64)

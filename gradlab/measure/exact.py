@@ -16,9 +16,9 @@ from collections.abc import Mapping
 
 import torch
 
-from . import _checks
-from .estimators import Estimator
-from .problems.base import Problem
+from gradlab.core import checks as _checks
+from gradlab.estimators import Estimator
+from gradlab.problems.base import Problem
 
 __all__ = ["exact_expectation", "exact_gradient", "check_enumerable", "DEFAULT_MAX_CONFIGURATIONS", "chunk_size_for"]
 

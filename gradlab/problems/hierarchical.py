@@ -1,4 +1,4 @@
-"""Multi-layer models written with :class:`~gradlab.problems.model.StochasticModel`.
+"""Multi-layer models written with :class:`~gradlab.problems.stochastic_model.StochasticModel`.
 
 * :class:`SigmoidBeliefNet`: a classifier with ``L`` layers of stochastic binary units: layer ``l`` draws
   ``h_l ~ Bernoulli(sigmoid(h_{l-1} W_l + b_l))`` (``h_0`` the image; each unit a 2-way categorical with logits
@@ -21,9 +21,9 @@ import math
 
 import torch
 
-from .. import _checks
-from ..distributions import bit_codes
-from .datamodel import DataModel, classifier_metrics, cross_entropy
+from gradlab.core import checks as _checks
+from gradlab.core.distributions import bit_codes
+from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
 
@@ -39,7 +39,7 @@ def _data(data, labels: bool, batch_size: int, batch_seed: int, dtype, device):
     """``(fixed batch, splits, config)``: the fixed minibatch the model is a problem on, the training splits
     (a Dataset's binarised train and valid splits, with labels for a classifier; user tensors: train only)."""
     if data is None:
-        from .data import digits
+        from gradlab.problems.data import digits
 
         data = digits()
 
@@ -145,7 +145,7 @@ class HierarchicalVAE(DataModel):
         device="cpu",
         kl: str = "forward",
     ):
-        from .vae import KL_OPTIONS
+        from gradlab.problems.vae import KL_OPTIONS
 
         self.kl = _checks.choice("HierarchicalVAE", "kl", kl, KL_OPTIONS)
         (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)

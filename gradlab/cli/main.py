@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._version import __version__
+from gradlab.core.version import __version__
 
 
 def _hparam_text(cls) -> str:
@@ -21,7 +21,7 @@ def _hparam_text(cls) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """One line per estimator: name, hyper-parameters with defaults, what it is."""
-    from .estimators import REGISTRY, available_estimators
+    from gradlab.estimators import REGISTRY, available_estimators
 
     rows = [("ESTIMATOR", "HYPER-PARAMETERS (DEFAULTS)", "KIND", "WHAT IT IS")]
     for name in available_estimators():
@@ -33,7 +33,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     w2 = max(len(r[2]) for r in rows)
     for r in rows:
         print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]:<{w2}}  {r[3]}")
-    from .problems.build import PROBLEMS
+    from gradlab.problems.build import PROBLEMS
 
     print("\nproblem kinds (the [problem] table of a sweep: kind = NAME plus these settings):")
     width = max(len(k) for k in [*PROBLEMS, "PROBLEM"])
@@ -48,9 +48,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Squared bias and variance of every estimator on one categorical variable with a quadratic loss."""
     import torch
 
-    from . import _checks, estimator
-    from .intervals import intervals
-    from .stats import GradientStats
+    from gradlab.core import checks as _checks
+    from gradlab.estimators import estimator
+    from gradlab.measure.intervals import intervals
+    from gradlab.measure.stats import GradientStats
 
     k, n = 6, _checks.integer("demo", "--n", args.n, 2)
     gen = torch.Generator().manual_seed(args.seed)
@@ -101,38 +102,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_hparams(items: Sequence[str]) -> dict[str, object]:
-    """``["t=0.5", "m=10", "backward=softmax"]`` -> typed dict (int, then float, else string)."""
-    out: dict[str, object] = {}
-    for item in items or ():
-        if "=" not in item:
-            raise SystemExit(f"gradlab: --hp expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        for cast in (int, float):
-            try:
-                out[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key] = value
-    return out
-
-
-def _int_list(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()] if text else []
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a model with any estimator (``gradlab/cli_train.py``)."""
-    from .cli_train import train_command
+    """Train a model with any estimator (``gradlab/cli/train.py``)."""
+    from gradlab.cli.train import train_command
 
     return train_command(args)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run or resume a sweep from a TOML configuration."""
-    from .sweep import load_config, run_sweep
+    from gradlab.sweep import load_config, run_sweep
 
     cfg = load_config(args.config, out=args.out, device=args.device)
     ds = run_sweep(
@@ -149,7 +128,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Numerical checks of the papers' claims: a table, optional JSON and convergence plots."""
-    from .theory import exit_status, format_table, list_claims, run_checks, write_json
+    from gradlab.theory import exit_status, format_table, list_claims, run_checks, write_json
 
     if args.list:
         print(list_claims())
@@ -167,7 +146,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         write_json(results, args.json, args.quick)
         print(f"wrote {args.json}")
     if args.figures and args.figures.lower() != "none":
-        from .plots import save_verify_figures
+        from gradlab.viz.plots import save_verify_figures
 
         for p in save_verify_figures(results, args.figures):
             print(f"wrote {p}")
@@ -176,7 +155,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: train (or reuse) a snapshot, measure every estimator, write results and figures."""
-    from .run import RunSettings, run_main_job
+    from gradlab.jobs.main_job import RunSettings, run_main_job
 
     run_main_job(
         RunSettings(
@@ -202,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from .figures import plot_results
+    from gradlab.viz.figures import plot_results
 
     for p in plot_results(args.results, args.out):
         print(f"wrote {p}")
@@ -216,7 +195,7 @@ class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
         problem = next((a for a in self._actions if a.dest == "problem" and "{kinds}" in (a.help or "")), None)
         if problem is not None:
-            from .problems.build import trainable_problems
+            from gradlab.problems.build import trainable_problems
 
             problem.help = problem.help.replace("{kinds}", ", ".join(trainable_problems()))
         return super().format_help()
@@ -360,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with 1 if any claim is refuted")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_verify)
-    from .cli_study import add_parser as add_study
+    from gradlab.cli.study import add_parser as add_study
 
     add_study(sub)
     for command in sub.choices.values():

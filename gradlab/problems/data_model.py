@@ -1,5 +1,5 @@
-"""Models trained on a data set: a :class:`~gradlab.problems.model.StochasticModel` whose losses are per example
-of a minibatch, which can move to another minibatch and be trained (``gradlab.training.train``).
+"""Models trained on a data set: a :class:`~gradlab.problems.stochastic_model.StochasticModel` whose losses are per
+example of a minibatch, which can move to another minibatch and be trained (``gradlab.training.train``).
 
 A :class:`DataModel` holds the splits of its data set (``splits``: ``{"train": (x, y), "valid": ...}``, each a
 tuple of tensors whose first axis is the example) and one current minibatch (``batch``), on which it is a
@@ -33,9 +33,9 @@ from collections.abc import Mapping
 
 import torch
 
-from ..estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
-from .drawer import _Drawer
-from .model import StochasticModel
+from gradlab.estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
+from gradlab.problems.stochastic_model import StochasticModel
+from gradlab.problems.tracing import _Drawer
 
 __all__ = ["DataModel", "cross_entropy", "classifier_metrics"]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import names as N
-from ._version import versions
-from .io import atomic_write_with
+from gradlab.core import names as N
+from gradlab.core.atomic import atomic_write_with
+from gradlab.core.version import versions
 
 __all__ = ["estimator_coords", "provenance", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import names as N
+from gradlab.core import names as N
 
 __all__ = ["result_figures", "plot_results"]
 
@@ -29,7 +29,7 @@ __all__ = ["result_figures", "plot_results"]
 def _subject(ds: xr.Dataset) -> str:
     """What was measured, for the titles: the problem kind's registered summary up to its first parenthesis or
     comma (e.g. "categorical VAE"), "on" its data set where the kind reads one, "(snapshot)" at a snapshot."""
-    from .problems.build import PROBLEMS
+    from gradlab.problems.build import PROBLEMS
 
     try:
         problem = json.loads(ds.attrs.get("problem_config", "{}"))
@@ -46,7 +46,7 @@ def _subject(ds: xr.Dataset) -> str:
 
 def _asks(families: np.ndarray, question) -> np.ndarray:
     """``question(estimator class)`` per setting (False for a family this process has not registered)."""
-    from .estimators import REGISTRY
+    from gradlab.estimators import REGISTRY
 
     answers = {f: bool(question(REGISTRY[f])) if f in REGISTRY else False for f in set(map(str, families))}
     return np.array([answers[str(f)] for f in families], dtype=bool)
@@ -60,7 +60,7 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
     """Write the figures ``ds`` supports (module docstring) as ``directory/stem_*.png``; returns their paths. A
     result with problem axes (a sweep's grid) gets one set per grid point, ``stem_<axis><index>..._*.png``, the
     point's values in the titles."""
-    from .plots import plot_quantization, save_figure
+    from gradlab.viz.plots import plot_quantization, save_figure
 
     directory = Path(directory)
     other = [d for d in ds[N.BIAS2].dims if d not in (N.ESTIMATOR, N.SEED)]
@@ -78,9 +78,9 @@ def result_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Pat
 
 def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) -> list[Path]:
     """The figures of one grid point (no problem axes left)."""
-    from .analysis.pareto import model_target_mask
-    from .plots import plot_pareto, plot_tau_grid, plot_vs_temperature, save_figure
-    from .results import one_seed
+    from gradlab.analysis.pareto import model_target_mask
+    from gradlab.core.results import one_seed
+    from gradlab.viz.plots import plot_pareto, plot_tau_grid, plot_vs_temperature, save_figure
 
     sub = one_seed(point)
     fam = sub[N.FAMILY].values
@@ -115,7 +115,7 @@ def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) 
 
 def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """``gradlab plot``: the figures of a result file (:func:`result_figures`), beside it or in ``out_dir``."""
-    from .results import read_netcdf
+    from gradlab.core.results import read_netcdf
 
     path = Path(path)
     if not path.is_file():
@@ -128,7 +128,7 @@ def plot_results(path: str | Path, out_dir: str | Path | None = None) -> list[Pa
         raise ValueError(f"plot: {path} is not a netCDF file gradlab can read ({exc})") from None
     directory = Path(out_dir) if out_dir else path.parent
     if "train_loss" in ds and "epoch" in ds.dims and N.BIAS2 not in ds:  # a study's or gradlab train's histories
-        from .history_figures import history_figures
+        from gradlab.viz.history_figures import history_figures
 
         return history_figures(ds, directory, path.stem)
     missing = [v for v in (N.BIAS2, N.VARIANCE, N.FAMILY) if v not in ds]

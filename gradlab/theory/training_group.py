@@ -37,11 +37,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import training_shah, training_zgr  # (their checks register themselves)
-from .core import CheckResult
-from .histories import TRAINING_CHECKS, TRAINING_FILES, _Iv, _setting
-from .training_shah import _cae, _logic, _off_diagonal
-from .training_zgr import _table3, _vae_table
+from gradlab.theory import training_shah, training_zgr  # (their checks register themselves)
+from gradlab.theory.core import CheckResult, check_group
+from gradlab.theory.histories import TRAINING_CHECKS, TRAINING_FILES, _Iv, _setting
+from gradlab.theory.training_shah import _cae, _logic, _off_diagonal
+from gradlab.theory.training_zgr import _table3, _vae_table
 
 __all__ = ["check_training", "TRAINING_FILES", "default_results_dir", "histories_scales", "SCALES"]
 
@@ -80,6 +80,7 @@ def histories_scales(root: str | Path) -> list[tuple[str, Path]]:
     return [(d.name, d) for d in found]
 
 
+@check_group("training")
 def check_training(quick: bool = False, results: str | Path | None = None) -> list[CheckResult]:
     """Every training claim at every scale with histories under ``results`` (default :func:`default_results_dir`);
     the same in quick mode (nothing is sampled here)."""

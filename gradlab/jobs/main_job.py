@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import names as N
-from .results import one_seed
+from gradlab.core import names as N
+from gradlab.core.results import one_seed
 
 __all__ = ["RunSettings", "run_main_job", "run_config", "estimator_families", "peer_estimators"]
 
@@ -49,8 +49,8 @@ class RunSettings:
 
     def resolved(self) -> RunSettings:
         """Defaults filled in and every setting checked (before any training or sampling)."""
-        from . import _checks
-        from .problems.data import DATASETS, EMBEDDED
+        from gradlab.core import checks as _checks
+        from gradlab.problems.data import DATASETS, EMBEDDED
 
         s = dataclasses.replace(self)
         s.out = Path(s.out)
@@ -185,8 +185,8 @@ def snapshot_dir(s: RunSettings) -> Path:
 
 def ensure_snapshot(s: RunSettings) -> Path:
     """The RF(4) snapshot (trained once, then reused; :func:`gradlab.training.rf4_snapshot`)."""
-    from .problems.data import load_dataset
-    from .training import rf4_snapshot
+    from gradlab.problems.data import load_dataset
+    from gradlab.training import rf4_snapshot
 
     return rf4_snapshot(
         snapshot_dir(s),
@@ -203,13 +203,13 @@ def ensure_snapshot(s: RunSettings) -> Path:
 def same_target(sub) -> np.ndarray:
     """Estimators of the model's objective (the ``target`` coordinate): all but decoupled_st with tau_f != 1,
     whose target is the objective under softmax(logits / tau_f); only these are compared for the frontier."""
-    from .analysis.pareto import model_target_mask
+    from gradlab.analysis.pareto import model_target_mask
 
     return model_target_mask(sub)
 
 
 def pareto_of(sub, method: str = "auto", objectives=(N.BIAS2, N.VARIANCE)) -> np.ndarray:
-    from .analysis.pareto import pareto_mask
+    from gradlab.analysis.pareto import pareto_mask
 
     return pareto_mask(sub, objectives, method=method).values
 
@@ -252,10 +252,10 @@ def summary_table(ds) -> str:
 
 def run_main_job(settings: RunSettings | None = None) -> dict:
     """Run the study; returns paths and timings (and prints the summary)."""
-    from .figures import result_figures
-    from .sweep import load_config, run_sweep
-    from .sweep.execute import check_out
-    from .training.vae import snapshot_paths
+    from gradlab.sweep import load_config, run_sweep
+    from gradlab.sweep.execute import check_out
+    from gradlab.training.vae import snapshot_paths
+    from gradlab.viz.figures import result_figures
 
     s = (settings or RunSettings()).resolved()
     t0 = time.perf_counter()

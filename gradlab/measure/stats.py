@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .problems.base import ParamLayout
+from gradlab.problems.base import ParamLayout
 
 __all__ = ["GradientStats", "StatsAccumulator"]
 

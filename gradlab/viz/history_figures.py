@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from . import names as N
+from gradlab.core import names as N
 
 __all__ = ["history_figures", "final_table", "METRICS"]
 
@@ -96,8 +96,8 @@ def tau_grid_figure(ds: xr.Dataset, metric: str, title: str, higher: bool | None
 def history_figures(ds: xr.Dataset, directory: str | Path, stem: str) -> list[Path]:
     """Write the table (``stem[_point]_final.md``) and the figures (``_curves.png``, ``_tau_grid.png``) of every
     point of the study's grid; returns their paths."""
-    from .io import atomic_write_text
-    from .plots import save_figure
+    from gradlab.core.atomic import atomic_write_text
+    from gradlab.viz.plots import save_figure
 
     directory = Path(directory)
     axes = [d for d in ds[_metric(ds)].dims if d not in (N.ESTIMATOR, N.SEED, "epoch")]

@@ -29,9 +29,9 @@ from typing import ClassVar
 
 import torch
 
-from .. import _checks
-from .gumbel import GumbelSoftmax
-from .pathwise import PathwiseEstimator
+from gradlab.core import checks as _checks
+from gradlab.estimators.gumbel import GumbelSoftmax
+from gradlab.estimators.pathwise import PathwiseEstimator
 
 __all__ = ["GumbelSparsemax", "GumbelEntmax", "HardConcrete", "sparsemax", "entmax15"]
 

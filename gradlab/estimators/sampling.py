@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from ..random import gumbel_from_uniform, open_uniform
+from gradlab.core.noise import gumbel_from_uniform, open_uniform
 
 __all__ = [
     "checked_losses",

@@ -1,5 +1,5 @@
-"""The ``draw`` callable a :class:`~gradlab.problems.model.StochasticModel`'s ``forward`` receives: one call per
-tensor of categorical variables (``draw.bernoulli`` for binary units), checked against the traced structure."""
+"""The ``draw`` callable a :class:`~gradlab.problems.stochastic_model.StochasticModel`'s ``forward`` receives: one call
+per tensor of categorical variables (``draw.bernoulli`` for binary units), checked against the traced structure."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..distributions import binary_to_categorical
+from gradlab.core.distributions import binary_to_categorical
 
 if TYPE_CHECKING:
-    from .model import StochasticModel
+    from gradlab.problems.stochastic_model import StochasticModel
 
 __all__ = ["DrawSpec"]
 
