@@ -1,5 +1,5 @@
 """REBAR and RELAX on a multi-layer model (issue 13): the vectorised sampler (``torch.func.vmap`` over samples of
-the per-draw construction, ``gradlab.problems.per_draw.relaxed_layers_surrogate``) against the per-sample loop a
+the per-draw construction, ``gradlab.estimators.multilayer.RELAXED_LATER``) against the per-sample loop a
 user would write (the same surrogate, one backward pass per sample), beside ZGR, REINFORCE and DisARM on the same
 model, and the cost of RELAX's training-time step (one Adam step of its networks per training step).
 
@@ -55,7 +55,7 @@ def main() -> None:
 
 def loop_gradients(model, est, n: int) -> None:
     """One surrogate and one backward pass per sample (what a user without vmap would write)."""
-    sizes = model._uniforms_per_draw(est)
+    sizes = model.uniforms_per_draw(est)
     surrogate = model._surrogate_of(est)
     g = torch.Generator().manual_seed(1)
     for _ in range(n):

@@ -232,6 +232,7 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 
 
 @pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.slow
 def test_peak_memory_bounded_by_chunk_not_support():
     """4,096 vs 262,144 configurations at the same chunk size: the peak resident memory barely moves (the
     decoder outputs alone of an unchunked 2^18 pass would need 822 MB)."""

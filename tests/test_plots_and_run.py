@@ -90,6 +90,7 @@ def test_convergence_figure(tmp_path):
     assert plots.save_figure(fig, tmp_path / "c.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_run_quick_end_to_end(tmp_path, monkeypatch, capsys):
     """`gradlab run --quick`: snapshot, netCDF with the expected variables and no NaN, figures, summary."""
     monkeypatch.chdir(tmp_path)

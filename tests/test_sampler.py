@@ -142,6 +142,7 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 """
 
 
+@pytest.mark.slow
 def test_peak_memory_flat_in_n():
     """Peak resident memory for n = 10^2 and 10^4 samples (~39,000 entries each): no samples are stored."""
 

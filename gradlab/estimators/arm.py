@@ -25,6 +25,7 @@ import torch
 
 from gradlab.core.noise import open_uniform
 from gradlab.estimators.base import Estimator, Loss, checked_losses
+from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 
 __all__ = ["ARM", "DisARM"]
 
@@ -35,7 +36,7 @@ class _Antithetic(Estimator):
 
     pathwise: ClassVar[bool] = False
     categories: ClassVar[int | None] = 2
-    layerwise: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RESAMPLED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
 
     @property

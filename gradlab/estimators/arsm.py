@@ -24,6 +24,7 @@ import torch
 
 from gradlab.core.noise import open_uniform
 from gradlab.estimators.base import Estimator, Loss, checked_losses
+from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 
 __all__ = ["ARSM"]
 
@@ -37,7 +38,7 @@ class ARSM(Estimator):
         "ARSM (Yin et al. 2019): Dirichlet-augmented REINFORCE, K^2 swapped pseudo actions; unbiased"
     )
     pathwise: ClassVar[bool] = False
-    layerwise: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RESAMPLED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
 
     @property

@@ -122,12 +122,10 @@ class Estimator:
     temperature_fields: ClassVar[tuple[str, ...]] = ()
     # the number of categories the estimator is defined for (None: any; 2: binary variables only, ARM / DisARM)
     categories: ClassVar[int | None] = None
-    # how a multi-layer model applies a score-function estimator: ``scores_whole_trace`` (``m`` whole traces scored
-    # together with ``score_weights(losses)``: REINFORCE), ``layerwise`` (one draw at a time, the later ones
-    # resampled: ARM, DisARM, ...) or ``relaxes_later_draws`` (REBAR, RELAX; problems.layerwise)
-    scores_whole_trace: ClassVar[bool] = False
-    layerwise: ClassVar[bool] = False
-    relaxes_later_draws: ClassVar[bool] = False
+    # how a multi-layer model applies the estimator (a strategy of :mod:`gradlab.estimators.multilayer`: whole
+    # traces scored together, REINFORCE; one draw at a time with the later draws resampled, ARM, DisARM, ...; or with
+    # them relaxed, REBAR, RELAX). None: a plug-in per draw for a pathwise estimator, else not applicable.
+    draw_strategy: ClassVar[object | None] = None
     # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
     curve_field: ClassVar[str | None] = None
 

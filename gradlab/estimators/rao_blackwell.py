@@ -27,6 +27,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index
+from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 
 __all__ = ["RaoBlackwellReinforce"]
 
@@ -44,7 +45,7 @@ class RaoBlackwellReinforce(Estimator):
     )
     pathwise: ClassVar[bool] = False
     curve_field: ClassVar[str | None] = "k"
-    layerwise: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RESAMPLED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -43,6 +43,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.core.noise import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
 from gradlab.estimators.base import Estimator, Loss, checked_losses, one_hot
+from gradlab.estimators.multilayer import RELAXED_LATER, DrawStrategy
 
 __all__ = ["REBAR", "RELAX"]
 
@@ -60,7 +61,7 @@ class _RelaxationControlVariate(Estimator):
     eta: float = 1.0
 
     pathwise: ClassVar[bool] = False
-    relaxes_later_draws: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RELAXED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
     temperature_fields: ClassVar[tuple[str, ...]] = ("t",)
 

@@ -22,6 +22,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.core.noise import make_generator
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
+from gradlab.estimators.multilayer import WHOLE_TRACE, DrawStrategy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Reinforce(Estimator):
         "RF(m): REINFORCE, leave-one-out baseline (Kool et al. 2019 eq. 8), or 'none' / 'ema' (m >= 1); unbiased"
     )
     pathwise: ClassVar[bool] = False
-    scores_whole_trace: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = WHOLE_TRACE  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
     quiet_defaults: ClassVar[tuple[str, ...]] = ("baseline", "decay")
     BASELINES: ClassVar[tuple[str, ...]] = ("loo", "none", "ema")

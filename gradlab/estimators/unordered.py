@@ -32,6 +32,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.core.noise import gumbel_from_uniform
 from gradlab.estimators.base import Estimator, Loss, inverse_cdf_index
+from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 from gradlab.estimators.rao_blackwell import candidate_losses
 
 __all__ = ["UnorderedSet", "PriorityReinforce", "log_set_probability"]
@@ -69,7 +70,7 @@ class UnorderedSet(Estimator):
     )
     pathwise: ClassVar[bool] = False
     curve_field: ClassVar[str | None] = "k"
-    layerwise: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RESAMPLED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
     BASELINES: ClassVar[tuple[str, ...]] = ("builtin", "none")
     MAX_K: ClassVar[int] = 6
@@ -140,7 +141,7 @@ class PriorityReinforce(Estimator):
         "REINFORCE without replacement by priority sampling (Kool et al. 2019): k members, weights p/q; unbiased"
     )
     pathwise: ClassVar[bool] = False
-    layerwise: ClassVar[bool] = True
+    draw_strategy: ClassVar[DrawStrategy] = RESAMPLED_LATER  # on a multi-layer model (estimators.multilayer)
     unbiased: ClassVar[bool] = True
     curve_field: ClassVar[str | None] = "k"
 

@@ -49,10 +49,6 @@ def chunk_size_for(problem: Problem, memory_budget: int = DEFAULT_MEMORY_BUDGET)
     return chunk - chunk % align if chunk >= align else chunk
 
 
-def _forward(logits: torch.Tensor, estimator: Estimator | None) -> torch.Tensor:
-    return estimator.forward_logits(logits) if estimator is not None else logits
-
-
 def exact_expectation(
     problem: Problem,
     params: Mapping[str, torch.Tensor] | None = None,
@@ -68,13 +64,10 @@ def exact_expectation(
     n = check_enumerable(problem, max_configurations)
     chunk = chunk_size or chunk_size_for(problem)
     full = problem.full_params(params or {})
-    if problem.layered:
-        return sum(problem.exact_chunk(full, estimator, s, min(n, s + chunk)) for s in range(0, n, chunk))
-    logits = _forward(problem.latent_logits(full), estimator)
-    total = problem.constant_terms(full, logits)
-    total = torch.zeros((), dtype=logits.dtype, device=logits.device) if total is None else total
+    total = None
     for start in range(0, n, chunk):
-        total = total + problem.enumerated_terms(full, logits, start, min(n, start + chunk))
+        term = problem.exact_chunk(full, estimator, start, min(n, start + chunk))
+        total = term if total is None else total + term
     return total
 
 
@@ -96,40 +89,5 @@ def exact_gradient(
     _checks.integer("exact_gradient", "chunk_size", chunk, 1)
     layout = problem.layout(wrt)
     leaves = {k: v.detach().clone().requires_grad_() for k, v in problem.params(wrt).items()}
-    full = problem.full_params(leaves)
-    names = list(leaves)
-    if problem.layered:  # draws in sequence: each chunk differentiated on its own, straight to the parameters
-        acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
-        with torch.enable_grad():
-            for start in range(0, n, chunk):
-                term = problem.exact_chunk(full, estimator, start, min(n, start + chunk))
-                for k, g in zip(
-                    names, torch.autograd.grad(term, list(leaves.values()), allow_unused=True), strict=True
-                ):
-                    if g is not None:
-                        acc[k] += g.to(torch.float64)
-        return layout.flatten(acc)
-    with torch.enable_grad():
-        logits = _forward(problem.latent_logits(full), estimator)
-        logits_leaf = logits.detach().requires_grad_()
-        acc_logits = torch.zeros(logits.shape, dtype=torch.float64, device=logits.device)
-        acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
-        for start in range(0, n, chunk):
-            term = problem.enumerated_terms(full, logits_leaf, start, min(n, start + chunk))
-            grads = torch.autograd.grad(term, [logits_leaf, *leaves.values()], allow_unused=True)
-            acc_logits += grads[0].to(torch.float64)
-            for k, g in zip(names, grads[1:], strict=True):
-                if g is not None:
-                    acc[k] += g.to(torch.float64)
-        # the logits' total gradient through the encoder (or the logits themselves), plus constant terms
-        outputs, grad_outputs = [logits], [acc_logits.to(logits.dtype)]
-        const = problem.constant_terms(full, logits)
-        if const is not None:
-            outputs.append(const)
-            grad_outputs.append(torch.ones_like(const))
-        if logits.requires_grad:
-            grads = torch.autograd.grad(outputs, list(leaves.values()), grad_outputs, allow_unused=True)
-            for k, g in zip(names, grads, strict=True):
-                if g is not None:
-                    acc[k] += g.to(torch.float64)
-    return layout.flatten(acc)
+    bounds = [(start, min(n, start + chunk)) for start in range(0, n, chunk)]
+    return layout.flatten(problem.exact_gradient_chunks(leaves, estimator, bounds))

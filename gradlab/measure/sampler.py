@@ -2,9 +2,10 @@
 
 A chunk of ``R`` samples is one batched computation: the problem's parameters get a leading replica axis
 (``R`` independent copies), the estimator gets ``R`` rows of noise, and one backward pass gives the ``R``
-per-sample gradients. Problems that declare ``has_per_sample_gradients`` use their own path instead: the
-categorical VAE and every :class:`~gradlab.problems.stochastic_model.StochasticModel` run their own code under
-``torch.func.vmap`` (what does not depend on the sample, such as the VAE's encoder, runs once per chunk).
+per-sample gradients (:meth:`Problem.per_sample_gradients <gradlab.problems.base.Problem.per_sample_gradients>`,
+which every problem implements; the categorical VAE and every
+:class:`~gradlab.problems.stochastic_model.StochasticModel` override it with their own code under
+``torch.func.vmap``: what does not depend on the sample, such as the VAE's encoder, runs once per chunk).
 
 Reproducibility. The noise of sample ``i`` depends only on ``(seed, i)``: samples are grouped in fixed
 blocks (their size depends on the problem and the estimator, not on the chunk), and block ``b`` is drawn
@@ -92,45 +93,15 @@ def per_sample_gradients(
     problem: Problem, estimator: Estimator, uniforms: torch.Tensor, wrt: str = "all", workspace: dict | None = None
 ) -> dict[str, torch.Tensor]:
     """Gradients of the estimator's surrogate for ``R = uniforms.shape[0]`` independent samples:
-    ``{name: (R, *shape)}`` for the parameters selected by ``wrt``."""
-    if problem.has_per_sample_gradients:  # a declared capability: the problem's own vectorised path
-        return problem.per_sample_gradients(estimator, uniforms, wrt, workspace)
-    return replicated_gradients(problem, estimator, uniforms, wrt)
-
-
-def replicated_gradients(problem: Problem, estimator: Estimator, uniforms: torch.Tensor, wrt: str):
-    """Generic path: parameters replicated on a leading axis (stride-0 views), one backward pass.
-
-    The problem's ``logits`` and ``loss`` must broadcast over that leading replica axis (the simple problems
-    do, since parameters enter only through element-wise and ``matmul`` operations).
-    """
-    r = uniforms.shape[0]
-    chosen = problem.params(wrt)
-    leaves = {k: v.unsqueeze(0).expand(r, *v.shape).requires_grad_() for k, v in chosen.items()}
-    full = problem.full_params(leaves)
-    with torch.enable_grad():
-        logits = problem.latent_logits(full)
-        want = (r, *problem.latent_logits(problem.full_params(chosen)).shape)
-        if tuple(logits.shape) != want:
-            raise ValueError(
-                f"{problem.name}: logits(params) must broadcast a leading replica axis: expected shape {want}, "
-                f"got {tuple(logits.shape)}; implement per_sample_gradients for this problem"
-            )
-        fwd = estimator.forward_logits(logits)
-        out = estimator.surrogate(logits, lambda x: problem.loss(x, full, fwd), uniforms)
-        grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-    return {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in zip(leaves, grads, strict=True)}
+    ``{name: (R, *shape)}`` for the parameters selected by ``wrt`` (the problem's
+    :meth:`~gradlab.problems.base.Problem.per_sample_gradients`)."""
+    return problem.per_sample_gradients(estimator, uniforms, wrt, workspace)
 
 
 def fitted(problem: Problem, estimator: Estimator) -> Estimator:
-    """``estimator.fit`` at the problem's logits and loss (an estimator with state to train first, RELAX), once
-    before any sample, so every chunk uses the same fitted estimator; a multi-layer model's ``fitted``."""
-    if problem.layered:  # the model fits it draw by draw (RELAX) or says it cannot
-        return problem.fitted(estimator)
-    full = problem.full_params(problem.params("all"))
-    logits = problem.latent_logits(full).detach()
-    fwd = estimator.forward_logits(logits)
-    return estimator.fit(logits, lambda x: problem.loss(x, full, fwd))
+    """``estimator`` fitted once before any sample (an estimator with state to train first, RELAX), so every chunk
+    uses the same fitted estimator (the problem's :meth:`~gradlab.problems.base.Problem.fitted`)."""
+    return problem.fitted(estimator)
 
 
 def chunk_size_for(problem, estimator, wrt, memory_budget, block, n) -> int:

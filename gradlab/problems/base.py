@@ -106,12 +106,85 @@ class Problem:
     name = "problem"
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
-    layered = False  # True: draws in sequence (StochasticModel); the exact engine calls exact_chunk
-    has_per_sample_gradients = False  # True: per_sample_gradients is the problem's own vectorised path
 
+    # ------------------------------------------------------------------ what the engines call (every problem)
     def per_sample_gradients(self, estimator, uniforms: torch.Tensor, wrt: str = "all", workspace=None):
-        """Gradients ``{name: (R, *shape)}`` of ``R`` samples (problems declaring has_per_sample_gradients)."""
-        raise NotImplementedError(f"{self.name} has no per_sample_gradients (has_per_sample_gradients is False)")
+        """Gradients ``{name: (R, *shape)}`` of ``R`` independent samples of ``estimator`` (``uniforms``: ``(R,
+        uniforms_per_sample)``), the sampler's one call per chunk. Here: the parameters replicated on a leading
+        axis (stride-0 views) and one backward pass, which needs ``logits`` and ``loss`` to broadcast over that
+        replica axis (the simple problems do: parameters enter through element-wise and ``matmul`` operations);
+        a problem with a faster path of its own overrides this (``workspace``: a dict it may keep state in for
+        the duration of one ``sample_gradients`` call)."""
+        r = uniforms.shape[0]
+        chosen = self.params(wrt)
+        leaves = {k: v.unsqueeze(0).expand(r, *v.shape).requires_grad_() for k, v in chosen.items()}
+        full = self.full_params(leaves)
+        with torch.enable_grad():
+            logits = self.latent_logits(full)
+            want = (r, *self.latent_logits(self.full_params(chosen)).shape)
+            if tuple(logits.shape) != want:
+                raise ValueError(
+                    f"{self.name}: logits(params) must broadcast a leading replica axis: expected shape {want}, "
+                    f"got {tuple(logits.shape)}; implement per_sample_gradients for this problem"
+                )
+            fwd = estimator.forward_logits(logits)
+            out = estimator.surrogate(logits, lambda x: self.loss(x, full, fwd), uniforms)
+            grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
+        return {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in zip(leaves, grads, strict=True)}
+
+    def fitted(self, estimator):
+        """``estimator`` with its state fitted at the problem's parameter values and loss before a measurement
+        (an estimator that ``needs_fit``: RELAX's control variate, REINFORCE's moving-average baseline)."""
+        full = self.full_params(self.params("all"))
+        logits = self.latent_logits(full).detach()
+        fwd = estimator.forward_logits(logits)
+        return estimator.fit(logits, lambda x: self.loss(x, full, fwd))
+
+    def exact_chunk(self, params: Mapping[str, torch.Tensor], estimator, start: int, stop: int) -> torch.Tensor:
+        """The objective's share of configurations ``start..stop-1``, differentiable in ``params`` (the first
+        chunk carries the terms that do not depend on ``x``); summed over the chunks it is ``E[L]`` under the
+        latent distribution (``estimator.forward_logits`` of it when an estimator is given)."""
+        logits = self.latent_logits(params)
+        logits = estimator.forward_logits(logits) if estimator is not None else logits
+        terms = self.enumerated_terms(params, logits, start, stop)
+        const = self.constant_terms(params, logits) if start == 0 else None
+        return terms if const is None else const + terms
+
+    def exact_gradient_chunks(
+        self, leaves: Mapping[str, torch.Tensor], estimator, bounds: Iterable[tuple[int, int]]
+    ) -> dict[str, torch.Tensor]:
+        """``d E[L] / d leaves`` in float64, enumerated over the chunks ``bounds`` (``(start, stop)`` pairs that
+        cover the configurations): the exact engine's one call. Here the chunks are differentiated in the latent
+        logits and their sum taken back through ``logits(params)`` once (with the constant terms); a problem
+        whose configurations are not those of one set of logits (a multi-layer model) differentiates each
+        :meth:`exact_chunk` straight to the parameters."""
+        full = self.full_params(leaves)
+        names = list(leaves)
+        with torch.enable_grad():
+            logits = self.latent_logits(full)
+            logits = estimator.forward_logits(logits) if estimator is not None else logits
+            logits_leaf = logits.detach().requires_grad_()
+            acc_logits = torch.zeros(logits.shape, dtype=torch.float64, device=logits.device)
+            acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
+            for start, stop in bounds:
+                term = self.enumerated_terms(full, logits_leaf, start, stop)
+                grads = torch.autograd.grad(term, [logits_leaf, *leaves.values()], allow_unused=True)
+                acc_logits += grads[0].to(torch.float64)
+                for k, g in zip(names, grads[1:], strict=True):
+                    if g is not None:
+                        acc[k] += g.to(torch.float64)
+            # the logits' total gradient through the encoder (or the logits themselves), plus constant terms
+            outputs, grad_outputs = [logits], [acc_logits.to(logits.dtype)]
+            const = self.constant_terms(full, logits)
+            if const is not None:
+                outputs.append(const)
+                grad_outputs.append(torch.ones_like(const))
+            if logits.requires_grad:
+                grads = torch.autograd.grad(outputs, list(leaves.values()), grad_outputs, allow_unused=True)
+                for k, g in zip(names, grads, strict=True):
+                    if g is not None:
+                        acc[k] += g.to(torch.float64)
+        return acc
 
     def looped_gradients(self, estimator, uniforms: torch.Tensor, wrt: str = "all") -> dict[str, torch.Tensor]:
         """Gradients ``{name: (R, *shape)}`` of ``R`` samples, one surrogate and one backward per sample: the path

@@ -152,13 +152,13 @@ class DataModel(StochasticModel):
         want = self.uniforms_per_sample(estimator)
         if tuple(uniforms.shape) != (want,):
             raise ValueError(f"{self.name}: uniforms must have shape ({want},), got {tuple(uniforms.shape)}")
-        parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
-        return self._surrogate_of(estimator)(estimator, params, parts)
+        parts = torch.split(uniforms, self.uniforms_per_draw(estimator))
+        return self.strategy(estimator).surrogate(self, estimator, params, parts)
 
     def hard_losses(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
         """Per-example losses at the discrete samples of a pathwise estimator's noise: the argmax of its relaxed
         sample (for ``gs``, whose forward is relaxed: its training loss is logged there, as the ZGR paper does)."""
-        parts = torch.split(uniforms, self._uniforms_per_draw(estimator))
+        parts = torch.split(uniforms, self.uniforms_per_draw(estimator))
 
         def sample(i, logits):
             return one_hot(estimator.plugin_sample(logits, parts[i]).argmax(-1), logits.shape[-1], logits.dtype)
@@ -167,7 +167,7 @@ class DataModel(StochasticModel):
             return (estimator.plugin_sample_binary(logit, parts[i]) > 0.5).to(logit.dtype)
 
         with torch.no_grad():
-            return self._run(params, sample, estimator, sample_binary)
+            return self.run_forward(params, sample, estimator, sample_binary)
 
     def discrete_losses(self, params, generator: torch.Generator, estimator: Estimator | None = None) -> torch.Tensor:
         """Per-example losses with one discrete sample of every draw (inversion with uniforms from

@@ -93,8 +93,6 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
     draw 0 is evaluated nested, one ``vmap`` per draw: what a draw's configurations do not change is computed once
     per configuration of the draws before it (the tree of the draws, as Pyro's enumeration broadcasts), not once per
     configuration of the whole support; any other chunk flat, one ``forward`` per configuration."""
-    from gradlab.problems.stochastic_model import _vmapped
-
     per = _per_element(model)
     e = len(model.loss_shape)
     counts = _counts(model)
@@ -110,7 +108,7 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
             log_p.append(picked.flatten(e).sum(-1) if per else picked.sum())
             return scatter_one_hot(idx[i], logits.detach())
 
-        values = model._run(params, sample, estimator)
+        values = model.run_forward(params, sample, estimator)
         log_p = sum(log_p[1:], log_p[0])
         return (log_p, values) if per else (log_p, values.sum())
 
@@ -125,14 +123,14 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
         idx += [
             _indices(model, i, torch.arange(counts[i], device=dev, dtype=torch.int64)) for i in range(1, len(counts))
         ]
-        log_p, values = _vmapped(model, fn, *idx)
+        log_p, values = model.vmapped(fn, *idx)
     else:
         c = torch.arange(start, stop, device=dev, dtype=torch.int64)
         digits, rest = [], c
         for i in reversed(range(len(counts))):  # draw 0 is the highest digit
             digits.append(_indices(model, i, rest % counts[i]))
             rest = rest // counts[i]
-        log_p, values = _vmapped(model, torch.func.vmap(one), *reversed(digits))
+        log_p, values = model.vmapped(torch.func.vmap(one), *reversed(digits))
     return (torch.exp(log_p) * values).sum()
 
 
@@ -190,7 +188,7 @@ def forward_bytes(model: StochasticModel) -> int:
         zeros = [torch.zeros((*d.shape[:-1], 1), dtype=torch.int64, device=model.device) for d in model.draws]
         with torch.no_grad():
             cached = _count_bytes(
-                lambda: model._run(model.param_values(), lambda i, logits: scatter_one_hot(zeros[i], logits))
+                lambda: model.run_forward(model.param_values(), lambda i, logits: scatter_one_hot(zeros[i], logits))
             )
         model._forward_bytes = cached
     return cached
@@ -257,4 +255,4 @@ def check_elements_independent(model: StochasticModel, probes: int = 2) -> None:
 def _losses(model: StochasticModel, indices: list[torch.Tensor]) -> torch.Tensor:
     """Per-element losses with every draw fixed at ``indices``."""
     with torch.no_grad():
-        return model._run(model.param_values(), lambda i, logits: scatter_one_hot(indices[i], logits))
+        return model.run_forward(model.param_values(), lambda i, logits: scatter_one_hot(indices[i], logits))

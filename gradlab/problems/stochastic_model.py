@@ -35,8 +35,8 @@ from collections.abc import Callable, Mapping
 import torch
 
 from gradlab.core.distributions import binary_to_categorical
-from gradlab.core.noise import make_generator
-from gradlab.estimators.base import Estimator, inverse_cdf_index, scatter_one_hot
+from gradlab.estimators.base import Estimator, scatter_one_hot
+from gradlab.estimators.multilayer import DrawStrategy, strategy_of
 from gradlab.problems.base import ParamLayout, Problem
 from gradlab.problems.enumeration import (
     check_elements_independent,
@@ -46,12 +46,6 @@ from gradlab.problems.enumeration import (
     exact_chunk,
     support_text,
 )
-from gradlab.problems.per_draw import (
-    control_variate_step,
-    fitted_control_variate,
-    layerwise_surrogate,
-    relaxed_layers_surrogate,
-)
 from gradlab.problems.tracing import DrawSpec, _check_logit, _Drawer
 
 __all__ = ["StochasticModel", "DrawSpec"]
@@ -60,10 +54,9 @@ Forward = Callable[[Mapping[str, torch.Tensor], Callable[[torch.Tensor], torch.T
 
 
 def takes(estimator: Estimator) -> bool:
-    """Whether a StochasticModel's vectorised path takes ``estimator``: pathwise estimators (a plug-in per draw),
-    REINFORCE (the score of the whole trace), the ``layerwise`` ones (one draw at a time) and the ones that relax the
-    later draws (REBAR, RELAX)."""
-    return estimator.pathwise or estimator.scores_whole_trace or estimator.layerwise or estimator.relaxes_later_draws
+    """Whether a StochasticModel takes ``estimator``: it declares how it applies to a multi-layer model
+    (:mod:`gradlab.estimators.multilayer`; pathwise estimators are a plug-in per draw)."""
+    return strategy_of(estimator) is not None
 
 
 def _vmapped(model: StochasticModel, fn: Callable, *args):
@@ -91,8 +84,6 @@ class StochasticModel(Problem):
     """
 
     name = "StochasticModel"
-    layered = True
-    has_per_sample_gradients = True
 
     def __init__(
         self,
@@ -163,7 +154,7 @@ class StochasticModel(Problem):
             raise ValueError(f"{self.name}: forward never called draw; there is nothing to estimate")
         return tuple(specs), tuple(out.shape)
 
-    def _run(
+    def run_forward(
         self, params, sample: Callable, estimator: Estimator | None = None, sample_binary: Callable | None = None
     ) -> torch.Tensor:
         """One call of ``forward`` (one sample): per-element losses of the traced shape."""
@@ -220,22 +211,27 @@ class StochasticModel(Problem):
         return torch.zeros(self.draws[0].shape, dtype=self.dtype, device=self.device)
 
     def uniforms_per_sample(self, estimator: Estimator) -> int:
-        return sum(self._uniforms_per_draw(estimator))
+        return sum(self.uniforms_per_draw(estimator))
 
-    def _uniforms_per_draw(self, estimator: Estimator) -> list[int]:
-        if estimator.scores_whole_trace:
-            return [estimator.m * d.num_vars for d in self.draws]
-        if not takes(estimator):
+    def uniforms_per_draw(self, estimator: Estimator) -> list[int]:
+        """The sample's uniforms per draw, as the estimator's strategy on a multi-layer model lays them out."""
+        return self.strategy(estimator).uniforms_per_draw(self, estimator)
+
+    def strategy(self, estimator: Estimator) -> DrawStrategy:
+        """How ``estimator`` applies to this model (its ``draw_strategy``), or a one-line error saying it cannot."""
+        strategy = strategy_of(estimator)
+        if strategy is None:
             raise TypeError(
                 f"{self.name}: {estimator.label} cannot be applied draw by draw; multi-layer models take pathwise "
                 "estimators, REINFORCE, the layerwise score-function estimators (arm, disarm, arsm, rb_reinforce, "
                 "unordered_set, priority_reinforce) and rebar / relax; it works on single-layer problems"
             )
-        if estimator.relaxes_later_draws:  # the base trace is drawn from the estimator's own Gumbels
-            return [estimator.num_uniforms(d.shape) for d in self.draws]
-        if not estimator.pathwise:  # layerwise: a base draw (inversion) and the estimator's own noise, per draw
-            return [d.num_vars + estimator.num_uniforms(d.shape) for d in self.draws]
-        return [estimator.num_uniforms(d.shape) for d in self.draws]
+        return strategy
+
+    def vmapped(self, fn: Callable, *args):
+        """``fn(*args)`` for a ``torch.func`` transform of ``forward``; one that ``vmap`` cannot trace gets a one-line
+        error."""
+        return _vmapped(self, fn, *args)
 
     def bytes_per_configuration(self) -> int:
         """Memory one configuration of the exact engine needs: the bytes that the forward and backward pass of one
@@ -246,7 +242,7 @@ class StochasticModel(Problem):
 
     def bytes_per_sample(self, estimator: Estimator, wrt: str) -> int:
         item = torch.finfo(self.dtype).bits // 8
-        m = estimator.m if estimator.scores_whole_trace else 1
+        m = self.strategy(estimator).traces_per_sample(estimator)
         logits = sum(math.prod(d.shape) for d in self.draws)
         return item * (2 * self.uniforms_per_sample(estimator) + 16 * logits * m) + 3 * 8 * self.layout(wrt).size
 
@@ -267,6 +263,21 @@ class StochasticModel(Problem):
         differentiable in ``params`` (:func:`~gradlab.problems.enumeration.exact_chunk`)."""
         return exact_chunk(self, params, estimator, start, stop)
 
+    def exact_gradient_chunks(self, leaves, estimator: Estimator | None, bounds) -> dict[str, torch.Tensor]:
+        """``d E[L] / d leaves`` in float64: each :meth:`exact_chunk` differentiated on its own, straight to the
+        parameters (the draws' logits depend on the earlier draws, so no one set of logits collects the chunks)."""
+        full = self.full_params(leaves)
+        names = list(leaves)
+        acc = {k: torch.zeros(v.shape, dtype=torch.float64, device=v.device) for k, v in leaves.items()}
+        with torch.enable_grad():
+            for start, stop in bounds:
+                term = self.exact_chunk(full, estimator, start, stop)
+                grads = torch.autograd.grad(term, list(leaves.values()), allow_unused=True)
+                for k, g in zip(names, grads, strict=True):
+                    if g is not None:
+                        acc[k] += g.to(torch.float64)
+        return acc
+
     # ------------------------------------------------------------------ sampling
     def per_sample_gradients(self, estimator: Estimator, uniforms: torch.Tensor, wrt: str, workspace=None):
         """Gradients ``{name: (R, *shape)}`` of ``R`` independent samples (uniforms ``(R, n)``):
@@ -275,82 +286,22 @@ class StochasticModel(Problem):
         want = self.uniforms_per_sample(estimator)
         if tuple(uniforms.shape) != (r, want):
             raise ValueError(f"{self.name}: uniforms must have shape (R, {want}), got {tuple(uniforms.shape)}")
-        sizes = self._uniforms_per_draw(estimator)
+        sizes = self.uniforms_per_draw(estimator)
         fixed = self.param_values()
-        surrogate = self._surrogate_of(estimator)
+        strategy = self.strategy(estimator)
 
         def one(chosen: dict, u: torch.Tensor) -> torch.Tensor:
-            return surrogate(estimator, {**fixed, **chosen}, torch.split(u, sizes))
+            return strategy.surrogate(self, estimator, {**fixed, **chosen}, torch.split(u, sizes))
 
         return _vmapped(self, torch.func.vmap(torch.func.grad(one), in_dims=(None, 0)), self.params(wrt), uniforms)
-
-    def _pathwise_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
-        return self._run(
-            params,
-            lambda i, logits: est.plugin_sample(logits, parts[i]),
-            est,
-            lambda i, logit: est.plugin_sample_binary(logit, parts[i]),
-        ).sum()
-
-    def _reinforce_surrogate(self, est: Estimator, params, parts) -> torch.Tensor:
-        """RF(m) over the whole trace: ``m`` traces (``vmap``), the score of all draws together, leave-one-out
-        baselines per loss element, plus the pathwise gradient of parameters the loss uses directly."""
-        m = est.m
-
-        def trace(u: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-            log_p = []
-
-            def sample(i, logits):
-                lp = torch.log_softmax(logits, dim=-1)
-                index = inverse_cdf_index(lp.detach().exp(), u[i])
-                picked = lp.gather(-1, index)
-                log_p.append(picked.reshape(*elements, -1).sum(-1))  # per element, or the whole draw
-                return scatter_one_hot(index, lp.detach())
-
-            return self._run(params, sample), torch.stack(log_p).sum(0)
-
-        elements = self.loss_shape if self.elements_independent else ()
-        us = tuple(p.reshape(m, *d.shape[:-1], 1) for p, d in zip(parts, self.draws, strict=True))
-        values, log_p = torch.func.vmap(trace)(us)  # (m, *E), (m,) or (m, *E)
-        log_p = log_p.reshape(m, *elements, *([1] * (len(self.loss_shape) - len(elements))))
-        score = (est.score_weights(values) * log_p).sum(dim=0)
-        return (values.mean(dim=0) + (score - score.detach())).sum()
-
-    def _surrogate_of(self, est: Estimator) -> Callable:
-        """``surrogate(est, params, parts)`` of one sample (``parts``: the sample's uniforms per draw) for the kind
-        of estimator ``est`` declares itself: a plug-in per draw, whole traces scored together, one draw at a time
-        with the later draws resampled, or with them relaxed."""
-        if est.pathwise:
-            return self._pathwise_surrogate
-        if est.scores_whole_trace:
-            return self._reinforce_surrogate
-        if est.relaxes_later_draws:
-            return lambda est, params, parts: relaxed_layers_surrogate(self, est, params, parts)
-        return lambda est, params, parts: layerwise_surrogate(self, est, params, parts)
 
     def control_variate_step(self, est: Estimator, params, uniforms: torch.Tensor) -> Estimator:
         """``est`` after one step of its control variate at this sample (``uniforms``, as for the surrogate): an
         estimator that ``trains_online`` (RELAX) in ``gl.train``."""
-        return control_variate_step(self, est, params, torch.split(uniforms, self._uniforms_per_draw(est)))
+        parts = torch.split(uniforms, self.uniforms_per_draw(est))
+        return self.strategy(est).control_variate_step(self, est, params, parts)
 
     def fitted(self, est: Estimator) -> Estimator:
-        """``est`` with its state fitted at the parameter values before a measurement: RELAX's control variate, or
-        REINFORCE's moving-average baseline over ``est.fit_draws`` whole traces (inversion, noise from seed 0)."""
-        if est.relaxes_later_draws:
-            return fitted_control_variate(self, est)
-        if not est.scores_whole_trace:
-            raise ValueError(f"sample_gradients: {est.label} has state to fit that {self.name} cannot fit")
-        sizes = [d.num_vars for d in self.draws]
-        u = torch.rand((est.fit_draws, sum(sizes)), generator=make_generator(0, self.device), dtype=self.dtype)
-
-        def trace(row):
-            parts = torch.split(row.to(self.device), sizes)
-
-            def sample(i, logits):
-                index = inverse_cdf_index(torch.softmax(logits, -1), parts[i].reshape(*self.draws[i].shape[:-1], 1))
-                return scatter_one_hot(index, logits)
-
-            return self._run(self.param_values(), sample)
-
-        with torch.no_grad():
-            return est.fitted_to(_vmapped(self, torch.func.vmap(trace), u))
+        """``est`` with its state fitted at the parameter values before a measurement, as its strategy fits it
+        (RELAX's control variate; REINFORCE's moving-average baseline over ``est.fit_draws`` whole traces)."""
+        return self.strategy(est).fitted(self, est)

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import bit_codes
 from gradlab.core.noise import make_generator
+from gradlab.estimators.multilayer import strategy_of
 from gradlab.problems.base import Problem, config_indices
 
 __all__ = [
@@ -179,7 +180,6 @@ class CategoricalVAE(Problem):
     """
 
     name = "CategoricalVAE"
-    has_per_sample_gradients = True  # through a StochasticModel of its own logits and loss (vmap)
 
     def __init__(
         self,
@@ -350,7 +350,8 @@ class CategoricalVAE(Problem):
         decoupled ST). Built once per ``sample_gradients`` call (kept in its ``workspace``). A score-function
         estimator other than REINFORCE (REBAR, RELAX, ARSM, ...) takes the generic per-sample loop instead, with the
         single-layer noise layout (``estimator.num_uniforms``)."""
-        if not (estimator.pathwise or estimator.scores_whole_trace):  # one layer: the estimator's own noise layout
+        strategy = strategy_of(estimator)
+        if strategy is None or not strategy.same_noise_as_one_layer:  # keep the estimator's single-layer noise
             return self.looped_gradients(estimator, uniforms, wrt)
         workspace = {} if workspace is None else workspace
         key = ("model", "logits" if wrt == "logits" else "params")

@@ -123,6 +123,7 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize("name", SETTINGS)
+@pytest.mark.slow
 def test_coverage_of_95_percent_intervals(name):
     prob, est, b2, v, exact, kw = _setting(name)
     cov, inside, excludes_zero = coverage(prob, est, b2, v, exact, **kw)

@@ -127,6 +127,7 @@ def test_unbiased_against_enumeration(name, hp):
     assert float(z.max()) < norm.ppf(1 - 1e-3 / 12), z
 
 
+@pytest.mark.slow
 def test_unbiased_on_the_binary_unit_and_below_reinforce_where_the_papers_say():
     """The toy problems of both papers, ``E[(b - c)^2]`` with ``b ~ Bern(sigmoid(a))``, through the sampler
     (RELAX fitted there first): each estimator unbiased (z-test, false-failure rate 1e-3 per estimator). Tucker
@@ -212,6 +213,7 @@ def test_errors():
     ("name", "hp"),
     [("rebar", {}), ("arsm", {}), ("unordered_set", {"k": 2}), ("priority_reinforce", {"k": 2}), ("rb_reinforce", {})],
 )
+@pytest.mark.slow
 def test_score_function_estimators_unbiased_on_the_vae(name, hp):
     """The categorical VAE (2 variables x 4 categories, 8 images, float64) takes every score-function estimator
     through its generic per-sample loop (Problem.looped_gradients): unbiased against the exact gradient over all

@@ -104,7 +104,7 @@ def test_on_a_two_layer_model_fitted_on_whole_traces_and_unbiased():
             one = (parts[i].reshape(p0.shape) >= p0).double()
             return torch.stack([1 - one, one], -1)
 
-        loss = float(model._run(model.param_values(), sample).sum())
+        loss = float(model.run_forward(model.param_values(), sample).sum())
         b = loss if b is None else est.decay * b + (1 - est.decay) * loss
     assert math.isclose(float(fitted.state()["baseline"].sum()), b, rel_tol=1e-12)
     g = gl.exact_gradient(model)

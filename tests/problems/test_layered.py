@@ -105,7 +105,7 @@ def test_reinforce_unbiased_through_the_layers(name):
 )
 def test_layerwise_estimators_unbiased_through_the_layers(name, estimator, hp):
     """The score-function estimators that evaluate the loss at samples only, one draw at a time with the later
-    draws resampled (problems.layerwise.layerwise_surrogate), on the two-layer models against the exact gradient:
+    draws resampled (gradlab.estimators.multilayer.RESAMPLED_LATER), on the two-layer models against the exact gradient:
     max |z| over the parameters, Bonferroni; false-failure rate 1e-3 per case. ARM and DisARM are binary only
     (the SBN); the HVAE has 4-way variables."""
     model = CASES[name][0]()

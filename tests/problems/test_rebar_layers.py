@@ -1,4 +1,4 @@
-"""REBAR and RELAX on multi-layer models (issue 13; gradlab.problems.per_draw.relaxed_layers_surrogate): per sample
+"""REBAR and RELAX on multi-layer models (issue 13; gradlab.estimators.multilayer.RELAXED_LATER): per sample
 against an independent NumPy implementation on a two-draw model (the later draw relaxed from its own Gumbels, the
 control variate's gradient by central finite differences in float64), unbiased against the exact gradients of the
 two-layer SBN and HVAE (z-tests, Bonferroni, stated false-failure rates), RELAX's objective against the per-sample
@@ -126,8 +126,8 @@ def test_fitted_relax_per_sample_and_its_objective_on_two_draws():
     u = torch.rand(6, model.uniforms_per_sample(est), generator=torch.Generator().manual_seed(5), dtype=DT)
     g = model.per_sample_gradients(est, u, "all")
     uo = gl.random.open_uniform(u).numpy()
-    sizes = model._uniforms_per_draw(est)
-    from gradlab.problems.per_draw import _objective
+    sizes = model.uniforms_per_draw(est)
+    from gradlab.estimators.multilayer import _objective
 
     for i in range(6):
         want_a, want_b = two_draws_np(uo[i], float(np.exp(s["log_t"])), float(s["eta"]), s)
@@ -144,12 +144,13 @@ def test_vectorised_fit_objective_equals_a_per_sample_double_backward(name):
     same relaxed points (``_controls``), the control variate's gradient by ``torch.autograd.grad`` with
     ``create_graph``. The objective and its gradient in ``phi`` (off its initial values, so the network's terms
     count) agree to 1e-12 relative."""
+    from gradlab.estimators.multilayer import _element_widths as element_widths
+    from gradlab.estimators.multilayer import _objective, _relaxed_layers
     from gradlab.estimators.rebar import _broadcast
-    from gradlab.problems.per_draw import _objective, _relaxed_layers, element_widths
 
     model = {"two_draws": two_draws, **CASES}[name]()
     est = gl.estimator("relax", hidden=4)
-    sizes = model._uniforms_per_draw(est)
+    sizes = model.uniforms_per_draw(est)
     g = torch.Generator().manual_seed(9)
     init = est._init_state(element_widths(model), DT, "cpu")
     state = {k: (v + 0.3 * torch.randn(v.shape, generator=g, dtype=DT)).requires_grad_() for k, v in init.items()}
@@ -208,12 +209,13 @@ def test_one_online_step_is_adams_first_step_on_the_objective():
     """Adam's first step moves every coordinate by ``lr`` against the sign of its gradient (bias-corrected moments
     ``g`` and ``g^2``; up to its ``eps = 1e-8``): for RELAX's ``eta`` and ``log t`` the sign is that of the
     objective's central difference at this sample (float64), and the moments are kept for the next step."""
-    from gradlab.problems.per_draw import _objective, element_widths
+    from gradlab.estimators.multilayer import _element_widths as element_widths
+    from gradlab.estimators.multilayer import _objective
 
     model = two_draws()
     est = gl.estimator("relax", hidden=3, lr=0.05)
     u = torch.rand(model.uniforms_per_sample(est), generator=torch.Generator().manual_seed(6), dtype=DT)
-    parts = torch.split(u, model._uniforms_per_draw(est))
+    parts = torch.split(u, model.uniforms_per_draw(est))
     objective = _objective(model, est, model.param_values(), parts)
     init = est._init_state(element_widths(model), DT, "cpu")
     new = est.stepped(objective, element_widths(model), DT, "cpu").state()

@@ -141,6 +141,7 @@ def assert_same_numbers(a, b):
             np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
 
 
+@pytest.mark.slow
 def test_sweep_on_a_cluster_equals_the_single_process_sweep(client_folder, tmp_path):
     with dask_cluster(tmp_path / "cluster") as (address, _, folders, threads):
         with threads_as(threads):
@@ -152,6 +153,7 @@ def test_sweep_on_a_cluster_equals_the_single_process_sweep(client_folder, tmp_p
     assert len(list(cfg.cells_dir.glob("*.json"))) == 8 and (client_folder / "there.nc").is_file()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_sweep_costs_nothing(client_folder, tmp_path):
     """One of two workers is killed (SIGKILL) after the first cells arrive: Dask runs its cells on the other,
     every cell is written once, and the numbers equal the single-process sweep's."""

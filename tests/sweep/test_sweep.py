@@ -130,6 +130,7 @@ def test_sweep_records_problem_per_cell_target_config_and_auto_n(tmp_path):
         load_config({**cfg, "sampling": {"n": "auto"}})
 
 
+@pytest.mark.slow
 def test_n_jobs_and_dask_give_identical_sweeps(tmp_path):
     one = run_sweep(load_config(write_config(tmp_path, "one")), n_jobs=1, progress=False)
     two = run_sweep(load_config(write_config(tmp_path, "two")), n_jobs=2, backend="loky", progress=False)

@@ -118,12 +118,14 @@ def quick_results(no_results):
     return T.run_checks(quick=True, results_dir=no_results)
 
 
+@pytest.mark.slow
 def test_every_check_ran_with_the_established_verdict(quick_results):
     got = {r.id: r.verdict for r in quick_results}
     assert "error" not in got.values(), [r.details for r in quick_results if r.verdict == "error"]
     assert got == {k: v for k, (v, _) in EXPECTED.items()}
 
 
+@pytest.mark.slow
 def test_asymptotic_checks_report_orders(quick_results):
     by_id = {r.id: r for r in quick_results}
     for cid, claimed in [("prop1.eq23-first-order", 2), ("prop1.eq23-second-order", 3), ("corA1.variance-derived", 2)]:
@@ -224,6 +226,7 @@ def test_a_check_group_registers_itself_where_it_is_written(monkeypatch):
             return []
 
 
+@pytest.mark.slow
 def test_shah_checks_run_on_a_trained_model_and_say_so(quick_results):
     """Quick mode uses the same 20-epoch snapshot as the full run (an untrained encoder could confirm or refute
     nothing about a trained VAE): every Shah check reports the snapshot, and its posterior is far from uniform."""
@@ -236,6 +239,7 @@ def test_shah_checks_run_on_a_trained_model_and_say_so(quick_results):
         assert m and int(m.group(1)) == 20 and float(m.group(2)) < 90.0, r.setting
 
 
+@pytest.mark.slow
 def test_every_result_is_a_registered_claim_with_its_quote(quick_results):
     ids = [r.id for r in quick_results]
     assert len(ids) == len(set(ids)) == len(T.CLAIMS)

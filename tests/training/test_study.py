@@ -67,6 +67,7 @@ _KILLED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_killed_with_sigkill_it_resumes_with_only_the_missing_runs(tmp_path, monkeypatch):
     out = tmp_path / "killed.nc"
     cfg = tiny(out)

@@ -268,6 +268,7 @@ def test_eq16_against_rf4_samples_is_unbiased_over_repetitions():
     assert sum(b_exact) / len(b_exact) > 0  # ST is biased here: the test compares non-trivial values
 
 
+@pytest.mark.slow
 def test_training_study_on_a_dask_cluster_of_worker_processes():
     """The same runs on a local dask.distributed cluster (2 worker processes on 127.0.0.1): the same numbers
     as in this process; results travel back to the client, nothing is written by the workers."""
