@@ -21,6 +21,7 @@ from gradlab.core import names as N
 from gradlab.core.results import read_netcdf
 from gradlab.sweep import run_sweep
 from gradlab.viz import figures, plots
+from gradlab.viz.styles import varied_field
 
 
 @pytest.fixture(scope="module")
@@ -194,7 +195,7 @@ def test_figure_groups_ask_the_estimators_what_varies():
         "reinforce(m=1, baseline=none)": [3],
         "decoupled_st(tau_f=0.5, backward=gumbel_logits)": [4, 5],
     }
-    assert [gl.estimators.REGISTRY[n].varied_field() for n in ("st_zgr", "decoupled_st", "gr_mc", "zgr")] == [
+    assert [varied_field(gl.estimators.REGISTRY[n]) for n in ("st_zgr", "decoupled_st", "gr_mc", "zgr")] == [
         "alpha",
         "tau_b",
         "t",

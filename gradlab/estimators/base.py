@@ -126,42 +126,12 @@ class Estimator:
     # traces scored together, REINFORCE; one draw at a time with the later draws resampled, ARM, DisARM, ...; or with
     # them relaxed, REBAR, RELAX). None: a plug-in per draw for a pathwise estimator, else not applicable.
     draw_strategy: ClassVar[object | None] = None
-    # the hyper-parameter a family's curve runs along in figures (None: its last temperature field)
-    curve_field: ClassVar[str | None] = None
-
-    @classmethod
-    def varied_field(cls) -> str | None:
-        """The hyper-parameter a family's curve runs along in figures: ``curve_field``, else the last temperature
-        (``t``; ``tau_b`` for decoupled ST), else none."""
-        return cls.curve_field or (cls.temperature_fields[-1] if cls.temperature_fields else None)
 
     @property
     def loss_evaluations(self) -> int:
         """How many configurations one estimate evaluates the loss at (memory per sample): 1 for pathwise
         estimators; REINFORCE's ``m``, ARM's and DisARM's 2."""
         return 1
-
-    @property
-    def needs_fit(self) -> bool:
-        """Whether ``fit(logits, loss)`` must train state first (RELAX, EMA); ``sample_gradients`` then calls it."""
-        return False
-
-    # ----------------------------------------------------------------- state (RELAX's network, an EMA baseline)
-    def state(self) -> dict[str, torch.Tensor] | None:
-        """The estimator's trained state beside its hyper-parameters (for checkpoints), or None."""
-        return None
-
-    def with_state(self, state: dict[str, torch.Tensor] | None) -> Estimator:
-        """A copy holding ``state`` (as returned by :meth:`state`)."""
-        return self
-
-    def adapted(self, loss: float) -> Estimator:
-        """The estimator for the next training step after one whose mean loss per example was ``loss`` (an EMA
-        baseline moves); ``self`` for the stateless estimators."""
-        return self
-
-    # True: in training the state takes a step per training step (RELAX: ``stepped``, via ``control_variate_step``)
-    trains_online: ClassVar[bool] = False
 
     @property
     def extra_logit_copies(self) -> int:

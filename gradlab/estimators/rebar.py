@@ -44,6 +44,7 @@ from gradlab.core import checks as _checks
 from gradlab.core.noise import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
 from gradlab.estimators.base import Estimator, Loss, checked_losses, one_hot
 from gradlab.estimators.multilayer import RELAXED_LATER, DrawStrategy
+from gradlab.estimators.stateful import Stateful
 
 __all__ = ["REBAR", "RELAX"]
 
@@ -179,7 +180,7 @@ class REBAR(_RelaxationControlVariate):
 
 
 @dataclasses.dataclass(frozen=True)
-class RELAX(_RelaxationControlVariate):
+class RELAX(_RelaxationControlVariate, Stateful):
     """RELAX (Grathwohl et al. 2018, Alg. 2): REBAR's control variate plus a free-form network ``r``, with
     ``log t``, ``eta`` and ``r`` trained to minimise the variance (module docstring)."""
 

@@ -23,10 +23,11 @@ from gradlab.core import checks as _checks
 from gradlab.core.noise import make_generator
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 from gradlab.estimators.multilayer import WHOLE_TRACE, DrawStrategy
+from gradlab.estimators.stateful import Stateful
 
 
 @dataclasses.dataclass(frozen=True)
-class Reinforce(Estimator):
+class Reinforce(Estimator, Stateful):
     """RF(m): score function with the leave-one-out baseline (Kool et al. 2019, eq. 8).
 
     The loss is evaluated once on all ``m`` samples stacked on a new leading axis (``(m, *sample, *S, K)``,

@@ -23,6 +23,7 @@ from gradlab.core import checks as _checks
 from gradlab.core.noise import _derive, block_seed
 from gradlab.core.version import versions
 from gradlab.estimators import Estimator
+from gradlab.estimators.stateful import needs_fit
 from gradlab.measure.stats import GradientStats, StatsAccumulator
 from gradlab.problems.base import Problem
 
@@ -188,7 +189,7 @@ def sample_gradients(
     if device is not None and torch.device(device) != torch.device(problem.device):
         problem = problem.to(device)
     n_uniforms = problem.uniforms_per_sample(estimator)  # first: a problem says here what it cannot take
-    if estimator.needs_fit:
+    if needs_fit(estimator):
         estimator = fitted(problem, estimator)
     dev = torch.device(problem.device)
     layout = problem.layout(wrt)

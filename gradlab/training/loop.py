@@ -35,7 +35,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.core.atomic import check_writable
 from gradlab.core.noise import make_generator, task_seed
-from gradlab.estimators import Estimator
+from gradlab.estimators import Estimator, stateful
 from gradlab.problems.snapshots import load_checkpoint, save_checkpoint
 from gradlab.training.schedules import check_schedules, temperature_at
 
@@ -155,7 +155,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         g_data.set_state(state["g_data"])
         g_noise.set_state(state["g_noise"])
-        estimator = estimator.with_state(state.get("estimator_state"))
+        estimator = stateful.with_state(estimator, state.get("estimator_state"))
         history, start = list(cfg["history"]), int(cfg["epoch"]) + 1
         initial = dict(cfg.get("initial", {}))
     else:
@@ -169,7 +169,7 @@ def train(
                 "optimizer": opt.state_dict(),
                 "g_data": g_data.get_state(),
                 "g_noise": g_noise.get_state(),
-                "estimator_state": estimator.state(),
+                "estimator_state": stateful.state_of(estimator),
             }
             cfg = {
                 "problem": problem_config,
@@ -247,7 +247,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         surrogate = part.sample_surrogate(estimator, params, u) / part.examples
         opt.zero_grad(set_to_none=True)
         surrogate.backward()
-        if estimator.trains_online:  # RELAX: its control variate steps on the same sample (Grathwohl et al. Alg. 2)
+        if stateful.trains_online(estimator):  # RELAX's control variate steps on this sample (Grathwohl Alg. 2)
             estimator = part.control_variate_step(estimator, params, u)
         opt.step()
         if estimator.relaxed_forward:
@@ -255,7 +255,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         else:
             value = float(surrogate.detach()) * part.examples
         total += value
-        estimator = estimator.adapted(value / part.examples)  # e.g. an EMA baseline moves
+        estimator = stateful.adapted(estimator, value / part.examples)  # e.g. an EMA baseline moves
     return total / n, estimator
 
 

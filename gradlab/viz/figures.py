@@ -81,6 +81,7 @@ def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) 
     from gradlab.analysis.pareto import model_target_mask
     from gradlab.core.results import one_seed
     from gradlab.viz.plots import plot_pareto, plot_tau_grid, plot_vs_temperature, save_figure
+    from gradlab.viz.styles import varied_field
 
     sub = one_seed(point)
     fam = sub[N.FAMILY].values
@@ -96,7 +97,7 @@ def _point_figures(point: xr.Dataset, directory: Path, stem: str, subject: str) 
     # (steps) or decoupled ST (two temperatures: drawn on its own grid)
     temp = _pick(
         sub,
-        _asks(fam, lambda cls: cls.varied_field() in (None, *cls.temperature_fields[:1]) or not cls.temperature_fields),
+        _asks(fam, lambda cls: varied_field(cls) in (None, *cls.temperature_fields[:1]) or not cls.temperature_fields),
     )
     written = [
         save_figure(

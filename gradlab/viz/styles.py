@@ -1,7 +1,8 @@
 """How estimator families look in figures: a colour and marker per family (a user's family gets one fixed by its
 name), the groups of settings a figure draws as one curve (a family with every hyper-parameter it declares fixed
-except the one its curve runs along, which the estimator declares: ``varied_field()``), legend labels, and
-settings that coincide with another family's. Asked of the estimator classes, never of their names."""
+except the one its curve runs along, which the estimator declares: ``curve_field``, read by :func:`varied_field`),
+legend labels, and settings that coincide with another family's. Asked of the estimator classes, never of their
+names."""
 
 from __future__ import annotations
 
@@ -77,12 +78,20 @@ def coinciding(ds: xr.Dataset, variables=(N.BIAS2, N.VARIANCE), rtol: float = 1e
 LINESTYLES = ("-", "--", "-.", ":")
 
 
+def varied_field(cls) -> str | None:
+    """The hyper-parameter an estimator family's curve runs along in figures: the ``curve_field`` its class declares
+    (``alpha`` for ST-ZGR, ``k`` for the sampling-without-replacement estimators, ``steps`` for RELAX), else its last
+    temperature (``t``; ``tau_b`` for decoupled ST), else none."""
+    field = getattr(cls, "curve_field", None)
+    return field or (cls.temperature_fields[-1] if cls.temperature_fields else None)
+
+
 def varied(family: str) -> str:
     """The hyper-parameter a family's curve runs along, as the estimator declares it (``t`` for others)."""
     from gradlab.estimators import REGISTRY
 
     cls = REGISTRY.get(family)
-    return (cls.varied_field() if cls is not None else None) or "t"
+    return (varied_field(cls) if cls is not None else None) or "t"
 
 
 def _quiet_default(family: str, key: str, value) -> bool:
@@ -103,7 +112,7 @@ def temperature_axis(family: str) -> str | None:
     cls = REGISTRY.get(family)
     if cls is None:
         return "t"
-    field = cls.varied_field()
+    field = varied_field(cls)
     return field if field in cls.temperature_fields else None
 
 

@@ -14,6 +14,7 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
+from gradlab.estimators.stateful import needs_fit
 
 DT = torch.float64
 ETA = torch.tensor([[0.3, -1.0, 0.8], [1.2, 0.1, -0.5]], dtype=DT)
@@ -119,7 +120,7 @@ def test_fitted_relax_per_sample_against_finite_differences():
 def test_unbiased_against_enumeration(name, hp):
     """z-test per coordinate, Bonferroni over the 6 logits, family false-failure rate 1e-3 per estimator."""
     est = gl.estimator(name, **hp)
-    if est.needs_fit:
+    if needs_fit(est):
         est = est.fit(ETA, loss)
     n = 100_000
     g, _ = estimates(est, n, 3)
