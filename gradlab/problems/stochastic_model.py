@@ -53,12 +53,6 @@ __all__ = ["StochasticModel", "DrawSpec"]
 Forward = Callable[[Mapping[str, torch.Tensor], Callable[[torch.Tensor], torch.Tensor]], torch.Tensor]
 
 
-def takes(estimator: Estimator) -> bool:
-    """Whether a StochasticModel takes ``estimator``: it declares how it applies to a multi-layer model
-    (:mod:`gradlab.estimators.multilayer`; pathwise estimators are a plug-in per draw)."""
-    return strategy_of(estimator) is not None
-
-
 def _vmapped(model: StochasticModel, fn: Callable, *args):
     """Run a ``torch.func`` transform; a ``forward`` that ``vmap`` cannot trace gets a one-line error."""
     try:
