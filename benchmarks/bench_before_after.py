@@ -44,6 +44,11 @@ def gap():
     g = gl.analysis.gradient_gap(single(), gl.estimator("gs_st", t=0.5), 100_000, seed=0)
     items = vars(g).items() if hasattr(g, "__dict__") else g.items()
     return [v for k, v in sorted(items) if isinstance(v, (torch.Tensor, float))]
+def vae_loop(binarize, est):
+    data = gl.problems.load_dataset("digits", binarize=binarize)
+    r = gl.training.train_vae(data, est, num_vars=2, num_classes=4, epochs=2, seed=0, progress=False)
+    return [*r.params.values(), np.array([h["train_neg_elbo"] for h in r.history])]
+vae_model = lambda: build_problem({"kind": "vae", "num_vars": 2, "num_classes": 4}).training_model()
 sample = lambda p, e, n: lambda: stats(gl.sample_gradients(p, gl.estimator(*e[:1], **e[1]), n, seed=0))
 WORK = {
     "single zgr": sample(single(), ("zgr", {}), 100_000),
@@ -63,6 +68,9 @@ WORK = {
     "train sbn st": lambda: train(sbn(), gl.estimator("st")),
     "train hvae reinforce": lambda: train(hvae(), gl.estimator("reinforce", m=2)),
     "sweep": sweep,
+    "train_vae rf4": lambda: vae_loop("static", gl.estimator("reinforce", m=4)),
+    "train_vae dynamic zgr": lambda: vae_loop("dynamic", gl.estimator("zgr")),
+    "train vae gr_mc": lambda: train(vae_model(), gl.estimator("gr_mc", t=0.5, m=4)),
 }
 work = WORK[name]
 work()  # warm-up (torch.func set-up)
@@ -91,6 +99,9 @@ WORK = [
     "exact vae",
     "train sbn st",
     "train hvae reinforce",
+    "train_vae rf4",
+    "train_vae dynamic zgr",
+    "train vae gr_mc",
     "sweep",
 ]
 

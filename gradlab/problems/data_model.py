@@ -180,7 +180,8 @@ class DataModel(StochasticModel):
         target = None if estimator is None else estimator.forward_logits
 
         def sample(i, logits):
-            u = torch.rand((*logits.shape[:-1], 1), generator=generator, dtype=logits.dtype, device=logits.device)
+            shape = (*logits.shape[:-1], 1)  # drawn where the generator is (training's live on the CPU), then moved
+            u = torch.rand(shape, generator=generator, dtype=logits.dtype, device=generator.device).to(logits.device)
             law = logits if target is None else target(logits)
             return scatter_one_hot(inverse_cdf_index(torch.softmax(law, -1), u), logits)
 
@@ -209,7 +210,7 @@ class DataModel(StochasticModel):
             got = type(estimator).__name__
             raise TypeError(f"{self.name}: evaluate: estimator must be a gradlab Estimator or None, got {got}")
         data = self.split(split)
-        g = generator if generator is not None else torch.Generator(device=self.device).manual_seed(0)
+        g = generator if generator is not None else torch.Generator().manual_seed(0)  # on the CPU: device-independent
         totals: dict[str, float] = {}
         n = int(data[0].shape[0])
         with torch.no_grad():

@@ -143,7 +143,9 @@ def train(
     dev = problem.device
     params = {k: v.detach().clone().requires_grad_() for k, v in problem.param_values().items()}
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(params.values(), lr=lr)
-    g_data, g_noise = make_generator(task_seed(seed, 1), dev), make_generator(task_seed(seed, 2), dev)
+    # the generators live on the CPU whatever the device, so a seed gives the same run on every device (to float
+    # rounding): CUDA's generator draws other numbers than the CPU's for the same seed
+    g_data, g_noise = make_generator(task_seed(seed, 1)), make_generator(task_seed(seed, 2))
     history: list[dict] = []
     start = 1
     if resume is not None:
@@ -207,7 +209,7 @@ def train(
         if not math.isfinite(total):
             raise FloatingPointError(f"train: the training loss became {total} at epoch {epoch} ({estimator.label})")
         if evaluate and "valid" in problem.splits:
-            g_eval = make_generator(task_seed(seed, 3), dev)
+            g_eval = make_generator(task_seed(seed, 3))
             metrics = problem.evaluate({k: v.detach() for k, v in params.items()}, "valid", g_eval, estimator=used)
             record.update({f"valid_{k}": v for k, v in metrics.items()})
         record.update(problem.summary_metrics({k: v.detach() for k, v in params.items()}))
@@ -233,7 +235,7 @@ def _moves_forward(estimator: Estimator, field: str) -> bool:
 
 def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise, schedules=(), step=0):
     """One pass over the training split; ``(mean loss, the estimator of the last step)``."""
-    perm = torch.randperm(n, generator=g_data, device=g_data.device)
+    perm = torch.randperm(n, generator=g_data).to(data[0].device)
     total = 0.0
     for i in range(0, n, batch_size):
         if schedules:
@@ -243,7 +245,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
             step += 1
         idx = perm[i : i + batch_size]
         part = problem.with_batch(tuple(t[idx] for t in data))
-        u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype, device=idx.device)
+        u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype).to(idx.device)
         surrogate = part.sample_surrogate(estimator, params, u) / part.examples
         opt.zero_grad(set_to_none=True)
         surrogate.backward()

@@ -84,8 +84,8 @@ def train_vae(
     start = init_params if init_params is not None else init_vae_params(arch, seed, dtype, device)
     params = {k: v.detach().to(dtype=dtype, device=device).clone().requires_grad_() for k, v in start.items()}
     opt = torch.optim.Adam(params.values(), lr=lr)
-    g_data = make_generator(task_seed(seed, 1), device)
-    g_noise = make_generator(task_seed(seed, 2), device)
+    g_data = make_generator(task_seed(seed, 1))  # on the CPU whatever the device: the same run on every device
+    g_noise = make_generator(task_seed(seed, 2))
     grey = dataset.grey("train").to(dtype=dtype, device=device)
     static = None if dataset.binarize == "dynamic" else dataset.binary("train").to(dtype=dtype, device=device)
     n = grey.shape[0]
@@ -114,12 +114,13 @@ def train_vae(
         bar = tqdm(iterator, desc=f"train {estimator.label}", unit="epoch")
         iterator = bar
     for epoch in iterator:
-        perm = torch.randperm(n, generator=g_data, device=device)
+        perm = torch.randperm(n, generator=g_data).to(device)
         total, count = 0.0, 0
         for i in range(0, n, batch_size):
             idx = perm[i : i + batch_size]
             if static is None:
-                data = (torch.rand(grey[idx].shape, generator=g_data, dtype=dtype, device=device) < grey[idx]).to(dtype)
+                fresh = torch.rand(grey[idx].shape, generator=g_data, dtype=dtype).to(device)
+                data = (fresh < grey[idx]).to(dtype)
             else:
                 data = static[idx]
             b = data.shape[0]
@@ -128,7 +129,7 @@ def train_vae(
             def loss(x, data=data, logits=logits, b=b):
                 return model.neg_elbo(params, data, x, logits) / b
 
-            u = estimator.draw_uniforms(logits, g_noise)
+            u = torch.rand(estimator.num_uniforms(tuple(logits.shape)), generator=g_noise, dtype=dtype).to(device)
             sur = estimator.surrogate(logits, loss, u).sum()
             opt.zero_grad(set_to_none=True)
             sur.backward()
