@@ -7,6 +7,9 @@
 # Run (in the repository root, on a machine with CUDA):   bash benchmarks/gpu_check.sh [checks|full|all]
 #   checks: the test of --device, train / sweep / study on cuda, bench_mnist5k.py, `run --data mnist5k --quick`
 #   full:   `gradlab run --data mnist5k --device cuda` (62 settings, 1,000 samples each)
+#   verify: the test of --device and bench_mnist5k.py only
+#   studies: the mnist5k-paper rung's training studies in $STUDIES (default: zgr-fig2 decoupled-sbn
+#            shah-schedules decoupled-logic), $JOBS runs at a time (default 6); finished histories go to $OUT
 # The package is used from the working tree (PYTHONPATH); where mlxtend or h5netcdf is missing, wheels in .whl/
 # are installed into /tmp/site first (a machine without network).
 set -u
@@ -101,6 +104,18 @@ if [ "$WHAT" = checks ] || [ "$WHAT" = all ]; then
         --epochs 2 --device "$DEV" --no-progress --out "$WORK/train_sbn"
     for f in "$WORK"/run_quick/*.nc; do cp "$f" "$OUT/quick_$(basename "$f")"; done 2>/dev/null
     for f in "$WORK"/quick_figures/*pareto*.png; do cp "$f" "$OUT/quick_$(basename "$f")"; done 2>/dev/null
+fi
+if [ "$WHAT" = verify ]; then
+    step test_device 60 $PY -m pytest -q -p no:cacheprovider tests/test_device.py
+    step bench_mnist5k 90 $PY benchmarks/bench_mnist5k.py --epochs 2 --repeats 2 --device "$DEV"
+fi
+if [ "$WHAT" = studies ]; then
+    for name in ${STUDIES:-zgr-fig2 decoupled-sbn shah-schedules decoupled-logic}; do
+        touch "$WORK/marker"
+        step "study_$name" "${STUDY_LIMIT:-150}" $PY -m gradlab.cli study "$name" --scale mnist5k-paper \
+            --device "$DEV" --n-jobs "${JOBS:-6}" --no-progress
+        find histories/mnist5k-paper -maxdepth 1 -name '*.nc' -newer "$WORK/marker" -exec cp {} "$OUT/" \;
+    done
 fi
 if [ "$WHAT" = full ] || [ "$WHAT" = all ]; then
     step run_full "${FULL_LIMIT:-420}" $PY -m gradlab.cli run --data mnist5k --device "$DEV" --no-progress \

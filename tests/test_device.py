@@ -13,7 +13,6 @@ import torch
 from scipy.stats import norm
 
 import gradlab as gl
-
 from gradlab.cli import main as cli
 from gradlab.core import checks as _checks
 

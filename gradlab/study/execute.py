@@ -57,7 +57,7 @@ def _check_out(cfg: StudyConfig, overwrite: bool) -> None:
             theirs = json.loads(ds.attrs.get("config", "null"))
     except (OSError, ValueError, TypeError):
         theirs = None
-    mine = json.loads(cfg.to_json())
+    mine, theirs = _measured(json.loads(cfg.to_json())), _measured(theirs)
     keep = ("run", "out", "about")
     if not isinstance(theirs, dict):
         raise FileExistsError(
@@ -69,6 +69,14 @@ def _check_out(cfg: StudyConfig, overwrite: bool) -> None:
             f"study: out {cfg.out} exists and is not a result of this configuration; pass overwrite=True "
             "(--overwrite) to replace it, or choose another out"
         )
+
+
+def _measured(config: object) -> object:
+    """A study's configuration without the device its models ran on: training draws its noise on the CPU, so the
+    device changes no number beyond float rounding, and a study may be resumed or rerun on another one."""
+    if isinstance(config, dict) and isinstance(config.get("problem"), dict):
+        return {**config, "problem": {k: v for k, v in config["problem"].items() if k != "device"}}
+    return config
 
 
 def run_study(

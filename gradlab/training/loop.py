@@ -140,7 +140,6 @@ def train(
         if moved:
             settings["evaluation"] += f" at each epoch's scheduled {', '.join(moved)}"
     problem_config = json.loads(json.dumps(problem.config(), default=str))  # as a snapshot's JSON holds it
-    dev = problem.device
     params = {k: v.detach().clone().requires_grad_() for k, v in problem.param_values().items()}
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)(params.values(), lr=lr)
     # the generators live on the CPU whatever the device, so a seed gives the same run on every device (to float

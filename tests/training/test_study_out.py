@@ -4,6 +4,7 @@ its analysis script) on a clone trains and replaces it instead of refusing."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,19 @@ def test_a_file_without_a_study_configuration_is_not_replaced(tmp_path):
     ):
         _check_out(cfg, overwrite=False)
     _check_out(cfg, overwrite=True)  # asked for: no error
+
+
+def test_the_device_is_not_part_of_what_a_study_measures(tmp_path):
+    cfg = load_study("decoupled-sbn")
+    cfg.out = tmp_path / "sbn.nc"
+    written = json.loads(cfg.to_json())
+    written["problem"]["device"] = "cuda:0"  # the same study, trained on a GPU
+    xr.Dataset(attrs={"config": json.dumps(written)}).to_netcdf(cfg.out, engine="h5netcdf")
+    _check_out(cfg, overwrite=False)  # accepted: the history is this study's
+    written["train"]["lr"] = 2 * written["train"]["lr"]
+    xr.Dataset(attrs={"config": json.dumps(written)}).to_netcdf(cfg.out, engine="h5netcdf")
+    with pytest.raises(FileExistsError, match="is not a result of this configuration"):
+        _check_out(cfg, overwrite=False)
 
 
 def test_every_committed_history_is_a_result_of_its_shipped_study(monkeypatch):
