@@ -149,36 +149,18 @@ def run(cfg, args):
 def stamp(ds, started: float, args=None):
     """``ds`` with what a committed history must say of itself: the command that wrote it, the commit, the scale,
     the machine (processor, cores, load at the end) and the wall time of the whole study."""
-    import os
-    import platform
     import shlex
-    import subprocess
     import sys
     import time
 
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
+    from gradlab.core.results import origin
 
-    commit = git("rev-parse", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no", "gradlab", "analyses"):
-        commit += " (with uncommitted changes)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     script = Path(sys.argv[0]).resolve()
     script = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
     ds.attrs.update(
+        origin(getattr(args, "device", None)),
         command="python " + " ".join(shlex.quote(str(a)) for a in [script, *sys.argv[1:]]),
-        git_commit=commit,
         scale=getattr(args, "scale", "digits"),
-        machine=f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the end",
         wall_time_s=round(time.perf_counter() - started, 1),
     )
     return ds

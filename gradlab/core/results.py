@@ -20,7 +20,7 @@ from gradlab.core import names as N
 from gradlab.core.atomic import atomic_write_with
 from gradlab.core.version import versions
 
-__all__ = ["estimator_coords", "provenance", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
+__all__ = ["estimator_coords", "provenance", "origin", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
 
 NETCDF_ENGINE = "h5netcdf"
 
@@ -93,6 +93,44 @@ def provenance(**extra) -> dict:
             continue
         attrs[k] = v if isinstance(v, (str, int, float, np.integer, np.floating)) else json.dumps(v, default=str)
     return attrs
+
+
+def origin(device: str | None = None) -> dict:
+    """Where a result came from, as a committed history records it: the command line that wrote it, the commit
+    of the code (``git rev-parse HEAD`` of the checkout gradlab runs from, marked when ``gradlab/`` has
+    uncommitted changes; ``unknown`` outside a checkout) and the machine (processor, cores, load average; the
+    GPU's name when ``device`` is a CUDA device)."""
+    import os
+    import platform
+    import shlex
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    if commit != "unknown" and git("status", "--porcelain", "--untracked-files=no", "gradlab", "analyses"):
+        commit += " (with uncommitted changes)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    machine = f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the end"
+    if device is not None and str(device).startswith("cuda"):
+        import torch
+
+        machine += f"; {torch.cuda.get_device_name(torch.device(device))} (CUDA {torch.version.cuda})"
+    argv = [Path(sys.argv[0]).name if sys.argv and sys.argv[0].endswith("gradlab") else sys.argv[0], *sys.argv[1:]]
+    return {"command": " ".join(shlex.quote(str(a)) for a in argv), "git_commit": commit, "machine": machine}
 
 
 def _encodable(ds: xr.Dataset) -> xr.Dataset:

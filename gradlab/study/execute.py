@@ -13,6 +13,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from gradlab.core.results import origin
 from gradlab.study.config import StudyConfig, load_study
 from gradlab.study.gather import gather
 from gradlab.study.runs import Run, compute_run, plan_runs
@@ -126,6 +127,7 @@ def run_study(
         return None
     ds = gather(cfg, runs)
     ds.attrs["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
+    ds.attrs.update(origin(cfg.problem.get("device")))  # the command, the commit, the machine
     write_netcdf(ds, cfg.out)
     return ds
 

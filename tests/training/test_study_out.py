@@ -52,5 +52,9 @@ def test_every_committed_history_is_a_result_of_its_shipped_study(monkeypatch):
             if not Path(cfg.out).exists():
                 continue
             _check_out(cfg, overwrite=False)  # raises if the history is of another configuration
+            with xr.open_dataset(cfg.out, engine="h5netcdf") as ds:
+                origin = {k: ds.attrs.get(k, "") for k in ("command", "git_commit", "machine")}
+                assert all(origin.values()) and ds.attrs.get("wall_time_s", 0) > 0, (cfg.out, origin)
+                assert json.loads(ds.attrs["config"])["problem"].get("dataset", "digits") in cfg.out.parent.name
             checked += 1
     assert checked >= 14  # every digits history at least
