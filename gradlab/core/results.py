@@ -20,7 +20,16 @@ from gradlab.core import names as N
 from gradlab.core.atomic import atomic_write_with
 from gradlab.core.version import versions
 
-__all__ = ["estimator_coords", "provenance", "origin", "describe", "one_seed", "write_netcdf", "read_netcdf", "NETCDF_ENGINE"]
+__all__ = [
+    "estimator_coords",
+    "provenance",
+    "origin",
+    "describe",
+    "one_seed",
+    "write_netcdf",
+    "read_netcdf",
+    "NETCDF_ENGINE",
+]
 
 NETCDF_ENGINE = "h5netcdf"
 
