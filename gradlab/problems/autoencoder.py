@@ -18,8 +18,8 @@ import math
 import torch
 
 from gradlab.core import checks as _checks
-from gradlab.problems.vae import bernoulli_nll
 from gradlab.problems.vae_data import VAEDataModel
+from gradlab.problems.vae_net import bernoulli_nll
 
 __all__ = ["CategoricalAutoencoder"]
 

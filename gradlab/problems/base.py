@@ -106,6 +106,18 @@ class Problem:
     name = "problem"
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
+    trainable: bool = False  # declared by the models gl.train trains (DataModel); see training_model
+
+    def training_model(self) -> Problem:
+        """What ``gl.train`` trains for this problem: the problem itself when it declares ``trainable``; a problem
+        with a trainable twin overrides this (``CategoricalVAE`` returns its ``VAEDataModel``); any other problem
+        is a one-line ``TypeError``."""
+        if self.trainable:
+            return self
+        raise TypeError(
+            f"train: problem must be a trainable model (one that declares trainable, such as SigmoidBeliefNet), "
+            f"got {self.name}"
+        )
 
     # ------------------------------------------------------------------ what the engines call (every problem)
     def per_sample_gradients(self, estimator, uniforms: torch.Tensor, wrt: str = "all", workspace=None):

@@ -131,7 +131,8 @@ def register_problem(
     """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
     ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default);
     ``sequences``: those of them whose value is a list (:class:`ProblemKind`); ``trainable``: a model that
-    ``gl.train`` trains (a ``DataModel``, or a problem with ``training_model()``); ``example``: a small configuration
+    ``gl.train`` trains (``problem.training_model()`` works: a ``DataModel``, or a problem with a trainable
+    twin); ``example``: a small configuration
     of it (without ``kind``) that :func:`gradlab.testing.check_problem` runs (gradlab's tests run every registered
     kind's). ``build(cfg, dtype, device)`` gets the configuration (a mapping of the settings given), the torch
     dtype and the device, and returns the problem."""

@@ -145,7 +145,7 @@ class HierarchicalVAE(DataModel):
         device="cpu",
         kl: str = "forward",
     ):
-        from gradlab.problems.vae import KL_OPTIONS
+        from gradlab.problems.vae_net import KL_OPTIONS
 
         self.kl = _checks.choice("HierarchicalVAE", "kl", kl, KL_OPTIONS)
         (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)

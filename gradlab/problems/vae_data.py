@@ -15,7 +15,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.problems.data_model import DataModel
 from gradlab.problems.hierarchical import _data
-from gradlab.problems.vae import (
+from gradlab.problems.vae_net import (
     KL_OPTIONS,
     VAEArchitecture,
     VAEModel,

@@ -263,10 +263,7 @@ def _validate(cfg: StudyConfig) -> None:
         if last > epochs:
             raise ValueError(f"study: [trajectory] at_epochs must be <= train.epochs = {epochs}, got {last}")
         model = build_problem({"init_seed": cfg.seeds[0], **problem})
-        if not getattr(model, "trainable", False) and hasattr(model, "training_model"):
-            model = model.training_model()
-        if not getattr(model, "trainable", False):
-            raise ValueError(f"study: {model.name} declares itself trainable but is not a model gl.train trains")
+        model = model.training_model()  # itself, or its trainable twin; a one-line TypeError for any other
         for est in ests:
             try:
                 model.uniforms_per_sample(est)

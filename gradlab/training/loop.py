@@ -36,6 +36,7 @@ from gradlab.core import checks as _checks
 from gradlab.core.atomic import check_writable
 from gradlab.core.noise import make_generator, task_seed
 from gradlab.estimators import Estimator, stateful
+from gradlab.problems.base import Problem
 from gradlab.problems.snapshots import load_checkpoint, save_checkpoint
 from gradlab.training.schedules import check_schedules, temperature_at
 
@@ -95,13 +96,12 @@ def train(
     ``start`` to ``end`` over the run; ``field`` names the hyper-parameter, by default the estimator's last
     temperature: ``t``, or ``tau_b`` for decoupled ST; a list schedules several fields); the temperature at the end
     of each epoch is logged as ``temperature`` (``temperature_<field>`` for several)."""
-    if not getattr(problem, "trainable", False) and hasattr(problem, "training_model"):
-        problem = problem.training_model()  # a problem with a trainable twin (CategoricalVAE)
-    if not getattr(problem, "trainable", False):
+    if not isinstance(problem, Problem):
         raise TypeError(
             f"train: problem must be a trainable model (one that declares trainable, such as SigmoidBeliefNet), "
-            f"got {getattr(problem, 'name', type(problem).__name__)}"
+            f"got {type(problem).__name__}"
         )
+    problem = problem.training_model()  # itself, or its trainable twin (CategoricalVAE's VAEDataModel)
     if not isinstance(estimator, Estimator):
         raise TypeError(f"train: estimator must be a gradlab Estimator, got {type(estimator).__name__}")
     epochs = _checks.integer("train", "epochs", epochs, 1)

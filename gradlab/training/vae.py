@@ -24,7 +24,7 @@ from gradlab.core.noise import make_generator, task_seed
 from gradlab.estimators import Estimator
 from gradlab.problems.data import Dataset
 from gradlab.problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
-from gradlab.problems.vae import VAEArchitecture, VAEModel, init_vae_params
+from gradlab.problems.vae_net import VAEArchitecture, VAEModel, init_vae_params
 
 __all__ = ["VAETrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
 

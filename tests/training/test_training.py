@@ -140,6 +140,27 @@ def test_history_dataset_and_netcdf_roundtrip(tmp_path):
     assert "HierarchicalVAE" in back.attrs["problem"]
 
 
+def test_every_problem_answers_training_model():
+    """One interface: a trainable model is its own training model, the VAE problem gives its trainable twin at the
+    same parameter values and minibatch (the same loss at the same draws), any other problem a one-line error."""
+    m = small_sbn()
+    assert m.training_model() is m
+    vae = gl.problems.build_problem({"kind": "vae", "num_vars": 2, "num_classes": 4, "batch_size": 5})
+    twin = vae.training_model()
+    assert twin.trainable and not vae.trainable
+    from gradlab.estimators.base import inverse_cdf_index, scatter_one_hot
+
+    params = vae.param_values()
+    logits = vae.logits(params)
+    u = torch.rand((5, 2, 1), generator=torch.Generator().manual_seed(0), dtype=vae.dtype)
+    x = scatter_one_hot(inverse_cdf_index(torch.softmax(logits, -1), u), logits)  # inversion, as evaluation draws
+    want = vae.loss(x, params, logits) * 5  # the problem's per-image terms are divided by B (they sum to the mean)
+    got = twin.discrete_losses(twin.param_values(), torch.Generator().manual_seed(0))
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="train: problem must be a trainable model .* got SingleCategorical"):
+        gl.problems.SingleCategorical(torch.zeros(3, dtype=DT), lambda x: x[..., 0]).training_model()
+
+
 def test_bad_input_is_a_clear_error_before_any_work(tmp_path):
     m, est = small_sbn(), gl.estimator("zgr")
     with pytest.raises(TypeError, match="train: problem must be a trainable model"):
