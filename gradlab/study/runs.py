@@ -38,15 +38,17 @@ def _hash(obj) -> str:
 
 def plan_runs(cfg: StudyConfig) -> list[Run]:
     """Every run of the study, keyed by what decides its numbers: the problem and the training settings at its
-    point, the estimator, the seed and the trajectory's settings (not the study's name, output or workers)."""
+    point, the estimator, the seed and the trajectory's settings (not the study's name, output, workers or device:
+    training draws its noise on the CPU, so a run's numbers do not depend on where it ran)."""
     runs = []
     axes = cfg.grid_axes()
     for point in cfg.points():
         problem, train = cfg.at(point)
+        measured = {k: v for k, v in problem.items() if k != "device"}  # the device changes no number it records
         for est in cfg.estimator_grid():
             hp = tuple(sorted(est.hparams().items()))
             for seed in cfg.seeds:
-                what = {"problem": problem, "train": train, "estimator": est.name, "hparams": hp, "seed": seed}
+                what = {"problem": measured, "train": train, "estimator": est.name, "hparams": hp, "seed": seed}
                 if cfg.trajectory is not None:
                     what["trajectory"] = cfg.trajectory
                 values = tuple(point[a] for a in axes)

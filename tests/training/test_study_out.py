@@ -43,6 +43,14 @@ def test_the_device_is_not_part_of_what_a_study_measures(tmp_path):
         _check_out(cfg, overwrite=False)
 
 
+def test_a_runs_key_does_not_depend_on_the_device():
+    from gradlab.study.runs import plan_runs
+
+    keys = [r.key for r in plan_runs(load_study("decoupled-sbn"))]
+    assert keys == [r.key for r in plan_runs(load_study("decoupled-sbn", device="cpu"))]
+    assert keys != [r.key for r in plan_runs(load_study("decoupled-sbn", scale="mnist5k-48"))]
+
+
 def test_every_committed_history_is_a_result_of_its_shipped_study(monkeypatch):
     monkeypatch.chdir(ROOT)
     checked = 0
