@@ -7,7 +7,7 @@ from gradlab.problems.autoencoder import CategoricalAutoencoder
 from gradlab.problems.base import ParamLayout, Problem, config_indices, one_hot_configurations
 from gradlab.problems.build import available_problems, build_problem, register_problem
 from gradlab.problems.data import BINARIZATIONS, DATASETS, Dataset, digits, load_dataset
-from gradlab.problems.data_model import DataModel
+from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec
 from gradlab.problems.hierarchical import HierarchicalVAE, SigmoidBeliefNet
 from gradlab.problems.logic_gates import LogicGateNetwork
 from gradlab.problems.quantized import QuantizedNetwork
@@ -29,6 +29,8 @@ __all__ = [
     "SigmoidBeliefNet",
     "HierarchicalVAE",
     "DataModel",
+    "DataSpec",
+    "DataKeywords",
     "QuantizedNetwork",
     "LogicGateNetwork",
     "CategoricalAutoencoder",

@@ -14,10 +14,12 @@ every class is used equally; Decoupled ST reports about 7.9 of 8 for its best se
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.problems.data_model import DataKeywords
 from gradlab.problems.vae_data import VAEDataModel
 from gradlab.problems.vae_net import bernoulli_nll
 
@@ -36,29 +38,10 @@ class CategoricalAutoencoder(VAEDataModel):
         num_vars: int = 4,
         num_classes: int = 8,
         hidden: tuple[int, ...] = (128,),
-        *,
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
+        **spec: Unpack[DataKeywords],
     ):
         _checks.integer("CategoricalAutoencoder", "num_vars", num_vars, 1)
-        super().__init__(
-            data,
-            num_vars,
-            num_classes,
-            "onehot",
-            "nonlinear",
-            hidden,
-            batch_size=batch_size,
-            batch_seed=batch_seed,
-            init_seed=init_seed,
-            params=params,
-            dtype=dtype,
-            device=device,
-        )
+        super().__init__(data, num_vars, num_classes, "onehot", "nonlinear", hidden, **spec)
 
     def _forward(self, p, draw) -> torch.Tensor:
         return self._terms(p, draw)["loss"]

@@ -27,17 +27,126 @@ examples (stochastic weights) passes ``elements_independent=False``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import types
 from collections.abc import Mapping
+from typing import TypedDict
 
 import torch
 
+from gradlab.core import checks as _checks
 from gradlab.estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
 from gradlab.problems.stochastic_model import StochasticModel
 from gradlab.problems.tracing import _Drawer
 
-__all__ = ["DataModel", "cross_entropy", "classifier_metrics"]
+__all__ = ["DataModel", "DataSpec", "DataKeywords", "cross_entropy", "classifier_metrics"]
+
+
+class DataKeywords(TypedDict, total=False):
+    """The keywords every :class:`DataModel` constructor takes beside its own settings (``**spec``)."""
+
+    batch_size: int
+    batch_seed: int
+    init_seed: int
+    params: Mapping[str, torch.Tensor] | None
+    dtype: torch.dtype
+    device: str | torch.device
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """What every data model is built from beside its own settings, stated once: the data (a
+    :class:`~gradlab.problems.data.Dataset`, default the embedded digits, or user tensors), the fixed minibatch it
+    is a problem on (``batch_size`` examples drawn with ``batch_seed``), the initialisation's seed or the
+    parameter values, the number type and the device. A model's constructor takes ``data`` and its own settings
+    and passes the rest (``**spec``, :class:`DataKeywords`) to :meth:`of`; :meth:`binary` and :meth:`grey` give
+    the minibatch, the splits and the data's configuration (recorded in the model's ``config``)."""
+
+    data: object = None
+    batch_size: int = 20
+    batch_seed: int = 0
+    init_seed: int = 0
+    params: Mapping[str, torch.Tensor] | None = None
+    dtype: torch.dtype = torch.float64
+    device: str | torch.device = "cpu"
+
+    @classmethod
+    def of(cls, owner: str, data: object, keywords: Mapping[str, object]) -> DataSpec:
+        """The specification of ``owner``'s constructor call; an unknown keyword is a one-line ``TypeError``."""
+        known = tuple(f.name for f in dataclasses.fields(cls) if f.name != "data")
+        for key in keywords:
+            if key not in known:
+                raise TypeError(
+                    f"{owner}: got an unexpected keyword argument {key!r} (the data keywords: {', '.join(known)})"
+                )
+        return cls(data, **keywords)
+
+    def _dataset(self):
+        if self.data is not None:
+            return self.data
+        from gradlab.problems.data import digits
+
+        return digits()
+
+    def binary(self, labels: bool) -> tuple[tuple[torch.Tensor, ...], dict, dict]:
+        """``(fixed minibatch, splits, data config)`` of binarised images (with labels for a classifier): a
+        Dataset's binarised train and valid splits, or user tensors (an ``(images, labels)`` tuple or an images
+        tensor), which are both the minibatch and the only split."""
+        data, dtype, device = self._dataset(), self.dtype, self.device
+
+        def put(ts):
+            return tuple(t.to(device=device, dtype=dtype if t.is_floating_point() else torch.int64) for t in ts)
+
+        if hasattr(data, "fixed_batch"):
+            cfg = {"dataset": data.config(), "batch_size": self.batch_size, "batch_seed": self.batch_seed}
+            if labels:
+                batch = data.fixed_labelled_batch(self.batch_size, self.batch_seed)
+            else:
+                batch = (data.fixed_batch(self.batch_size, self.batch_seed),)
+            # dynamic binarisation: the splits are binarised once here, with a generator seeded from the data seed
+            # (evaluation, the sampler); gl.train draws fresh training images at every step (training_rows)
+            g = torch.Generator().manual_seed(data.seed + 104729)
+            splits = {}
+            for split in ("train", "valid"):
+                ys = data.labels_train if split == "train" else data.labels_valid
+                xs = data.binary(split, generator=g)
+                splits[split] = put((xs, ys) if labels else (xs,))
+            return put(batch), splits, cfg
+        batch = tuple(data) if labels else (data,)
+        return put(batch), {"train": put(batch)}, {"dataset": "user tensors"}
+
+    def dynamic_grey(self) -> torch.Tensor | None:
+        """The training split's grey levels when the data set binarises dynamically (``DataModel``'s
+        ``grey_train``: each training step draws its images from them), else ``None``."""
+        data = self._dataset()
+        if getattr(data, "binarize", None) != "dynamic":
+            return None
+        return data.grey("train").to(dtype=self.dtype, device=self.device)
+
+    def grey(self, owner: str) -> tuple[tuple[torch.Tensor, torch.Tensor], dict, dict, tuple[int, int]]:
+        """``(fixed minibatch, splits, data config, image shape)`` of grey images in [0, 1] with labels (user
+        tensors: an ``(images, labels)`` tuple of square images)."""
+        data, dtype, device = self._dataset(), self.dtype, self.device
+
+        def put(x, y):
+            return x.to(dtype=dtype, device=device), y.to(dtype=torch.int64, device=device)
+
+        if hasattr(data, "grey"):
+            if data.labels_train is None:
+                raise ValueError(f"{owner}: the data set {data.name!r} has no labels")
+            x, y = data.grey("train"), data.labels_train
+            _checks.integer(owner, "batch_size", self.batch_size, 1)
+            if self.batch_size > x.shape[0]:
+                raise ValueError(f"{owner}: batch_size must be <= {x.shape[0]}, got {self.batch_size}")
+            g = torch.Generator().manual_seed(self.batch_seed)
+            idx = torch.randperm(x.shape[0], generator=g)[: self.batch_size]
+            splits = {"train": put(x, y), "valid": put(data.grey("valid"), data.labels_valid)}
+            cfg = {"dataset": data.config(), "batch_size": self.batch_size, "batch_seed": self.batch_seed}
+            return put(x[idx], y[idx]), splits, cfg, tuple(data.image_shape)
+        x, y = data
+        side = math.isqrt(x.shape[1])
+        return put(x, y), {"train": put(x, y)}, {"dataset": "user tensors"}, (side, x.shape[1] // max(side, 1))
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -67,9 +176,12 @@ class DataModel(StochasticModel):
         device="cpu",
         name: str | None = None,
         elements_independent: bool = True,
+        grey_train: torch.Tensor | None = None,
     ):
         self.batch = tuple(batch)
         self.splits = dict(splits)
+        # the training split's grey levels where the data set binarises dynamically (see training_rows)
+        self.grey_train = None if grey_train is None else grey_train.to(dtype=dtype, device=device)
         super().__init__(
             forward,
             params,
@@ -100,6 +212,18 @@ class DataModel(StochasticModel):
         if name not in self.splits:
             raise ValueError(f"{self.name}: split must be one of {sorted(self.splits)}, got {name!r}")
         return self.splits[name]
+
+    def training_rows(self, idx: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Rows ``idx`` of the training split as ``gl.train`` steps on them. With dynamic binarisation (a data set
+        with ``binarize="dynamic"``, Omniglot-28-D's rule) the images are a fresh Bernoulli draw of their grey
+        levels at every step, from ``generator`` (the loop's data generator, on the CPU); otherwise the split's
+        rows, and ``generator`` is not drawn from."""
+        rows = tuple(t[idx] for t in self.split("train"))
+        if self.grey_train is None:
+            return rows
+        grey = self.grey_train[idx]
+        fresh = torch.rand(grey.shape, generator=generator, dtype=grey.dtype, device=generator.device)
+        return ((fresh.to(grey.device) < grey).to(grey.dtype), *rows[1:])
 
     # ------------------------------------------------------------------ copies
     def with_batch(self, batch: tuple[torch.Tensor, ...]) -> DataModel:

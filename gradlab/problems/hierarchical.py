@@ -18,12 +18,13 @@ fresh initialisation from ``init_seed``; small instances (one image, 2 layers of
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import bit_codes
-from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
+from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec, classifier_metrics, cross_entropy
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
 
@@ -35,34 +36,6 @@ def _linear(g: torch.Generator, fan_in: int, fan_out: int, dtype) -> tuple[torch
     return w, torch.zeros(fan_out, dtype=dtype)
 
 
-def _data(data, labels: bool, batch_size: int, batch_seed: int, dtype, device):
-    """``(fixed batch, splits, config)``: the fixed minibatch the model is a problem on, the training splits
-    (a Dataset's binarised train and valid splits, with labels for a classifier; user tensors: train only)."""
-    if data is None:
-        from gradlab.problems.data import digits
-
-        data = digits()
-
-    def put(ts):
-        return tuple(t.to(device=device, dtype=dtype if t.is_floating_point() else torch.int64) for t in ts)
-
-    if hasattr(data, "fixed_batch"):
-        cfg = {"dataset": data.config(), "batch_size": batch_size, "batch_seed": batch_seed}
-        if labels:
-            batch = data.fixed_labelled_batch(batch_size, batch_seed)
-        else:
-            batch = (data.fixed_batch(batch_size, batch_seed),)
-        # dynamic binarisation: the training splits are binarised once, with a generator seeded from the data seed
-        g = torch.Generator().manual_seed(data.seed + 104729)
-        splits = {}
-        for split in ("train", "valid"):
-            ys = data.labels_train if split == "train" else data.labels_valid
-            splits[split] = put((data.binary(split, generator=g), ys) if labels else (data.binary(split, generator=g),))
-        return put(batch), splits, cfg
-    batch = tuple(data) if labels else (data,)
-    return put(batch), {"train": put(batch)}, {"dataset": "user tensors"}
-
-
 class SigmoidBeliefNet(DataModel):
     """A classifier with stochastic binary hidden layers (module docstring). ``data``: a
     :class:`~gradlab.problems.data.Dataset` with labels (default: the embedded digits) or a tuple
@@ -72,15 +45,11 @@ class SigmoidBeliefNet(DataModel):
         self,
         data=None,
         hidden: tuple[int, ...] = (32, 32),
-        *,
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
+        **spec: Unpack[DataKeywords],
     ):
-        (x, y), splits, self.data_config = _data(data, True, batch_size, batch_seed, dtype, device)
+        s = DataSpec.of("SigmoidBeliefNet", data, spec)
+        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
+        (x, y), splits, self.data_config = s.binary(labels=True)
         self.hidden = tuple(_checks.integer("SigmoidBeliefNet", "hidden units", h, 1) for h in hidden)
         if not self.hidden:
             raise ValueError("SigmoidBeliefNet: hidden must name at least one stochastic layer")
@@ -104,6 +73,7 @@ class SigmoidBeliefNet(DataModel):
             dtype=dtype,
             device=device,
             name="SigmoidBeliefNet",
+            grey_train=s.dynamic_grey(),
         )
 
     def _outputs(self, p, draw) -> torch.Tensor:
@@ -137,18 +107,15 @@ class HierarchicalVAE(DataModel):
         num_vars: int = 4,
         num_classes: int = 4,
         *,
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
         kl: str = "forward",
+        **spec: Unpack[DataKeywords],
     ):
         from gradlab.problems.vae_net import KL_OPTIONS
 
+        s = DataSpec.of("HierarchicalVAE", data, spec)
+        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
         self.kl = _checks.choice("HierarchicalVAE", "kl", kl, KL_OPTIONS)
-        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
+        (x,), splits, self.data_config = s.binary(labels=False)
         self.num_vars = _checks.integer("HierarchicalVAE", "num_vars", num_vars, 1)
         self.num_classes = _checks.integer("HierarchicalVAE", "num_classes", num_classes, 2)
         self.codes = bit_codes(self.num_classes, dtype, device)  # (K, b); errors if K is not 2^b
@@ -170,7 +137,15 @@ class HierarchicalVAE(DataModel):
             "decoder": ("dec2_w", "dec2_b", "dec1_w", "dec1_b"),
         }
         super().__init__(
-            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name="HierarchicalVAE"
+            self._forward,
+            params,
+            groups,
+            batch=(x,),
+            splits=splits,
+            dtype=dtype,
+            device=device,
+            name="HierarchicalVAE",
+            grey_train=s.dynamic_grey(),
         )
 
     def _embed(self, z: torch.Tensor) -> torch.Tensor:

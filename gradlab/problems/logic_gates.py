@@ -21,12 +21,12 @@ discrete network to be deployed), and :meth:`gate_usage` gives the histogram of 
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 import torch
 
 from gradlab.core import checks as _checks
-from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
-from gradlab.problems.hierarchical import _data
+from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec, classifier_metrics, cross_entropy
 
 __all__ = ["LogicGateNetwork", "GATE_NAMES", "gate_coefficients"]
 
@@ -68,20 +68,17 @@ class LogicGateNetwork(DataModel):
         widths: tuple[int, ...] = (240, 240, 240),
         *,
         tau: float = 3.0,
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
         wiring_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
+        **spec: Unpack[DataKeywords],
     ):
         owner = "LogicGateNetwork"
+        s = DataSpec.of(owner, data, spec)
+        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
         self.widths = tuple(_checks.integer(owner, "widths", w, 1) for w in widths)
         if not self.widths or self.widths[-1] % 10:
             raise ValueError(f"{owner}: widths must end with a multiple of 10 neurons (10 class groups), got {widths}")
         self.tau = _checks.positive_real(owner, "tau", tau)
-        batch, splits, self.data_config = _data(data, True, batch_size, batch_seed, dtype, device)
+        batch, splits, self.data_config = s.binary(labels=True)
         g = torch.Generator().manual_seed(wiring_seed)
         fan = [batch[0].shape[1], *self.widths]
         # two distinct random inputs per neuron (fixed, not learned)
@@ -105,6 +102,7 @@ class LogicGateNetwork(DataModel):
             device=device,
             name="LogicGateNetwork",
             elements_independent=False,
+            grey_train=s.dynamic_grey(),
         )
 
     def _outputs(self, p, choose) -> torch.Tensor:

@@ -29,13 +29,14 @@ draws together (``elements_independent=False``).
 from __future__ import annotations
 
 import math
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
 
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import quantization_log_probs
-from gradlab.problems.data_model import DataModel, classifier_metrics, cross_entropy
+from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec, classifier_metrics, cross_entropy
 
 __all__ = ["QuantizedNetwork", "LEVEL_SETS"]
 
@@ -67,14 +68,11 @@ class QuantizedNetwork(DataModel):
         weights: str = "ternary",
         activations: str = "ternary",
         noise: str = "triangular",
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
+        **spec: Unpack[DataKeywords],
     ):
         owner = "QuantizedNetwork"
+        s = DataSpec.of(owner, data, spec)
+        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
         self.hidden = tuple(_checks.integer(owner, "hidden units", h, 1) for h in hidden)
         if not self.hidden:
             raise ValueError(f"{owner}: hidden must name at least one layer")
@@ -85,7 +83,7 @@ class QuantizedNetwork(DataModel):
         self.kernel = _checks.integer(owner, "kernel", kernel, 1)
         if self.conv and self.kernel % 2 == 0:
             raise ValueError(f"{owner}: kernel must be odd (same-size padding), got {kernel}")
-        batch, splits, self.data_config, self.image_shape = _grey_data(data, batch_size, batch_seed, dtype, device)
+        batch, splits, self.data_config, self.image_shape = s.grey(owner)
         h, w = self.image_shape
         if self.conv and h * w != batch[0].shape[1]:
             raise ValueError(f"{owner}: conv needs square images; got {batch[0].shape[1]} pixels per image")
@@ -198,30 +196,3 @@ class QuantizedNetwork(DataModel):
             "init_seed": self.init_seed,
             **self.data_config,
         }
-
-
-def _grey_data(data, batch_size: int, batch_seed: int, dtype, device):
-    """Grey images in [0, 1] with labels: ``(fixed batch, splits, config, image shape)`` (user tensors: square
-    images)."""
-    if data is None:
-        from gradlab.problems.data import digits
-
-        data = digits()
-
-    def put(x, y):
-        return x.to(dtype=dtype, device=device), y.to(dtype=torch.int64, device=device)
-
-    if hasattr(data, "grey"):
-        if data.labels_train is None:
-            raise ValueError(f"QuantizedNetwork: the data set {data.name!r} has no labels")
-        x, y = data.grey("train"), data.labels_train
-        _checks.integer("QuantizedNetwork", "batch_size", batch_size, 1)
-        if batch_size > x.shape[0]:
-            raise ValueError(f"QuantizedNetwork: batch_size must be <= {x.shape[0]}, got {batch_size}")
-        idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(batch_seed))[:batch_size]
-        splits = {"train": put(x, y), "valid": put(data.grey("valid"), data.labels_valid)}
-        cfg = {"dataset": data.config(), "batch_size": batch_size, "batch_seed": batch_seed}
-        return put(x[idx], y[idx]), splits, cfg, tuple(data.image_shape)
-    x, y = data
-    side = math.isqrt(x.shape[1])
-    return put(x, y), {"train": put(x, y)}, {"dataset": "user tensors"}, (side, x.shape[1] // max(side, 1))

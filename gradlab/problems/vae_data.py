@@ -10,11 +10,12 @@ module docstring says what each means). The networks are ``VAEModel``'s, shared 
 
 from __future__ import annotations
 
+from typing import Unpack
+
 import torch
 
 from gradlab.core import checks as _checks
-from gradlab.problems.data_model import DataModel
-from gradlab.problems.hierarchical import _data
+from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec
 from gradlab.problems.vae_net import (
     KL_OPTIONS,
     VAEArchitecture,
@@ -42,16 +43,13 @@ class VAEDataModel(DataModel):
         encoder: str = "nonlinear",
         hidden: tuple[int, ...] = (512, 256),
         *,
-        batch_size: int = 20,
-        batch_seed: int = 0,
-        init_seed: int = 0,
-        params: dict | None = None,
-        dtype: torch.dtype = torch.float64,
-        device="cpu",
         kl: str = "forward",
+        **spec: Unpack[DataKeywords],
     ):
+        s = DataSpec.of(self.model_name, data, spec)
+        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
         self.kl = _checks.choice(self.model_name, "kl", kl, KL_OPTIONS)
-        (x,), splits, self.data_config = _data(data, False, batch_size, batch_seed, dtype, device)
+        (x,), splits, self.data_config = s.binary(labels=False)
         self.arch = VAEArchitecture(x.shape[1], num_vars, num_classes, embedding, encoder, tuple(hidden))
         self.net = VAEModel(self.arch, dtype, device)
         if params is None:
@@ -60,7 +58,15 @@ class VAEDataModel(DataModel):
         names = tuple(params)
         groups = {part: tuple(n for n in names if n.startswith(part + ".")) for part in ("encoder", "decoder")}
         super().__init__(
-            self._forward, params, groups, batch=(x,), splits=splits, dtype=dtype, device=device, name=self.model_name
+            self._forward,
+            params,
+            groups,
+            batch=(x,),
+            splits=splits,
+            dtype=dtype,
+            device=device,
+            name=self.model_name,
+            grey_train=s.dynamic_grey(),
         )
 
     def _forward(self, p, draw) -> torch.Tensor:

@@ -243,7 +243,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
                 estimator = dataclasses.replace(estimator, **values)
             step += 1
         idx = perm[i : i + batch_size]
-        part = problem.with_batch(tuple(t[idx] for t in data))
+        part = problem.with_batch(problem.training_rows(idx, g_data))  # dynamic binarisation: fresh images
         u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype).to(idx.device)
         surrogate = part.sample_surrogate(estimator, params, u) / part.examples
         opt.zero_grad(set_to_none=True)
