@@ -48,8 +48,6 @@ def test_a_study_is_the_training_study_of_the_same_runs(tmp_path):
     old = gl.training.training_study(TINY["problem"], TINY["estimators"], seeds=[0, 1], **TINY["train"])
     histories_equal(ds[list(old.data_vars)], old)
     assert json.loads(ds.attrs["config"])["name"] == "tiny" and ds.attrs["kind"] == "training study"
-    import subprocess
-
     root = Path(gl.__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
