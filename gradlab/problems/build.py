@@ -131,11 +131,10 @@ def register_problem(
     """Make ``kind = name`` usable in :func:`build_problem`, sweep configurations and the command line.
     ``keys``: the settings ``build`` reads (others are rejected, so a typo is an error, not a default);
     ``sequences``: those of them whose value is a list (:class:`ProblemKind`); ``trainable``: a model that
-    ``gl.train`` trains (``problem.training_model()`` works: a ``DataModel``, or a problem with a trainable
-    twin); ``example``: a small configuration
-    of it (without ``kind``) that :func:`gradlab.testing.check_problem` runs (gradlab's tests run every registered
-    kind's). ``build(cfg, dtype, device)`` gets the configuration (a mapping of the settings given), the torch
-    dtype and the device, and returns the problem."""
+    ``gl.train`` trains (``problem.training_model()`` works: a ``DataModel``, or one with a trainable twin);
+    ``example``: a small configuration of it (without ``kind``) that :func:`gradlab.testing.check_problem` runs
+    (gradlab's tests run every registered kind's). ``build(cfg, dtype, device)`` gets the configuration (a
+    mapping of the settings given), the torch dtype and the device, and returns the problem."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"register_problem: name must be a non-empty string, got {name!r}")
     if not callable(build):

@@ -177,7 +177,10 @@ class DataModel(StochasticModel):
         name: str | None = None,
         elements_independent: bool = True,
         grey_train: torch.Tensor | None = None,
+        spec: DataSpec | None = None,
     ):
+        if spec is not None:  # a model built from a DataSpec: its number type, device and dynamic grey levels
+            dtype, device, grey_train = spec.dtype, spec.device, spec.dynamic_grey()
         self.batch = tuple(batch)
         self.splits = dict(splits)
         # the training split's grey levels where the data set binarises dynamically (see training_rows)

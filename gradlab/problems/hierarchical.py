@@ -48,7 +48,7 @@ class SigmoidBeliefNet(DataModel):
         **spec: Unpack[DataKeywords],
     ):
         s = DataSpec.of("SigmoidBeliefNet", data, spec)
-        params, init_seed, dtype, device = s.params, s.init_seed, s.dtype, s.device
+        params, init_seed, dtype = s.params, s.init_seed, s.dtype
         (x, y), splits, self.data_config = s.binary(labels=True)
         self.hidden = tuple(_checks.integer("SigmoidBeliefNet", "hidden units", h, 1) for h in hidden)
         if not self.hidden:
@@ -70,10 +70,8 @@ class SigmoidBeliefNet(DataModel):
             {**layers, "output": ("w_out", "b_out")},
             batch=(x, y),
             splits=splits,
-            dtype=dtype,
-            device=device,
             name="SigmoidBeliefNet",
-            grey_train=s.dynamic_grey(),
+            spec=s,
         )
 
     def _outputs(self, p, draw) -> torch.Tensor:
@@ -142,10 +140,8 @@ class HierarchicalVAE(DataModel):
             groups,
             batch=(x,),
             splits=splits,
-            dtype=dtype,
-            device=device,
             name="HierarchicalVAE",
-            grey_train=s.dynamic_grey(),
+            spec=s,
         )
 
     def _embed(self, z: torch.Tensor) -> torch.Tensor:

@@ -98,11 +98,9 @@ class LogicGateNetwork(DataModel):
             {f"layer{i}": (f"gates{i}",) for i in range(len(self.widths))},
             batch=batch,
             splits=splits,
-            dtype=dtype,
-            device=device,
             name="LogicGateNetwork",
             elements_independent=False,
-            grey_train=s.dynamic_grey(),
+            spec=s,
         )
 
     def _outputs(self, p, choose) -> torch.Tensor:

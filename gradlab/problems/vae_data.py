@@ -63,10 +63,8 @@ class VAEDataModel(DataModel):
             groups,
             batch=(x,),
             splits=splits,
-            dtype=dtype,
-            device=device,
             name=self.model_name,
-            grey_train=s.dynamic_grey(),
+            spec=s,
         )
 
     def _forward(self, p, draw) -> torch.Tensor:
