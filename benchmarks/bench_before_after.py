@@ -47,7 +47,7 @@ def gap():
 def vae_loop(binarize, est):
     data = gl.problems.load_dataset("digits", binarize=binarize)
     r = gl.training.train_vae(data, est, num_vars=2, num_classes=4, epochs=2, seed=0, progress=False)
-    return [*r.params.values(), np.array([h["train_neg_elbo"] for h in r.history])]
+    return [*r.params.values(), np.array([h.get("train_loss", h.get("train_neg_elbo")) for h in r.history])]
 vae_model = lambda: build_problem({"kind": "vae", "num_vars": 2, "num_classes": 4}).training_model()
 sample = lambda p, e, n: lambda: stats(gl.sample_gradients(p, gl.estimator(*e[:1], **e[1]), n, seed=0))
 WORK = {

@@ -5,6 +5,7 @@ test_robustness), 11 (the cluster, test_cluster)."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -91,8 +92,12 @@ def test_train_anneals_the_temperature_from_the_command_line(tmp_path, monkeypat
     assert "temperature" in capsys.readouterr().out.splitlines()[0]
     assert cli.main([*args, "--anneal", "2,0.5"]) == 2
     assert "--anneal expects START,MIN,RATE,EVERY (e.g. 1.0,0.5,1e-4,500), got '2,0.5'" in capsys.readouterr().err
-    assert cli.main(["train", "--estimator", "gs_st", "--epochs", "1", "--anneal", "1,0.5,0.1,1"]) == 2
-    assert "--anneal: not available for --problem vae" in capsys.readouterr().err
+    vae = ["train", "--estimator", "gs_st", "--epochs", "1", "--num-vars", "2", "--num-classes", "4", "--no-progress"]
+    assert cli.main([*vae, "--anneal", "1,0.5,0.1,1"]) == 0  # the VAE's snapshot recipe is the same loop
+    out = capsys.readouterr().out.splitlines()
+    assert "temperature" in out[0] and float(out[1].split()[-1]) == pytest.approx(max(0.5, math.exp(-0.1 * 33)))
+    assert cli.main([*vae, "--set", "kl=model"]) == 2
+    assert "--set: not available for --problem vae; use --num-vars" in capsys.readouterr().err
 
 
 def test_train_help_lists_the_trainable_kinds():

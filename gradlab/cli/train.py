@@ -1,5 +1,5 @@
-"""``gradlab train``: any trainable model with any estimator (``gradlab.training.train``), or the categorical VAE's
-snapshot loop (``train_vae``)."""
+"""``gradlab train``: any trainable model with any estimator (``gradlab.training.train``); ``--problem vae`` (the
+default) is the categorical VAE's snapshot recipe (``train_vae``, the same loop)."""
 
 from __future__ import annotations
 
@@ -55,25 +55,7 @@ def train_command(args: argparse.Namespace) -> int:
         check_writable(Path(args.history).parent, "train", "--history's folder")
     if args.out is None:
         args.out = str(Path(args.resume).parent) if args.resume else "snapshots"
-    if args.problem == "vae":
-        return _train_vae(args, est, snaps, device)
-    from gradlab.core.results import write_netcdf
-    from gradlab.problems.build import build_problem
-    from gradlab.training import history_dataset, train
-
-    settings = _problem_settings(args.set)
-    settings.setdefault("dtype", "float32")
-    if device != "cpu":
-        settings.setdefault("device", device)
-    if args.data != "digits":  # --data for every model (a --set dataset=... wins)
-        settings.setdefault("dataset", args.data)
-    for key in ("data_path", "binarize"):
-        if getattr(args, key) is not None:
-            settings.setdefault(key, getattr(args, key))
-    problem = build_problem({"kind": args.problem, **settings})
-    result = train(
-        problem,
-        est,
+    loop = dict(
         epochs=args.epochs,
         lr=args.lr,
         batch_size=args.batch_size,
@@ -87,6 +69,7 @@ def train_command(args: argparse.Namespace) -> int:
         resume=args.resume,
         progress=not args.no_progress,
     )
+    result = _train_vae(args, est, loop, device) if args.problem == "vae" else _train_model(args, est, loop, device)
     keys = [k for k in result.history[-1] if k not in ("epoch", "lr")]
     print("epoch  " + "  ".join(f"{k:>14}" for k in keys))
     for rec in result.history[-3:]:
@@ -94,38 +77,47 @@ def train_command(args: argparse.Namespace) -> int:
     for p in result.snapshots:
         print(f"snapshot: {p}")
     if args.history:
+        from gradlab.core.results import write_netcdf
+        from gradlab.training import history_dataset
+
         print(f"history: {write_netcdf(history_dataset([result]), args.history)}")
     return 0
 
 
-def _train_vae(args: argparse.Namespace, est, snaps: list[int], device: str = "cpu") -> int:
+def _train_model(args: argparse.Namespace, est, loop: dict, device: str):
+    """Any trainable model (``--problem``, ``--set``) with :func:`gradlab.training.train`."""
+    from gradlab.problems.build import build_problem
+    from gradlab.training import train
+
+    settings = _problem_settings(args.set)
+    settings.setdefault("dtype", "float32")
+    if device != "cpu":
+        settings.setdefault("device", device)
+    if args.data != "digits":  # --data for every model (a --set dataset=... wins)
+        settings.setdefault("dataset", args.data)
+    for key in ("data_path", "binarize"):
+        if getattr(args, key) is not None:
+            settings.setdefault(key, getattr(args, key))
+    return train(build_problem({"kind": args.problem, **settings}), est, **loop)
+
+
+def _train_vae(args: argparse.Namespace, est, loop: dict, device: str):
+    """The categorical VAE's snapshot recipe (:func:`gradlab.training.train_vae`: the same loop)."""
     from gradlab.problems.data import load_dataset
     from gradlab.training import train_vae
 
-    unsupported = [
-        f"--{n.replace('_', '-')}" for n in ("set", "resume", "history", "lr_milestones", "anneal") if getattr(args, n)
-    ]
-    if unsupported:
-        raise ValueError(f"{', '.join(unsupported)}: not available for --problem vae (train_vae); use another model")
+    if args.set:
+        raise ValueError(
+            "--set: not available for --problem vae; use --num-vars, --num-classes, --embedding, --encoder"
+        )
     dataset = load_dataset(args.data, args.data_path, args.binarize, seed=args.data_seed)
-    result = train_vae(
+    return train_vae(
         dataset,
         est,
         num_vars=args.num_vars,
         num_classes=args.num_classes,
         embedding=args.embedding,
         encoder=args.encoder,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        snapshot_epochs=snaps,
-        out_dir=args.out,
-        progress=not args.no_progress,
         device=device,
+        **loop,
     )
-    for rec in result.history[-3:]:
-        print(f"epoch {rec['epoch']:>4}: train negative ELBO {rec['train_neg_elbo']:.4f}")
-    for p in result.snapshots:
-        print(f"snapshot: {p}")
-    return 0

@@ -32,7 +32,7 @@ import torch
 from gradlab.core import checks as _checks
 from gradlab.problems.base import Problem
 from gradlab.problems.simple import Binary, MultiCategorical, QuantizationUnit, SingleCategorical
-from gradlab.problems.snapshots import CHECKPOINT_FORMAT, load_checkpoint, snapshot_format
+from gradlab.problems.snapshots import load_checkpoint
 
 __all__ = [
     "build_problem",
@@ -248,16 +248,8 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
 
     dataset = _dataset(cfg)
     kw = dict(batch_size=cfg.get("batch_size", 200), batch_seed=cfg.get("batch_seed", 0), dtype=dtype, device=device)
-    if cfg.get("snapshot") and _is_training_snapshot(cfg["snapshot"]):  # gradlab.training.train's format
-        state, meta = load_checkpoint(cfg["snapshot"])
-        arch = meta.get("problem", {}).get("architecture")
-        if meta.get("problem", {}).get("problem") != "CategoricalVAE" or not arch:
-            raise ValueError(f"problem: snapshot {cfg['snapshot']} is not of a CategoricalVAE")
-        keys = ("num_vars", "num_classes", "embedding", "encoder", "hidden")
-        kl = cfg.get("kl", meta["problem"].get("kl", "forward"))
-        return CategoricalVAE.on_dataset(dataset, params=state["params"], **{k: arch[k] for k in keys}, kl=kl, **kw)
-    if cfg.get("snapshot"):
-        return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, kl=cfg.get("kl", "forward"), **kw)
+    if cfg.get("snapshot"):  # gradlab.training.train's format, or the older VAE-only one
+        return CategoricalVAE.from_snapshot(cfg["snapshot"], dataset=dataset, kl=cfg.get("kl"), **kw)
     return CategoricalVAE.on_dataset(
         dataset,
         num_vars=cfg.get("num_vars", 4),
@@ -269,10 +261,6 @@ def _vae(cfg: Mapping, dtype, device) -> Problem:
         kl=cfg.get("kl", "forward"),
         **kw,
     )
-
-
-def _is_training_snapshot(path) -> bool:
-    return snapshot_format(path) == CHECKPOINT_FORMAT
 
 
 def _at_snapshot(problem, cfg: Mapping):

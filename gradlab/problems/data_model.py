@@ -282,6 +282,16 @@ class DataModel(StochasticModel):
         parts = torch.split(uniforms, self.uniforms_per_draw(estimator))
         return self.strategy(estimator).surrogate(self, estimator, params, parts)
 
+    def step_uniforms(self, estimator: Estimator) -> int:
+        """How many uniforms one training step on this minibatch takes (:meth:`step_surrogate`)."""
+        return self.uniforms_per_sample(estimator)
+
+    def step_surrogate(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
+        """The surrogate ``gl.train`` steps on: one sample of the estimator's surrogate of the minibatch's mean
+        loss per example (by default :meth:`sample_surrogate` divided by the number of examples; a model may form
+        the mean otherwise, as :class:`~gradlab.problems.vae_data.VAEDataModel` with ``step="layer"`` does)."""
+        return self.sample_surrogate(estimator, params, uniforms) / self.examples
+
     def hard_losses(self, estimator: Estimator, params, uniforms: torch.Tensor) -> torch.Tensor:
         """Per-example losses at the discrete samples of a pathwise estimator's noise: the argmax of its relaxed
         sample (for ``gs``, whose forward is relaxed: its training loss is logged there, as the ZGR paper does)."""

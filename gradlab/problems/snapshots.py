@@ -1,9 +1,9 @@
-"""Model snapshots: two files written atomically, ``epoch_NNNN.pt`` (the parameter state dict; load with
-``torch.load(..., weights_only=True)``) and ``epoch_NNNN.json`` (architecture, dataset, estimator, training
-settings and the loss history) for ``train_vae``; and the training snapshots of ``gradlab.training.train``
-(any trainable model): ``epoch_NNNN.pt`` holds the parameters, the optimiser state and the generators' states
-(so that a run resumed from it continues identically) and ``epoch_NNNN.json`` the problem's configuration, the
-estimator, the training settings and the history. Here, below both the problems that read them and the training
+"""Model snapshots: the training snapshots of ``gradlab.training.train`` (any trainable model, the categorical
+VAE included), two files written atomically: ``epoch_NNNN.pt`` holds the parameters, the optimiser state and the
+generators' states (so that a run resumed from it continues identically) and ``epoch_NNNN.json`` the problem's
+configuration, the estimator, the training settings and the history. :func:`load_snapshot` also reads the
+categorical VAE's older format (``epoch_NNNN.pt`` the parameter state dict alone, ``epoch_NNNN.json`` its
+architecture, data set, estimator, settings and history). Here, below both the problems that read them and the training
 that writes them, so neither imports the other.
 
 A snapshot can travel by value: :func:`snapshot_files` reads a pair's bytes (where the files are), and inside
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
 import io
 import json
 from collections.abc import Iterator, Mapping
@@ -29,7 +28,6 @@ from gradlab.core.version import versions
 __all__ = [
     "SNAPSHOT_FORMAT",
     "snapshot_paths",
-    "save_snapshot",
     "load_snapshot",
     "CHECKPOINT_FORMAT",
     "checkpoint_paths",
@@ -85,7 +83,9 @@ def snapshot_format(path: str | Path) -> str | None:
         return None
 
 
-SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
+SNAPSHOT_FORMAT = (
+    "gradlab-vae-snapshot/1"  # the categorical VAE's own snapshots before 2026-12 (read, no longer written)
+)
 
 
 def snapshot_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
@@ -93,27 +93,18 @@ def snapshot_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
     return stem.with_suffix(".pt"), stem.with_suffix(".json")
 
 
-def save_snapshot(out_dir, epoch: int, params, arch, dataset, settings: dict, history) -> Path:
-    """Write ``epoch_NNNN.pt`` and ``epoch_NNNN.json`` atomically; returns the ``.pt`` path."""
-    pt, js = snapshot_paths(out_dir, epoch)
-    state = {k: v.detach().cpu().clone() for k, v in params.items()}
-    atomic_write_with(pt, lambda tmp: torch.save(state, tmp), suffix=".pt")
-    cfg = {
-        "format": SNAPSHOT_FORMAT,
-        "epoch": epoch,
-        "architecture": dataclasses.asdict(arch),
-        "dataset": dataset.config(),
-        **settings,
-        "history": list(history),
-        **versions(),
-        "weights": pt.name,
-    }
-    atomic_write_text(js, json.dumps(cfg, indent=1, sort_keys=True))
-    return pt
-
-
 def load_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """``(state dict, config)`` of a snapshot given its ``.pt``, ``.json`` or stem path."""
+    """``(parameters, config)`` of a categorical VAE's snapshot given its ``.pt``, ``.json`` or stem path: a
+    training snapshot (``gradlab.training.train``, :data:`CHECKPOINT_FORMAT`) or the older VAE-only format
+    (:data:`SNAPSHOT_FORMAT`, whose ``.pt`` is the parameters alone). ``config`` is the JSON as written, with
+    ``architecture`` and ``dataset`` at its top in both formats."""
+    if snapshot_format(path) == CHECKPOINT_FORMAT:
+        state, cfg = load_checkpoint(path)
+        model = cfg.get("problem", {})
+        if model.get("problem") != "CategoricalVAE" or "architecture" not in model:
+            kind = model.get("problem")
+            raise ValueError(f"load_snapshot: {_stem(path)} is a training snapshot of a {kind}, not a CategoricalVAE")
+        return state["params"], {**cfg, "architecture": model["architecture"], "dataset": model.get("dataset", {})}
     return _read_pair(path, SNAPSHOT_FORMAT, "load_snapshot", "a snapshot")
 
 

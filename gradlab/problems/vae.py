@@ -157,10 +157,11 @@ class CategoricalVAE(Problem):
         batch_seed: int = 0,
         dtype=torch.float64,
         device="cpu",
-        kl: str = "forward",
+        kl: str | None = None,
     ) -> CategoricalVAE:
-        """Load a ``gradlab train`` snapshot (state dict + JSON config) on a fixed minibatch of ``dataset``
-        (default: the dataset the snapshot was trained on, if it is the embedded one)."""
+        """Load a ``gradlab train`` snapshot of a categorical VAE (``gradlab.training.train``'s format, or the
+        older VAE-only one) on a fixed minibatch of ``dataset`` (default: the data set the snapshot was trained
+        on, if it is the embedded one). ``kl``: default the snapshot's own (``"forward"`` for the older format)."""
         from gradlab.problems.snapshots import load_snapshot
 
         params, cfg = load_snapshot(path)
@@ -169,9 +170,9 @@ class CategoricalVAE(Problem):
             from gradlab.problems.data import load_dataset
 
             ds = cfg["dataset"]
-            if ds["name"] != "digits":
+            if ds.get("name") != "digits":
                 raise ValueError(
-                    f"from_snapshot: the snapshot was trained on {ds['name']!r}; pass dataset=load_dataset(...)"
+                    f"from_snapshot: the snapshot was trained on {ds.get('name')!r}; pass dataset=load_dataset(...)"
                 )
             dataset = load_dataset("digits", binarize=ds["binarize"], seed=ds["seed"])
         prob = cls.on_dataset(
@@ -186,9 +187,10 @@ class CategoricalVAE(Problem):
             params=params,
             dtype=dtype,
             device=device,
-            kl=kl,
+            kl=kl if kl is not None else cfg.get("problem", {}).get("kl", "forward"),
         )
-        prob.params_source = {"snapshot": str(path), "epoch": cfg.get("epoch"), "estimator": cfg.get("estimator")}
+        trained_with = cfg.get("settings", cfg).get("estimator")
+        prob.params_source = {"snapshot": str(path), "epoch": cfg.get("epoch"), "estimator": trained_with}
         return prob
 
     # ---------------------------------------------------------------- parameters

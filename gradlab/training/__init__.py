@@ -1,6 +1,7 @@
 """Training any trainable model with any estimator (:func:`train`), its snapshots, its histories as labelled
 data (:func:`history_dataset`), bias and variance along a trajectory (:func:`trajectory_study`), and the
-categorical VAE's own training loop (:func:`train_vae`, which writes the snapshots ``gradlab run`` uses)."""
+categorical VAE's snapshot recipe (:func:`train_vae`, :func:`train` on the VAE, which writes the snapshots
+``gradlab run`` uses)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from gradlab.training.history import history_dataset
 from gradlab.training.loop import OPTIMIZERS, TrainResult, temperature_at, train
 from gradlab.training.study import estimator_settings, training_study
 from gradlab.training.trajectory import trajectory_study
-from gradlab.training.vae import load_snapshot, rf4_snapshot, save_snapshot, snapshot_paths, train_rf4, train_vae
+from gradlab.training.vae import load_snapshot, rf4_snapshot, snapshot_paths, train_rf4, train_vae
 
 LAYER = 7  # this folder's layer, bottom up (tests/test_layers.py, docs/ARCHITECTURE.md)
 
@@ -26,7 +27,6 @@ __all__ = [
     "rf4_snapshot",
     "train_rf4",
     "snapshot_paths",
-    "save_snapshot",
     "load_snapshot",
     "save_checkpoint",
     "load_checkpoint",

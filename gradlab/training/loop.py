@@ -244,8 +244,8 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
             step += 1
         idx = perm[i : i + batch_size]
         part = problem.with_batch(problem.training_rows(idx, g_data))  # dynamic binarisation: fresh images
-        u = torch.rand(part.uniforms_per_sample(estimator), generator=g_noise, dtype=problem.dtype).to(idx.device)
-        surrogate = part.sample_surrogate(estimator, params, u) / part.examples
+        u = torch.rand(part.step_uniforms(estimator), generator=g_noise, dtype=problem.dtype).to(idx.device)
+        surrogate = part.step_surrogate(estimator, params, u)
         opt.zero_grad(set_to_none=True)
         surrogate.backward()
         if stateful.trains_online(estimator):  # RELAX's control variate steps on this sample (Grathwohl Alg. 2)

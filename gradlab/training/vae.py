@@ -1,44 +1,35 @@
-"""Training a categorical VAE with any estimator, and model snapshots (``gradlab train``).
+"""The categorical VAE's snapshot recipe: :func:`train_vae` (``gradlab train --problem vae``), :func:`train_rf4`
+and :func:`rf4_snapshot` (the RF(4) snapshots ``gradlab run``, the analyses and the theory checks measure on).
+
+There is one training loop, :func:`gradlab.training.train`; :func:`train_vae` is that loop on a
+:class:`~gradlab.problems.vae_data.VAEDataModel` with ``step="layer"`` (the encoder's logits given to the
+estimator's one-layer surrogate, the loss per image divided by the batch size inside it: the arithmetic every
+RF(4) snapshot of this project was made with, so they stay what they were to the last bit).
 
 Defaults follow ZGR App. B.3 (Adam, batch size 50, the correct ELBO with discrete samples logged), scaled
 to the embedded 8x8 digits: ZGR's bias-variance snapshot is 10 MNIST epochs of RF(4) at learning rate 1e-4
 (12,000 updates); the digits have 1,617 training images (33 updates per epoch), so the default learning
 rate is 1e-3 and 50 epochs (1,650 updates) give a comparable ``lr x updates``.
 
-A snapshot is two files written atomically: ``epoch_NNNN.pt`` (the parameter state dict; load with
-``torch.load(..., weights_only=True)``) and ``epoch_NNNN.json`` (architecture, dataset, estimator, training
-settings and the loss history) — everything ``CategoricalVAE.from_snapshot`` needs.
+A snapshot is the training loop's: ``epoch_NNNN.pt`` (parameters, optimiser and generator states) and
+``epoch_NNNN.json`` (the model's configuration with its architecture and data set, the estimator, the settings,
+the history), written atomically; ``CategoricalVAE.from_snapshot`` reads it, and the older VAE-only format
+(``gradlab-vae-snapshot/1``) as well.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
 
-from gradlab.core import checks as _checks
-from gradlab.core.noise import make_generator, task_seed
 from gradlab.estimators import Estimator
 from gradlab.problems.data import Dataset
-from gradlab.problems.snapshots import SNAPSHOT_FORMAT, load_snapshot, save_snapshot, snapshot_paths
-from gradlab.problems.vae_net import VAEArchitecture, VAEModel, init_vae_params
+from gradlab.problems.snapshots import load_snapshot, snapshot_paths
+from gradlab.training.loop import TrainResult, train
 
-__all__ = ["VAETrainResult", "train_vae", "save_snapshot", "load_snapshot", "snapshot_paths", "SNAPSHOT_FORMAT"]
-
-
-@dataclasses.dataclass
-class VAETrainResult:
-    params: dict[str, torch.Tensor]
-    history: list[dict]
-    snapshots: list[Path]
-    architecture: VAEArchitecture
-
-
-def _one_hot_argmax(y: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.one_hot(y.argmax(-1), y.shape[-1]).to(y.dtype)
+__all__ = ["train_vae", "train_rf4", "rf4_snapshot", "load_snapshot", "snapshot_paths"]
 
 
 def train_vae(
@@ -60,98 +51,50 @@ def train_vae(
     dtype: torch.dtype = torch.float32,
     device: str = "cpu",
     init_params: Mapping[str, torch.Tensor] | None = None,
-) -> VAETrainResult:
-    """Train a categorical VAE on ``dataset``'s training split with ``estimator`` (Adam).
+    kl: str = "forward",
+    evaluate: bool = False,
+    **train_settings,
+) -> TrainResult:
+    """Train a categorical VAE on ``dataset``'s training split with ``estimator`` (Adam): :func:`train` on a
+    ``VAEDataModel(..., step="layer")`` initialised with ``seed`` (or at ``init_params``).
 
-    Logs per epoch the mean training negative ELBO with discrete samples (``gs`` trains on relaxed
-    samples but is logged at the argmax of its relaxed sample). Snapshots are written to ``out_dir`` after
-    the epochs listed in ``snapshot_epochs`` (epoch 0 = the initialisation).
-    """
-    _checks.integer("train_vae", "epochs", epochs, 0)
-    _checks.integer("train_vae", "batch_size", batch_size, 1)
-    lr = _checks.positive_real("train_vae", "lr", lr)
-    snapshot_epochs = sorted({_checks.integer("train_vae", "snapshot_epochs", e, 0) for e in snapshot_epochs})
-    if snapshot_epochs and out_dir is None:
-        raise ValueError("train_vae: snapshot_epochs needs out_dir")
-    if snapshot_epochs:
-        from gradlab.core.atomic import check_writable
+    Logs per epoch the mean training negative ELBO with discrete samples (``train_loss``; ``gs`` trains on relaxed
+    samples and is logged at the argmax of its relaxed sample). Snapshots are written to ``out_dir`` after the
+    epochs listed in ``snapshot_epochs`` (epoch 0 = the initialisation). ``evaluate``: the validation split's
+    metrics every epoch (off by default: the snapshot recipe needs none); ``train_settings``: any other argument
+    of :func:`train` (``lr_milestones``, ``resume``, ``temperature_schedule``, ...)."""
+    from gradlab.problems.vae_data import VAEDataModel
 
-        check_writable(out_dir, "train_vae", "out_dir")
-    if snapshot_epochs and snapshot_epochs[-1] > epochs:
-        raise ValueError(f"train_vae: snapshot_epochs must be <= epochs={epochs}, got {snapshot_epochs[-1]}")
-    arch = VAEArchitecture(dataset.dim, num_vars, num_classes, embedding, encoder, tuple(hidden))
-    model = VAEModel(arch, dtype, device)
-    start = init_params if init_params is not None else init_vae_params(arch, seed, dtype, device)
-    params = {k: v.detach().to(dtype=dtype, device=device).clone().requires_grad_() for k, v in start.items()}
-    opt = torch.optim.Adam(params.values(), lr=lr)
-    g_data = make_generator(task_seed(seed, 1))  # on the CPU whatever the device: the same run on every device
-    g_noise = make_generator(task_seed(seed, 2))
-    grey = dataset.grey("train").to(dtype=dtype, device=device)
-    static = None if dataset.binarize == "dynamic" else dataset.binary("train").to(dtype=dtype, device=device)
-    n = grey.shape[0]
-    settings = {
-        "estimator": estimator.label,
-        "estimator_name": estimator.name,
-        "hparams": estimator.hparams(),
-        "lr": lr,
-        "batch_size": batch_size,
-        "seed": seed,
-        "epochs": epochs,
-    }
-    history: list[dict] = []
-    snapshots: list[Path] = []
-
-    def snap(epoch: int) -> None:
-        if epoch in snapshot_epochs:
-            snapshots.append(save_snapshot(out_dir, epoch, params, arch, dataset, settings, history))
-
-    snap(0)
-    iterator = range(1, epochs + 1)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(iterator, desc=f"train {estimator.label}", unit="epoch")
-        iterator = bar
-    for epoch in iterator:
-        perm = torch.randperm(n, generator=g_data).to(device)
-        total, count = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = perm[i : i + batch_size]
-            if static is None:
-                fresh = torch.rand(grey[idx].shape, generator=g_data, dtype=dtype).to(device)
-                data = (fresh < grey[idx]).to(dtype)
-            else:
-                data = static[idx]
-            b = data.shape[0]
-            logits = model.encode(params, data)
-
-            def loss(x, data=data, logits=logits, b=b):
-                return model.neg_elbo(params, data, x, logits) / b
-
-            u = torch.rand(estimator.num_uniforms(tuple(logits.shape)), generator=g_noise, dtype=dtype).to(device)
-            sur = estimator.surrogate(logits, loss, u).sum()
-            opt.zero_grad(set_to_none=True)
-            sur.backward()
-            opt.step()
-            with torch.no_grad():
-                if estimator.relaxed_forward:
-                    value = float(loss(_one_hot_argmax(estimator.plugin_sample(logits, u))).sum())
-                else:
-                    value = float(sur)
-            total += value * b
-            count += b
-        record = {"epoch": epoch, "train_neg_elbo": total / count}
-        if not math.isfinite(record["train_neg_elbo"]):
-            raise FloatingPointError(f"train_vae: the loss became {record['train_neg_elbo']} at epoch {epoch}")
-        history.append(record)
-        if bar is not None:
-            bar.set_postfix(neg_elbo=f"{record['train_neg_elbo']:.3f}")
-        snap(epoch)
-    return VAETrainResult({k: v.detach() for k, v in params.items()}, history, snapshots, arch)
+    model = VAEDataModel(
+        dataset,
+        num_vars,
+        num_classes,
+        embedding,
+        encoder,
+        tuple(hidden),
+        kl=kl,
+        step="layer",
+        init_seed=seed,
+        params=init_params,
+        dtype=dtype,
+        device=device,
+    )
+    return train(
+        model,
+        estimator,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        snapshot_epochs=snapshot_epochs,
+        out_dir=out_dir,
+        progress=progress,
+        evaluate=evaluate,
+        **train_settings,
+    )
 
 
-def train_rf4(epochs: int, *, data: Dataset | None = None, progress: bool = False, **settings) -> VAETrainResult:
+def train_rf4(epochs: int, *, data: Dataset | None = None, progress: bool = False, **settings) -> TrainResult:
     """A categorical VAE trained with RF(4) (the ZGR paper's snapshot estimator) for ``epochs`` on ``data``
     (default: the embedded digits): the one recipe behind every snapshot (``gradlab run``, the analysis scripts,
     the theory checks). ``settings``: any other argument of :func:`train_vae` (``num_vars``, ``lr``, ``dtype``,
@@ -165,7 +108,8 @@ def train_rf4(epochs: int, *, data: Dataset | None = None, progress: bool = Fals
 
 def rf4_snapshot(directory: str | Path, epochs: int, **settings) -> Path:
     """The ``.pt`` path of :func:`train_rf4`'s VAE after ``epochs`` (``settings`` as there), trained into
-    ``directory`` once and reused afterwards (``gradlab run`` and the analysis scripts)."""
+    ``directory`` once and reused afterwards (``gradlab run`` and the analysis scripts; a snapshot an older
+    version wrote there is read as it is)."""
     pt, js = snapshot_paths(directory, epochs)
     if not (pt.is_file() and js.is_file()):
         train_rf4(epochs, snapshot_epochs=[epochs], out_dir=directory, **settings)
