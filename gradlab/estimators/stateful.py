@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["Stateful", "needs_fit", "state_of", "with_state", "adapted", "trains_online"]
+__all__ = ["Stateful", "is_stateful", "needs_fit", "state_of", "with_state", "adapted", "trains_online"]
 
 
 class Stateful:
@@ -37,6 +37,12 @@ class Stateful:
     def adapted(self, loss: float):
         """The estimator for the next training step after one whose mean loss per example was ``loss``."""
         return self
+
+
+def is_stateful(est) -> bool:
+    """Whether ``est`` carries a state (fitted, adapted or trained online); a stateless estimator is itself after
+    every step."""
+    return isinstance(est, Stateful)
 
 
 def needs_fit(est) -> bool:

@@ -233,9 +233,12 @@ def _moves_forward(estimator: Estimator, field: str) -> bool:
 
 
 def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_noise, schedules=(), step=0):
-    """One pass over the training split; ``(mean loss, the estimator of the last step)``."""
+    """One pass over the training split; ``(mean loss, the estimator of the last step)``. The loss is summed on
+    the model's device in float64 and read once per epoch, so the steps queue without waiting for each other on
+    a GPU (an estimator whose state adapts to each step's loss, such as an EMA baseline, reads it every step)."""
     perm = torch.randperm(n, generator=g_data).to(data[0].device)
-    total = 0.0
+    total = torch.zeros((), dtype=torch.float64, device=data[0].device)
+    reads_loss = stateful.is_stateful(estimator)
     for i in range(0, n, batch_size):
         if schedules:
             values = {s["field"]: temperature_at(s, step) for s in schedules}
@@ -251,13 +254,15 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
         if stateful.trains_online(estimator):  # RELAX's control variate steps on this sample (Grathwohl Alg. 2)
             estimator = part.control_variate_step(estimator, params, u)
         opt.step()
-        if estimator.relaxed_forward:
-            value = float(part.hard_losses(estimator, params, u).sum())
-        else:
-            value = float(surrogate.detach()) * part.examples
+        with torch.no_grad():
+            if estimator.relaxed_forward:
+                value = part.hard_losses(estimator, params, u).sum().double()
+            else:
+                value = surrogate.detach().double() * part.examples
         total += value
-        estimator = stateful.adapted(estimator, value / part.examples)  # e.g. an EMA baseline moves
-    return total / n, estimator
+        if reads_loss:
+            estimator = stateful.adapted(estimator, float(value) / part.examples)  # e.g. an EMA baseline moves
+    return float(total) / n, estimator
 
 
 def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) -> None:

@@ -56,15 +56,20 @@ def train_vae(
     **train_settings,
 ) -> TrainResult:
     """Train a categorical VAE on ``dataset``'s training split with ``estimator`` (Adam): :func:`train` on a
-    ``VAEDataModel(..., step="layer")`` initialised with ``seed`` (or at ``init_params``).
+    ``VAEDataModel(..., step="layer")`` initialised with ``seed`` (or at ``init_params``; ``step="traced"`` for
+    an estimator that trains online, such as RELAX).
 
     Logs per epoch the mean training negative ELBO with discrete samples (``train_loss``; ``gs`` trains on relaxed
     samples and is logged at the argmax of its relaxed sample). Snapshots are written to ``out_dir`` after the
     epochs listed in ``snapshot_epochs`` (epoch 0 = the initialisation). ``evaluate``: the validation split's
     metrics every epoch (off by default: the snapshot recipe needs none); ``train_settings``: any other argument
     of :func:`train` (``lr_milestones``, ``resume``, ``temperature_schedule``, ...)."""
+    from gradlab.estimators import stateful
     from gradlab.problems.vae_data import VAEDataModel
 
+    # an estimator that trains online (RELAX's control variate) steps on the traced model, whose noise layout the
+    # control variate's own step shares; every other one on the one-layer step
+    step = "traced" if stateful.trains_online(estimator) else "layer"
     model = VAEDataModel(
         dataset,
         num_vars,
@@ -73,7 +78,7 @@ def train_vae(
         encoder,
         tuple(hidden),
         kl=kl,
-        step="layer",
+        step=step,
         init_seed=seed,
         params=init_params,
         dtype=dtype,

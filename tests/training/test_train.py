@@ -135,3 +135,16 @@ def test_step_layer_is_the_traced_step_up_to_rounding(name, hp):
         assert torch.allclose(a, b, rtol=1e-12, atol=1e-12 * float(b.abs().max()))
     same = all(torch.equal(a, b) for a, b in zip(grads["layer"], grads["traced"], strict=True))
     assert same == (name != "reinforce"), (name, same)  # GR-MC is pathwise too
+
+
+def test_an_estimator_that_trains_online_steps_on_the_traced_model():
+    """RELAX fits its control variate on the traced model's noise layout: ``step="layer"`` refuses it in one line,
+    and ``train_vae`` trains it on the traced step."""
+    from gradlab.problems.vae_data import VAEDataModel
+
+    est = gl.estimator("relax", steps=0)
+    m = VAEDataModel(digits(), 2, 4, hidden=(16,), step="layer")
+    with pytest.raises(ValueError, match="step='layer' takes no estimator that trains online"):
+        m.step_surrogate(est, m.param_values(), torch.rand(m.step_uniforms(est), dtype=torch.float64))
+    res = train_vae(digits(), est, num_vars=2, num_classes=4, hidden=(16,), epochs=1, progress=False)
+    assert res.problem.get("step") is None and res.history[0]["train_loss"] > 0  # the default, traced step

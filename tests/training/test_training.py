@@ -329,3 +329,24 @@ def test_temperature_schedule_anneals_as_jang_et_al(tmp_path):
         gl.train(model, gl.estimator("zgr"), epochs=1, temperature_schedule=sched)
     with pytest.raises(ValueError, match="unknown key\\(s\\) tmin"):
         gl.train(model, est, epochs=1, temperature_schedule={"tmin": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("name", "hp", "reads"), [("zgr", {}, 0), ("gs", {"t": 0.5}, 0), ("reinforce", {"m": 1, "baseline": "ema"}, 1)]
+)
+def test_the_loop_reads_the_loss_once_per_epoch(monkeypatch, name, hp, reads):
+    """The steps' losses are summed on the device and read (a host synchronisation on a GPU) once per epoch; only
+    an estimator whose state adapts to each step's loss (an EMA baseline) reads it every step."""
+    calls = []
+    real = torch.Tensor.__float__
+
+    def counted(self):
+        calls.append(1)
+        return real(self)
+
+    m, est = small_sbn(), gl.estimator(name, **hp)
+    steps = math.ceil(m.split("train")[0].shape[0] / 64)
+    assert steps >= 20
+    monkeypatch.setattr(torch.Tensor, "__float__", counted)
+    gl.train(m, est, epochs=1, batch_size=64, evaluate=False)
+    assert len(calls) == 1 + reads * steps, (len(calls), steps)
