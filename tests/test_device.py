@@ -87,3 +87,14 @@ def _table(out: str) -> dict[str, float]:
     head = lines[0].split()
     row = [line for line in lines if line.split() and line.split()[0].isdigit()][-1].split()
     return {k: float(v) for k, v in zip(head, row, strict=True) if k not in ("epoch", "seconds")}
+
+
+def test_noise_reaches_every_device_unchanged():
+    """Training's CPU noise on the target device, the same numbers (through pinned memory, without waiting, to a
+    GPU where this machine has one)."""
+    from gradlab.core.noise import to_device
+
+    t = torch.rand(1000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for dev in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
+        moved = to_device(t, dev)
+        assert moved.device.type == dev and torch.equal(moved.cpu(), t)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "to_device",
     "conditional_gumbel",
     "conditional_perturbed",
     "as_generator",
@@ -26,6 +27,16 @@ __all__ = [
     "gumbel_from_uniform",
     "make_generator",
 ]
+
+
+def to_device(t: torch.Tensor, device: str | torch.device) -> torch.Tensor:
+    """``t`` (drawn on the CPU) on ``device``. To a GPU through pinned memory without waiting: a plain copy from
+    pageable memory synchronises the stream, so a training step would wait for the previous one to finish before
+    its noise could travel. The numbers are the same either way."""
+    device = torch.device(device)
+    if device.type != "cuda" or t.device.type != "cpu":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _check_seed(seed: object, name: str = "seed") -> int:

@@ -36,6 +36,7 @@ from typing import TypedDict
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.noise import to_device
 from gradlab.estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
 from gradlab.problems.stochastic_model import StochasticModel
 from gradlab.problems.tracing import _Drawer
@@ -226,7 +227,7 @@ class DataModel(StochasticModel):
             return rows
         grey = self.grey_train[idx]
         fresh = torch.rand(grey.shape, generator=generator, dtype=grey.dtype, device=generator.device)
-        return ((fresh.to(grey.device) < grey).to(grey.dtype), *rows[1:])
+        return ((to_device(fresh, grey.device) < grey).to(grey.dtype), *rows[1:])
 
     # ------------------------------------------------------------------ copies
     def with_batch(self, batch: tuple[torch.Tensor, ...]) -> DataModel:

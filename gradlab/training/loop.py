@@ -34,7 +34,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.atomic import check_writable
-from gradlab.core.noise import make_generator, task_seed
+from gradlab.core.noise import make_generator, task_seed, to_device
 from gradlab.estimators import Estimator, stateful
 from gradlab.problems.base import Problem
 from gradlab.problems.snapshots import load_checkpoint, save_checkpoint
@@ -247,7 +247,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
             step += 1
         idx = perm[i : i + batch_size]
         part = problem.with_batch(problem.training_rows(idx, g_data))  # dynamic binarisation: fresh images
-        u = torch.rand(part.step_uniforms(estimator), generator=g_noise, dtype=problem.dtype).to(idx.device)
+        u = to_device(torch.rand(part.step_uniforms(estimator), generator=g_noise, dtype=problem.dtype), idx.device)
         surrogate = part.step_surrogate(estimator, params, u)
         opt.zero_grad(set_to_none=True)
         surrogate.backward()
