@@ -48,6 +48,7 @@ def vae_loop(binarize, est):
     data = gl.problems.load_dataset("digits", binarize=binarize)
     r = gl.training.train_vae(data, est, num_vars=2, num_classes=4, epochs=2, seed=0, progress=False)
     return [*r.params.values(), np.array([h.get("train_loss", h.get("train_neg_elbo")) for h in r.history])]
+quantized = lambda: build_problem({"kind": "quantized", "hidden": [16, 16], "batch_size": 20, "dtype": "float32"})
 vae_model = lambda: build_problem({"kind": "vae", "num_vars": 2, "num_classes": 4}).training_model()
 sample = lambda p, e, n: lambda: stats(gl.sample_gradients(p, gl.estimator(*e[:1], **e[1]), n, seed=0))
 WORK = {
@@ -68,6 +69,8 @@ WORK = {
     "train sbn st": lambda: train(sbn(), gl.estimator("st")),
     "train hvae reinforce": lambda: train(hvae(), gl.estimator("reinforce", m=2)),
     "train sbn gs": lambda: train(sbn(), gl.estimator("gs", t=0.5)),
+    "train quantized st": lambda: train(quantized(), gl.estimator("st")),
+    "quantized reinforce": sample(quantized(), ("reinforce", {"m": 4}), 2000),
     "train sbn ema": lambda: train(sbn(), gl.estimator("reinforce", m=1, baseline="ema")),
     "sweep": sweep,
     "train_vae rf4": lambda: vae_loop("static", gl.estimator("reinforce", m=4)),
@@ -102,6 +105,8 @@ WORK = [
     "train sbn st",
     "train hvae reinforce",
     "train sbn gs",
+    "train quantized st",
+    "quantized reinforce",
     "train sbn ema",
     "train_vae rf4",
     "train_vae dynamic zgr",
