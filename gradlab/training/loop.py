@@ -265,11 +265,26 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
     return float(total) / n, estimator
 
 
+def _differences(a, b, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``(key, a's value, b's value)`` where two configurations differ, nested keys dotted."""
+    out = []
+    for k in sorted(set(a) | set(b), key=str):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differences(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append((f"{prefix}{k}", x, y))
+    return out
+
+
 def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) -> None:
     if cfg.get("problem") != problem_config:
+        theirs = cfg.get("problem", {})
+        diff = _differences(theirs, problem_config)
         raise ValueError(
-            f"train: resume: the snapshot is of another model ({cfg.get('problem', {}).get('problem')!r} with other "
-            f"settings); expected {problem_config.get('problem')!r} as configured here"
+            f"train: resume: the snapshot is of another model ({theirs.get('problem')!r}; "
+            + ", ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in diff[:4])
+            + ")"
         )
     theirs = cfg.get("settings", {})
     derived = ("evaluation",)  # follows from the problem and the estimator (older snapshots lack it)
