@@ -83,9 +83,8 @@ def snapshot_format(path: str | Path) -> str | None:
         return None
 
 
-SNAPSHOT_FORMAT = (
-    "gradlab-vae-snapshot/1"  # the categorical VAE's own snapshots before 2026-12 (read, no longer written)
-)
+# the categorical VAE's own snapshots before 2026-12 (read, no longer written)
+SNAPSHOT_FORMAT = "gradlab-vae-snapshot/1"
 
 
 def snapshot_paths(out_dir: str | Path, epoch: int) -> tuple[Path, Path]:
