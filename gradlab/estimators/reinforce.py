@@ -113,8 +113,12 @@ class Reinforce(Estimator, Stateful):
         object.__setattr__(new, "_ema", None if state is None else state["baseline"])
         return new
 
+    @property
+    def adapts_to_loss(self) -> bool:
+        return self.baseline == "ema"
+
     def adapted(self, loss: float) -> Reinforce:
-        if self.baseline != "ema":
+        if not self.adapts_to_loss:
             return self
         value = torch.as_tensor(loss, dtype=torch.float64)
         b = value if self._ema is None else self.decay * self._ema + (1 - self.decay) * value

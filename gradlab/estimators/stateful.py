@@ -7,17 +7,32 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["Stateful", "is_stateful", "needs_fit", "state_of", "with_state", "adapted", "trains_online"]
+__all__ = [
+    "Stateful",
+    "is_stateful",
+    "needs_fit",
+    "state_of",
+    "with_state",
+    "adapts_to_loss",
+    "adapted",
+    "trains_online",
+]
 
 
 class Stateful:
     """Mixin of an estimator that carries trained state beside its hyper-parameters. It implements ``needs_fit``
     (whether ``fit`` must train the state before a measurement; ``gl.sample_gradients`` then calls the problem's
     ``fitted``), ``fit(logits, loss)``, ``state()`` and ``with_state(state)`` (kept by training checkpoints), and
-    may implement ``adapted(loss)`` (the estimator for the next training step: an EMA baseline moves) and set
-    ``trains_online`` (its state takes a step with every training step: RELAX's network)."""
+    may implement ``adapted(loss)`` (the estimator for the next training step: an EMA baseline moves; it then says
+    so with ``adapts_to_loss``, and training reads every step's loss for it) and set ``trains_online`` (its state
+    takes a step with every training step: RELAX's network)."""
 
     trains_online: ClassVar[bool] = False
+
+    @property
+    def adapts_to_loss(self) -> bool:
+        """Whether :meth:`adapted` changes the estimator (training then reads each step's loss; default False)."""
+        return False
 
     @property
     def needs_fit(self) -> bool:
@@ -58,6 +73,11 @@ def state_of(est) -> dict | None:
 def with_state(est, state: dict | None):
     """``est`` holding ``state`` (a stateless estimator is returned as it is)."""
     return est.with_state(state) if isinstance(est, Stateful) else est
+
+
+def adapts_to_loss(est) -> bool:
+    """Whether ``est`` changes with each training step's loss (:meth:`Stateful.adapted`; an EMA baseline)."""
+    return isinstance(est, Stateful) and bool(est.adapts_to_loss)
 
 
 def adapted(est, loss: float):

@@ -238,7 +238,7 @@ def _one_epoch(problem, estimator, params, opt, data, n, batch_size, g_data, g_n
     a GPU (an estimator whose state adapts to each step's loss, such as an EMA baseline, reads it every step)."""
     perm = torch.randperm(n, generator=g_data).to(data[0].device)
     total = torch.zeros((), dtype=torch.float64, device=data[0].device)
-    reads_loss = stateful.is_stateful(estimator)
+    reads_loss = stateful.adapts_to_loss(estimator)
     for i in range(0, n, batch_size):
         if schedules:
             values = {s["field"]: temperature_at(s, step) for s in schedules}

@@ -332,7 +332,14 @@ def test_temperature_schedule_anneals_as_jang_et_al(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "hp", "reads"), [("zgr", {}, 0), ("gs", {"t": 0.5}, 0), ("reinforce", {"m": 1, "baseline": "ema"}, 1)]
+    ("name", "hp", "reads"),
+    [
+        ("zgr", {}, 0),
+        ("gs", {"t": 0.5}, 0),
+        ("reinforce", {"m": 2}, 0),
+        ("relax", {}, 0),
+        ("reinforce", {"m": 1, "baseline": "ema"}, 1),
+    ],
 )
 def test_the_loop_reads_the_loss_once_per_epoch(monkeypatch, name, hp, reads):
     """The steps' losses are summed on the device and read (a host synchronisation on a GPU) once per epoch; only
