@@ -8,8 +8,10 @@
 #   checks: the test of --device, train / sweep / study on cuda, bench_mnist5k.py, `run --data mnist5k --quick`
 #   full:   `gradlab run --data mnist5k --device cuda` (62 settings, 1,000 samples each)
 #   verify: the test of --device and bench_mnist5k.py only
-#   studies: the mnist5k-paper rung's training studies in $STUDIES (default: zgr-fig2 decoupled-sbn
-#            shah-schedules decoupled-logic), $JOBS runs at a time (default 6); finished histories go to $OUT
+#   studies: the mnist5k-paper rung's training studies in $STUDIES (default: the ones not yet committed,
+#            zgr-table3 zgr-fig4-quantized zgr-figB4-hvae), $JOBS runs at a time (default 6); finished histories
+#            go to $OUT, and each study's finished runs (its .runs folder, as a tar) too, so that a study cut
+#            short by its limit resumes from them elsewhere (`gradlab study` trains only the missing runs)
 # The package is used from the working tree (PYTHONPATH); where mlxtend or h5netcdf is missing, wheels in .whl/
 # are installed into /tmp/site first (a machine without network).
 set -u
@@ -110,11 +112,14 @@ if [ "$WHAT" = verify ]; then
     step bench_mnist5k 90 $PY benchmarks/bench_mnist5k.py --epochs 2 --repeats 2 --device "$DEV"
 fi
 if [ "$WHAT" = studies ]; then
-    for name in ${STUDIES:-zgr-fig2 decoupled-sbn shah-schedules decoupled-logic}; do
+    for name in ${STUDIES:-zgr-table3 zgr-fig4-quantized zgr-figB4-hvae}; do
         touch "$WORK/marker"
         step "study_$name" "${STUDY_LIMIT:-150}" $PY -m gradlab.cli study "$name" --scale mnist5k-paper \
             --device "$DEV" --n-jobs "${JOBS:-6}" --no-progress
         find histories/mnist5k-paper -maxdepth 1 -name '*.nc' -newer "$WORK/marker" -exec cp {} "$OUT/" \;
+        for runs in histories/mnist5k-paper/*.nc.runs; do
+            [ -d "$runs" ] && tar -cf "$OUT/$(basename "$runs").tar" -C histories/mnist5k-paper "$(basename "$runs")"
+        done
     done
 fi
 if [ "$WHAT" = full ] || [ "$WHAT" = all ]; then
