@@ -1,8 +1,8 @@
 """ZGR Table 3: the validation error of the quantized network in the deterministic mode (every noise off) per
 estimator and per bit width of weights / activations (2/2, T/T, T/1, 1/1), mean over seeds +- (max - min) / 2. The
-study zgr-table3: on the digits an MLP 64-64 for 20 epochs; on mnist5k (standing in for Fashion-MNIST) App. B.6's
-small network and then the paper's; at the paper scale the best of three learning rates per estimator and width on
-the validation split (the axis base_lr).
+study zgr-table3: on the digits an MLP 64-64 for 20 epochs; on mnist5k (standing in for Fashion-MNIST) the same MLP
+for 10 epochs (mnist5k-48) and then the paper's convolutional network (mnist5k-paper); at the paper scale the best of
+three learning rates per estimator and width on the validation split (the axis base_lr).
 
 Run: python analyses/zgr_table3_quantized.py   (--quick: one seed, 3 epochs)
 Output: histories/<scale>/zgr_table3.nc (what `gradlab verify` reads); the table on stdout.
