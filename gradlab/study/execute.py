@@ -127,6 +127,7 @@ def run_study(
         return None
     ds = gather(cfg, runs)
     ds.attrs["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
+    ds.attrs["wall_time_s"] = ds.attrs["study_seconds_this_call"]  # as the analyses' scripts stamp it
     ds.attrs.update(origin(cfg.problem.get("device")))  # the command, the commit, the machine
     write_netcdf(ds, cfg.out)
     return ds

@@ -55,6 +55,7 @@ def test_a_study_is_the_training_study_of_the_same_runs(tmp_path):
         head = ""
     assert ds.attrs["git_commit"].split(" ")[0] == (head or "unknown")  # this checkout's commit, where there is one
     assert ds.attrs["command"] and " cores, load average " in ds.attrs["machine"]
+    assert ds.attrs["wall_time_s"] == ds.attrs["study_seconds_this_call"] > 0  # a committed history must say it
 
 
 _KILLED = textwrap.dedent(
