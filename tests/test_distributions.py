@@ -157,3 +157,51 @@ def test_binary_categorical_roundtrip():
     torch.testing.assert_close(D.categorical_to_binary(logits), a)
     with pytest.raises(ValueError, match="K = 2"):
         D.categorical_to_binary(torch.zeros(2, 3))
+
+
+COMPACT = [c for c in CONFIGS if c[1] != "logistic"]
+
+
+def _finite(logp):
+    return torch.where(torch.isfinite(logp), logp, torch.zeros_like(logp))
+
+
+@pytest.mark.parametrize(("levels", "noise", "std"), COMPACT)
+def test_compact_backward_equals_autograd_of_the_definition(levels, noise, std):
+    """The compact quantizer's own backward ``(f(b_k - eta) - f(b_k+1 - eta)) / p_k`` against autograd through
+    the CDF formula, and ``gradcheck`` / ``gradgradcheck`` (finite differences in float64) away from kinks."""
+    g = torch.Generator().manual_seed(0)
+    lv = D.quantization_levels(levels)
+    eta = (torch.rand(400, generator=g, dtype=DT) * (float(lv[-1] - lv[0]) + 3) + float(lv[0]) - 1.5).requires_grad_()
+    w = torch.randn(400, len(lv), generator=g, dtype=DT)
+    logp = D.quantization_log_probs(eta, levels, noise, std)
+    (got,) = torch.autograd.grad((_finite(logp) * w).sum(), eta)
+    inf = torch.tensor([math.inf], dtype=DT)
+    mids = 0.5 * (lv[1:] + lv[:-1])
+    s = D.default_noise_std(noise) if std is None else std
+    plain = D._compact_log_probs(eta, torch.cat([-inf, mids]), torch.cat([mids, inf]), noise, s)  # plain autograd
+    (want,) = torch.autograd.grad((_finite(plain) * w).sum(), eta)
+    assert torch.equal(logp, plain)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    x = torch.tensor([-1.13, 0.37, 1.21, 2.66], dtype=DT, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda e: _finite(D.quantization_log_probs(e, levels, noise, std)), (x,))
+    if noise == "triangular":  # (the uniform density is piecewise constant: its second derivative is 0 a.e.)
+        assert torch.autograd.gradgradcheck(lambda e: _finite(D.quantization_log_probs(e, levels, noise, std)), (x,))
+
+
+def test_compact_backward_zero_for_impossible_levels_and_under_vmap():
+    eta = torch.tensor([0.0, 1.0, 2.0], dtype=DT, requires_grad=True)  # at a level: the far levels are impossible
+    logp = D.quantization_log_probs(eta, 4, "triangular")
+    assert torch.isinf(logp).any()
+    (g,) = torch.autograd.grad(_finite(logp).sum(), eta)
+    assert torch.isfinite(g).all()
+
+    def one(e, u):
+        return _finite(D.quantization_log_probs(e * u, 3)).sum()
+
+    gen = torch.Generator().manual_seed(1)
+    e = torch.rand(7, generator=gen, dtype=DT) + 0.2
+    u = torch.rand(5, 7, generator=gen, dtype=DT)
+    batched = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0))(e, u)
+    looped = torch.stack([torch.func.grad(one)(e, row) for row in u])
+    torch.testing.assert_close(batched, looped, rtol=0, atol=0)

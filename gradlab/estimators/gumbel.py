@@ -20,6 +20,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import categorical_index, logistic_from_uniform, one_hot, straight_through
 from gradlab.estimators.pathwise import PathwiseEstimator
 
@@ -43,7 +44,7 @@ class GumbelSoftmax(PathwiseEstimator):
         return self._relaxed_sample(logits, gumbel)
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        theta = torch.log_softmax(logits, dim=-1)
+        theta = log_softmax(logits, dim=-1)
         return torch.softmax((theta + gumbel) / self.t, dim=-1)
 
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
@@ -70,13 +71,13 @@ class GumbelSoftmaxST(PathwiseEstimator):
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
     def _plugin_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        theta = torch.log_softmax(logits, dim=-1)
+        theta = log_softmax(logits, dim=-1)
         perturbed = theta + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
         return straight_through(hard, torch.softmax(perturbed / self.t, dim=-1))
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
+        return torch.softmax((log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
 
     def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # argmax(theta + G) = 1 iff a + G_1 - G_0 > 0 (a tie picks 0, as argmax does)
@@ -201,7 +202,7 @@ class GumbelRao(PathwiseEstimator):
         if generator is None:
             raise TypeError(f"{self.name}: backward_at needs a generator (its backward draws G' given x)")
         g = as_generator(generator, logits.device)
-        theta = torch.log_softmax(logits.detach(), -1)
+        theta = log_softmax(logits.detach(), -1)
         gumbel = conditional_gumbel(theta, index, g)
         shape = (self.m, *logits.shape)
 
@@ -214,7 +215,7 @@ class GumbelRao(PathwiseEstimator):
         """The forward ``argmax(theta + gumbel)`` and the backward over the conditional draws built from
         ``gumbel_cond`` (``(*sample, m, *S, K)``) and ``gumbel_top`` (``(*sample, m, *S, 1)``)."""
         event = logits.shape[-1]
-        theta = torch.log_softmax(logits, dim=-1)
+        theta = log_softmax(logits, dim=-1)
         index = categorical_index(theta, gumbel)
         hard = one_hot(index, event, logits.dtype)
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import torch
 
 from gradlab.core.noise import make_generator
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.sampling import inverse_cdf_index, scatter_one_hot
 
 __all__ = [
@@ -118,7 +119,7 @@ class _WholeTrace(DrawStrategy):
             log_p = []
 
             def sample(i, logits):
-                lp = torch.log_softmax(logits, dim=-1)
+                lp = log_softmax(logits, dim=-1)
                 index = inverse_cdf_index(lp.detach().exp(), u[i])
                 picked = lp.gather(-1, index)
                 log_p.append(picked.reshape(*elements, -1).sum(-1))  # per element, or the whole draw
@@ -282,7 +283,7 @@ class _Relaxed(_DrawLoss):
     control variate of REBAR / RELAX, continuous in ``x``)."""
 
     def _later(self, i, logits, t):
-        z = torch.log_softmax(logits, -1) + self.noise[i]
+        z = log_softmax(logits, -1) + self.noise[i]
         return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else torch.softmax(z / t, -1)
 
     def relaxed(self, x: torch.Tensor, t) -> torch.Tensor:
@@ -297,7 +298,7 @@ def _relaxed_layers(model, est, params, parts):
     base, logits_of = [], []
 
     def draw_base(i, logits):
-        index = (torch.log_softmax(logits.detach(), -1) + gumbels[i]).argmax(-1, keepdim=True)
+        index = (log_softmax(logits.detach(), -1) + gumbels[i]).argmax(-1, keepdim=True)
         base.append(index)
         logits_of.append(logits)
         return scatter_one_hot(index, logits.detach())

@@ -12,6 +12,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, Loss
 from gradlab.estimators.sampling import inverse_cdf_index, scatter_one_hot
 
@@ -41,7 +42,7 @@ class PathwiseEstimator(Estimator):
         if generator is None:
             raise TypeError(f"{self.name}: backward_at needs a generator (its backward uses Gumbel noise given x)")
         g = as_generator(generator, logits.device)
-        gumbel = conditional_gumbel(torch.log_softmax(self.forward_logits(logits.detach()), -1), index, g)
+        gumbel = conditional_gumbel(log_softmax(self.forward_logits(logits.detach()), -1), index, g)
         return self._plugin_sample(logits, gumbel)
 
     @property

@@ -26,6 +26,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index
 from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 
@@ -61,7 +62,7 @@ class RaoBlackwellReinforce(Estimator):
     def surrogate(self, logits: torch.Tensor, loss: Loss, uniforms: torch.Tensor) -> torch.Tensor:
         sample_ndim, event = self._split(logits, uniforms)
         big_k = event[-1]
-        log_q = torch.log_softmax(logits, dim=-1)
+        log_q = log_softmax(logits, dim=-1)
         q = log_q.detach().exp()
         u = uniforms.reshape(*logits.shape[:-1], 1)
         x = inverse_cdf_index(q, u).squeeze(-1)  # (*sample, *S)

@@ -42,6 +42,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, Loss, checked_losses, one_hot
 from gradlab.estimators.multilayer import RELAXED_LATER, DrawStrategy
 from gradlab.estimators.stateful import Stateful
@@ -104,7 +105,7 @@ class _RelaxationControlVariate(Estimator):
         sample = tuple(logits.shape[:sample_ndim])
         n = math.prod(event)
         u_z, u_rest, u_top = torch.split(uniforms, [n, n, n // event[-1]], dim=-1)
-        theta = torch.log_softmax(logits, dim=-1)
+        theta = log_softmax(logits, dim=-1)
         z = theta + gumbel_from_uniform(u_z).reshape(logits.shape)
         index = z.detach().argmax(-1)
         z_cond = conditional_perturbed(

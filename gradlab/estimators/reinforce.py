@@ -21,6 +21,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import make_generator
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 from gradlab.estimators.multilayer import WHOLE_TRACE, DrawStrategy
 from gradlab.estimators.stateful import Stateful
@@ -146,7 +147,7 @@ class Reinforce(Estimator, Stateful):
         sample = tuple(logits.shape[:sample_ndim])
         lead = (self.m, *sample)  # the m draws go on a new leading axis, so per-element terms broadcast
         u = uniforms.reshape(*sample, self.m, *event[:-1], 1).movedim(sample_ndim, 0)
-        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(0).expand(*lead, *event)
+        log_p = log_softmax(logits, dim=-1).unsqueeze(0).expand(*lead, *event)
         index = inverse_cdf_index(log_p.detach().exp(), u)
         x = scatter_one_hot(index, log_p.detach())  # (m, *sample, *S, K), no gradient
         values = loss(x)

@@ -30,6 +30,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.gumbel import GumbelSoftmax
 from gradlab.estimators.pathwise import PathwiseEstimator
 
@@ -84,7 +85,7 @@ class _GumbelMap(GumbelSoftmax):
     _map: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return type(self)._map((torch.log_softmax(logits, dim=-1) + gumbel) / self.t)
+        return type(self)._map((log_softmax(logits, dim=-1) + gumbel) / self.t)
 
     def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # GS's closed form is a sigmoid; these maps' binary forms are the categorical one on (0, a)

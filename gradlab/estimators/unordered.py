@@ -31,6 +31,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import gumbel_from_uniform
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, Loss, inverse_cdf_index
 from gradlab.estimators.multilayer import RESAMPLED_LATER, DrawStrategy
 from gradlab.estimators.rao_blackwell import candidate_losses
@@ -97,7 +98,7 @@ class UnorderedSet(Estimator):
             raise ValueError(f"{self.name}: k = {self.k} distinct samples need at least k categories, got {event[-1]}")
         n = math.prod(event)
         u_set, u_x = torch.split(uniforms, [n, n // event[-1]], dim=-1)
-        log_p = torch.log_softmax(logits, dim=-1)
+        log_p = log_softmax(logits, dim=-1)
         lp = log_p.detach()
         x = inverse_cdf_index(lp.exp(), u_x.reshape(*logits.shape[:-1], 1)).squeeze(-1)
         cand = torch.topk(lp + gumbel_from_uniform(u_set).reshape(logits.shape), self.k, dim=-1).indices  # Gumbel-top-k
@@ -162,7 +163,7 @@ class PriorityReinforce(Estimator):
             raise ValueError(f"{self.name}: k = {self.k} distinct samples need at least k categories, got {big_k}")
         n = math.prod(event)
         u_set, u_x = torch.split(uniforms, [n, n // big_k], dim=-1)
-        log_p = torch.log_softmax(logits, dim=-1)
+        log_p = log_softmax(logits, dim=-1)
         lp = log_p.detach()
         x = inverse_cdf_index(lp.exp(), u_x.reshape(*logits.shape[:-1], 1)).squeeze(-1)
         top = torch.topk(lp + gumbel_from_uniform(u_set).reshape(logits.shape), min(self.k + 1, big_k), dim=-1)

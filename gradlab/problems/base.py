@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
+from gradlab.core.softmax import log_softmax
+
 __all__ = ["Problem", "ParamLayout", "config_indices", "one_hot_configurations"]
 
 
@@ -320,7 +322,7 @@ class Problem:
         idx = config_indices(start, stop, v, k, logits.device)  # (C, V)
         n, e_shape = idx.shape[0], tuple(logits.shape[:-2])
         idx_e = idx.reshape(n, *([1] * len(e_shape)), v, 1).expand(n, *e_shape, v, 1)
-        log_p = torch.log_softmax(logits, dim=-1).unsqueeze(0).expand(n, *logits.shape)
+        log_p = log_softmax(logits, dim=-1).unsqueeze(0).expand(n, *logits.shape)
         log_pc = log_p.gather(-1, idx_e).squeeze(-1).sum(-1)  # (C, *E); gather: no -inf * 0
         xe = torch.zeros_like(log_p).scatter_(-1, idx_e, 1.0)  # (C, *E, V, K)
         values = self.loss(xe, params, logits)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.base import Estimator, scatter_one_hot
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def exact_chunk(model: StochasticModel, params, estimator: Estimator | None, sta
 
         def sample(i: int, logits: torch.Tensor) -> torch.Tensor:
             target = logits if estimator is None else estimator.forward_logits(logits)
-            picked = torch.log_softmax(target, dim=-1).gather(-1, idx[i])  # (*E, *S, 1) or (*S, 1)
+            picked = log_softmax(target, dim=-1).gather(-1, idx[i])  # (*E, *S, 1) or (*S, 1)
             log_p.append(picked.flatten(e).sum(-1) if per else picked.sum())
             return scatter_one_hot(idx[i], logits.detach())
 

@@ -24,6 +24,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import bit_codes
+from gradlab.core.softmax import log_softmax
 from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec, classifier_metrics, cross_entropy
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
@@ -155,12 +156,12 @@ class HierarchicalVAE(DataModel):
         l2 = (e1 @ p["enc2_w"] + p["enc2_b"]).unflatten(-1, (v, k))  # q(z2 | z1)
         z2 = draw(l2)
         e2 = self._embed(z2)
-        prior1 = torch.log_softmax((e2 @ p["dec2_w"] + p["dec2_b"]).unflatten(-1, (v, k)), -1)  # p(z1 | z2)
+        prior1 = log_softmax((e2 @ p["dec2_w"] + p["dec2_b"]).unflatten(-1, (v, k)), -1)  # p(z1 | z2)
         out = e1 @ p["dec1_w"] + p["dec1_b"]  # Bernoulli logits of p(x | z1)
         nll_x = (torch.nn.functional.softplus(out) - self.x * out).sum(-1)
         log_p_z1 = (z1 * prior1).sum((-2, -1))
         laws = (l1, l2) if self.kl == "model" else (draw.forward_logits(l1), draw.forward_logits(l2))
-        entropy = sum(-(torch.softmax(lg, -1) * torch.log_softmax(lg, -1)).sum((-2, -1)) for lg in laws)
+        entropy = sum(-(torch.softmax(lg, -1) * log_softmax(lg, -1)).sum((-2, -1)) for lg in laws)
         return nll_x - log_p_z1 + v * math.log(k) - entropy  # negative ELBO (eq. 87) per image
 
     def config(self) -> dict:

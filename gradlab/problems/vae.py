@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import log_softmax
 from gradlab.estimators.multilayer import strategy_of
 from gradlab.problems.base import Problem, config_indices
 from gradlab.problems.vae_net import (  # the network, defined once; re-exported here as before
@@ -231,7 +232,7 @@ class CategoricalVAE(Problem):
         onehot = F.one_hot(idx, k).to(self.dtype)  # (C, V, K)
         dec_logits = self.model.decode(params, self.model.embed(onehot))  # (C, D): once per configuration
         nll = F.softplus(dec_logits).sum(-1) - self.data @ dec_logits.T  # (B, C)
-        log_q = torch.log_softmax(logits, dim=-1).reshape(logits.shape[0], v * k)
+        log_q = log_softmax(logits, dim=-1).reshape(logits.shape[0], v * k)
         log_qc = log_q @ onehot.reshape(-1, v * k).T  # (B, C): sum_v log q_v(c_v | x_b)
         return (torch.exp(log_qc) * nll).sum() / self.data.shape[0]
 

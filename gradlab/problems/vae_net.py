@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import bit_codes
 from gradlab.core.noise import make_generator
+from gradlab.core.softmax import log_softmax
 
 __all__ = [
     "VAEArchitecture",
@@ -117,7 +118,7 @@ def bernoulli_nll(data: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 def kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
     """``KL(Cat(softmax(logits)) || Uniform(K))`` summed over the variables: ``(*E, V, K) -> (*E)``."""
-    log_q = torch.log_softmax(logits, dim=-1)
+    log_q = log_softmax(logits, dim=-1)
     k = logits.shape[-1]
     return (log_q.exp() * (log_q + torch.log(torch.tensor(float(k), dtype=logits.dtype)))).sum((-1, -2))
 

@@ -1,0 +1,32 @@
+"""``log_softmax`` over the last axis, fast for few categories on the CPU.
+
+PyTorch's CPU kernel for a softmax over a short last axis (``K <= 4``: the quantizers' ternary and 2-bit levels,
+Bernoulli units as two categories) runs about three times slower, forward and backward, than the same operation
+over a long first axis: ``log_softmax`` here moves the categories to the first axis for such tensors. It is the
+same function; on the tensors tested (float32 and float64, ``K = 2, 3, 4``) the values and gradients come out
+identical to ``torch.log_softmax`` (``tests/test_softmax.py``). ``benchmarks/bench_quantized.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["log_softmax"]
+
+_SHORT = 4  # categories up to which the first-axis path is taken
+_LARGE = 4096  # elements from which it pays (below: the copy's fixed cost)
+
+
+def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``torch.log_softmax(x, dim)``; over the last axis of a large CPU tensor with at most 4 categories it is
+    computed over the first axis of a transposed copy (the result is laid out as ``x``'s contiguous copy
+    would be)."""
+    if (
+        x.device.type == "cpu"
+        and x.ndim > 1
+        and dim in (-1, x.ndim - 1)
+        and x.shape[-1] <= _SHORT
+        and x.numel() >= _LARGE
+    ):
+        return torch.log_softmax(x.movedim(-1, 0).contiguous(), 0).movedim(0, -1).contiguous()
+    return torch.log_softmax(x, dim)
