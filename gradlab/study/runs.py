@@ -1,16 +1,20 @@
 """The runs of a study (grid point x estimator setting x seed), each named by a hash of everything that decides
 its numbers, and what one run computes where it runs (this process, a loky worker, a Dask worker): a training run
-(its history), or a training run measured along the way (``[trajectory]``). A run reads no file of the client's and
-writes none; its record comes back by value."""
+(its history), or a training run measured along the way (``[trajectory]``). A run on a worker reads no file of the
+client's and writes none; its record comes back by value. A trajectory run in the client's own process keeps its
+snapshots and sweep cells in ``<out>.runs/<key>.work/`` until its record is written, so an interrupted call resumes
+it there."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from gradlab.study.config import StudyConfig
 
@@ -56,9 +60,11 @@ def plan_runs(cfg: StudyConfig) -> list[Run]:
     return runs
 
 
-def compute_run(cfg: StudyConfig, run: Run, on_epoch=None) -> dict:
+def compute_run(cfg: StudyConfig, run: Run, on_epoch=None, work_dir: Path | None = None) -> dict:
     """One run where it runs: ``{"key", "point", "estimator", ..., "history", "initial", "settings", "problem",
-    "seconds"}``, and ``"trajectory"`` (a Dataset as a dict) for a study with ``[trajectory]``."""
+    "seconds"}``, and ``"trajectory"`` (a Dataset as a dict) for a study with ``[trajectory]``. ``work_dir``: a
+    folder of the trajectory's snapshots and sweep cells that outlives an interrupted call (the client's own
+    runs; a temporary folder otherwise)."""
     from gradlab.estimators import estimator
     from gradlab.problems.build import build_problem
     from gradlab.training import train
@@ -80,22 +86,25 @@ def compute_run(cfg: StudyConfig, run: Run, on_epoch=None) -> dict:
         result = train(build_problem(config), est, seed=run.seed, on_epoch=on_epoch, **settings)
         record.update(history=result.history, initial=result.initial, settings=result.settings, problem=result.problem)
     else:
-        record["trajectory"] = _trajectory(cfg.trajectory, config, est, run.seed, settings)
+        record["trajectory"] = _trajectory(cfg.trajectory, config, est, run.seed, settings, work_dir)
     record["seconds"] = time.perf_counter() - t0
     return json.loads(json.dumps(record, default=_plain))
 
 
-def _trajectory(spec: Mapping, problem: Mapping, est, seed: int, settings: Mapping) -> dict:
-    """``trajectory_study`` of one training run, its snapshots in a folder of this process's own (removed after)."""
+def _trajectory(spec: Mapping, problem: Mapping, est, seed: int, settings: Mapping, work_dir=None) -> dict:
+    """``trajectory_study`` of one training run, its snapshots and cells in ``work_dir`` (resumable), else in a
+    folder of this process's own (removed after)."""
     from gradlab.training import trajectory_study
 
-    with tempfile.TemporaryDirectory(prefix="gradlab-trajectory-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="gradlab-trajectory-"))
         ds = trajectory_study(
             dict(problem),
             est,
             spec["at_epochs"],
             spec["estimators"],
-            out_dir=tmp,
+            out_dir=work_dir,
             reference=spec.get("reference"),
             n=int(spec.get("n", 1000)),
             wrt=spec.get("wrt", "all"),

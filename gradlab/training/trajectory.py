@@ -18,6 +18,7 @@ import xarray as xr
 from gradlab.core import checks as _checks
 from gradlab.core.results import write_netcdf
 from gradlab.estimators import Estimator
+from gradlab.problems.snapshots import checkpoint_paths, load_checkpoint
 from gradlab.training.loop import train
 
 __all__ = ["trajectory_study"]
@@ -40,7 +41,10 @@ def trajectory_study(
 ) -> xr.Dataset:
     """Train ``problem`` (a registry configuration, ``{"kind": ..., ...}``) with ``train_estimator`` and measure
     ``estimators`` at the snapshots ``at_epochs`` (0 = the initialisation); writes ``out_dir/trajectory.nc``
-    and returns the data set (dimension ``epoch`` added to the sweep's)."""
+    and returns the data set (dimension ``epoch`` added to the sweep's).
+
+    Resumable in ``out_dir``: a second call with the same arguments trains only from the last snapshot written
+    (none when all are there), reuses each snapshot's reference samples and the finished sweep cells."""
     from gradlab.problems.build import build_problem
     from gradlab.sweep import run_sweep
 
@@ -52,16 +56,24 @@ def trajectory_study(
     out_dir = Path(out_dir)
     model = build_problem(problem)  # fails here, before training, on a bad configuration
     settings = {"epochs": max(max(epochs), 1), "seed": seed, **(train_settings or {})}
-    result = train(
-        model,
-        train_estimator,
-        snapshot_epochs=epochs,
-        out_dir=out_dir / "snapshots",
-        progress=progress,
-        **settings,
-    )
+    snap_dir = out_dir / "snapshots"
+    paths = [checkpoint_paths(snap_dir, e)[0] for e in epochs]
+    have = [p for p in paths if p.is_file() and p.with_suffix(".json").is_file()]
+    if len(have) == len(paths) and settings["epochs"] == epochs[-1]:  # a resumed call whose training had finished
+        history = load_checkpoint(paths[-1])[1]["history"]
+    else:  # train, continuing from the last snapshot an interrupted call left (it continues identically)
+        result = train(
+            model,
+            train_estimator,
+            snapshot_epochs=epochs,
+            out_dir=snap_dir,
+            progress=progress,
+            resume=have[-1] if have else None,
+            **settings,
+        )
+        history = result.history
     parts = []
-    for epoch, path in zip(epochs, result.snapshots, strict=True):
+    for epoch, path in zip(epochs, paths, strict=True):
         ds = run_sweep(
             {
                 "name": f"trajectory_epoch_{epoch}",
@@ -77,7 +89,7 @@ def trajectory_study(
     out = xr.concat(parts, dim="epoch", combine_attrs="drop_conflicts")
     out.attrs.update(
         trajectory_estimator=train_estimator.label,
-        trajectory_history=str([{k: v for k, v in r.items()} for r in result.history]),
+        trajectory_history=str([{k: v for k, v in r.items()} for r in history]),
     )
     write_netcdf(out, out_dir / "trajectory.nc")
     return out

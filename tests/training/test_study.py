@@ -64,8 +64,8 @@ _KILLED = textwrap.dedent(
     import gradlab.study.runs as R
     from gradlab.study import run_study
     slow = R.compute_run
-    def one_at_a_time(cfg, run, on_epoch=None):
-        out = slow(cfg, run, on_epoch)
+    def one_at_a_time(cfg, run, on_epoch=None, **kw):
+        out = slow(cfg, run, on_epoch, **kw)
         time.sleep(1.0)  # time for the test to kill this process between runs and within them
         return out
     import gradlab.study.execute as E
@@ -90,7 +90,9 @@ def test_killed_with_sigkill_it_resumes_with_only_the_missing_runs(tmp_path, mon
     assert 2 <= written < 6 and not out.exists()
     calls = []
     real = EX.compute_run
-    monkeypatch.setattr(EX, "compute_run", lambda c, r, on_epoch=None: calls.append(r.key) or real(c, r, on_epoch))
+    monkeypatch.setattr(
+        EX, "compute_run", lambda c, r, on_epoch=None, **kw: calls.append(r.key) or real(c, r, on_epoch, **kw)
+    )
     resumed = run_study(cfg, progress=False)
     assert len(calls) == 6 - written  # only the missing runs trained
     histories_equal(resumed, run_study(tiny(tmp_path / "straight.nc"), progress=False))
@@ -101,7 +103,9 @@ def test_a_changed_configuration_makes_a_runs_record_stale(tmp_path, monkeypatch
     run_study(tiny(out), progress=False)
     calls = []
     real = EX.compute_run
-    monkeypatch.setattr(EX, "compute_run", lambda c, r, on_epoch=None: calls.append(r.key) or real(c, r, on_epoch))
+    monkeypatch.setattr(
+        EX, "compute_run", lambda c, r, on_epoch=None, **kw: calls.append(r.key) or real(c, r, on_epoch, **kw)
+    )
     changed = tiny(out, train={**TINY["train"], "lr": 0.02})
     run_study(changed, progress=False, overwrite=True)
     assert len(calls) == 6  # none of the old records is reused for the new learning rate
@@ -237,3 +241,35 @@ def test_plot_draws_what_a_study_supports(tmp_path):
     last = ds["valid_accuracy"].isel(epoch=-1).sel(estimator="st(t=1)")
     want = f"{float(last.mean()):.4g} ± {float((last.max() - last.min()) / 2):.2g}"
     assert f"| st(t=1) | {want} |" in table
+
+
+def test_a_trajectory_run_keeps_its_work_until_its_record_is_written(tmp_path, monkeypatch):
+    """A trajectory study in this process measures in ``<out>.runs/<key>.work/``: a call stopped after the run's
+    measurements but before its record leaves them there, and the next call trains nothing and gives the same
+    numbers; once the record is written the folder is gone."""
+    from gradlab.training import trajectory as traj
+
+    cfg = tiny(
+        tmp_path / "t.nc",
+        estimators=[{"name": "st"}],
+        seeds=[0],
+        trajectory={"at_epochs": [0, 3], "estimators": [{"name": "zgr"}], "n": 200},
+    )
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(EX, "_finished", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(cfg, progress=False)
+    runs = tmp_path / "t.nc.runs"
+    (work,) = runs.glob("*.work")
+    assert (work / "snapshots" / "epoch_0003.pt").is_file()
+    monkeypatch.undo()
+    monkeypatch.setattr(traj, "train", lambda *a, **k: pytest.fail("trained again"))
+    ds = run_study(cfg, progress=False)
+    assert not list(runs.glob("*.work")) and len(list(runs.glob("*.json"))) == 1
+    monkeypatch.undo()
+    fresh = run_study({**cfg, "out": str(tmp_path / "u.nc")}, progress=False)
+    timing = [v for v in ds.data_vars if "seconds" in v]
+    xr.testing.assert_identical(ds.drop_vars(timing).drop_attrs(), fresh.drop_vars(timing).drop_attrs())

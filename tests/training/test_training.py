@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from pathlib import Path
 
 import pytest
 import torch
+import xarray as xr
 from scipy.stats import norm
 
 import gradlab as gl
@@ -266,6 +268,50 @@ def test_trajectory_study_matches_a_sweep_at_the_snapshot(tmp_path):
     assert float(ds["variance"].sel(epoch=0).squeeze()) == float(plain["variance"].squeeze())
     assert float(ds["variance"].sel(epoch=2).squeeze()) != float(ds["variance"].sel(epoch=0).squeeze())
     assert (tmp_path / "trajectory.nc").is_file()
+
+
+def test_trajectory_study_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """An interrupted trajectory (its last snapshot and a sweep's file lost, as a killed call leaves them)
+    resumes in the same folder: training continues from the last snapshot and the result is the uninterrupted
+    one to the last bit; a third call trains nothing."""
+    import shutil
+
+    from gradlab.training import trajectory as traj
+
+    cfg = {"kind": "sbn", "hidden": [2, 2], "batch_size": 1}
+    args = (cfg, gl.estimator("st"), [0, 1, 3], [{"name": "zgr"}, {"name": "gs_st", "t": [0.5]}])
+    kw = {"n": 300, "train_settings": {"lr": 0.05, "batch_size": 400}}
+    whole = gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **kw)
+    for f in ["snapshots/epoch_0003.pt", "snapshots/epoch_0003.json", "epoch_0003.nc", "trajectory.nc"]:
+        (tmp_path / "cut" / f).unlink()
+    cells = sorted((tmp_path / "cut").glob("epoch_0003*cells*"))
+    assert cells  # the last snapshot's sweep cells: a killed call may have left some; remove them all
+    for c in cells:
+        shutil.rmtree(c)
+    calls = []
+    real = traj.train
+    monkeypatch.setattr(traj, "train", lambda *a, **k: (calls.append(k.get("resume")), real(*a, **k))[1])
+    resumed = gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **kw)
+    assert len(calls) == 1 and Path(calls[0]).name == "epoch_0001.pt"
+    same_numbers(resumed, whole)
+    again = gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **kw)
+    assert len(calls) == 1  # nothing trained
+    same_numbers(again, whole)
+
+
+def same_numbers(a, b):
+    """The same measurements and training history to the last bit, wall times aside."""
+    import ast
+
+    timing = ["seconds", "seconds_per_sample"]
+    xr.testing.assert_identical(a.drop_vars(timing).drop_attrs(), b.drop_vars(timing).drop_attrs())
+
+    def history(ds):
+        return [
+            {k: v for k, v in r.items() if k != "seconds"} for r in ast.literal_eval(ds.attrs["trajectory_history"])
+        ]
+
+    assert history(a) == history(b) and len(history(a)) == 3
 
 
 def test_eq16_against_rf4_samples_is_unbiased_over_repetitions():
