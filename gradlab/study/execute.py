@@ -92,8 +92,8 @@ def run_study(
     max_runs: int | None = None,
 ) -> xr.Dataset | None:
     """Run (or resume) a study and write the gathered netCDF; returns the Dataset (``None`` when ``max_runs`` left
-    runs undone). Runs in this process (``n_jobs = 1``), on joblib workers, or on a dask.distributed cluster
-    (``backend="dask"``, ``scheduler`` its address, else a local cluster)."""
+    runs undone). Runs in this process (``n_jobs = 1``, or a single run left), on joblib workers, or on a
+    dask.distributed cluster (``backend="dask"``, ``scheduler`` its address, else a local cluster)."""
     from gradlab.core.results import write_netcdf
     from gradlab.sweep.config import check_run
 

@@ -90,12 +90,13 @@ def train(
     """Train ``problem`` (a model that declares ``trainable``, e.g. ``SigmoidBeliefNet``, ``HierarchicalVAE``)
     with ``estimator`` from its current parameter values (module docstring). ``snapshot_epochs`` (0 = the
     start) are written to ``out_dir``; ``resume``: a snapshot of the same problem, estimator and settings to
-    continue from; ``on_epoch(record, params)`` is called after every epoch (for studies along the
-    trajectory). ``temperature_schedule``: annealing of the estimator's temperature (:mod:`.schedules`: Jang et
-    al. 2017's ``max(min, start * exp(-rate * step))``, updated every ``every`` optimiser steps, or linear from
-    ``start`` to ``end`` over the run; ``field`` names the hyper-parameter, by default the estimator's last
-    temperature: ``t``, or ``tau_b`` for decoupled ST; a list schedules several fields); the temperature at the end
-    of each epoch is logged as ``temperature`` (``temperature_<field>`` for several)."""
+    continue from (one at ``epochs`` is a finished run: returned without training); ``on_epoch(record, params)``
+    is called after every epoch (for studies along the trajectory). ``temperature_schedule``: annealing of the
+    estimator's temperature (:mod:`.schedules`: Jang et al. 2017's ``max(min, start * exp(-rate * step))``, updated
+    every ``every`` optimiser steps, or linear from ``start`` to ``end`` over the run; ``field`` names the
+    hyper-parameter, by default the estimator's last temperature: ``t``, or ``tau_b`` for decoupled ST; a list
+    schedules several fields); the temperature at the end of each epoch is logged as ``temperature``
+    (``temperature_<field>`` for several)."""
     if not isinstance(problem, Problem):
         raise TypeError(
             f"train: problem must be a trainable model (one that declares trainable, such as SigmoidBeliefNet), "
@@ -295,5 +296,5 @@ def _check_resume(cfg: dict, settings: dict, problem_config: dict, epochs: int) 
             + ", ".join(f"{k}={theirs.get(k)!r}" for k in diff)
             + ")"
         )
-    if int(cfg["epoch"]) >= epochs:
-        raise ValueError(f"train: resume: the snapshot is at epoch {cfg['epoch']}, epochs must be larger, got {epochs}")
+    if int(cfg["epoch"]) > epochs:  # (at epochs itself: a finished run, returned as it is)
+        raise ValueError(f"train: resume: the snapshot is at epoch {cfg['epoch']}, beyond epochs={epochs}")

@@ -18,7 +18,7 @@ import xarray as xr
 from gradlab.core import checks as _checks
 from gradlab.core.results import write_netcdf
 from gradlab.estimators import Estimator
-from gradlab.problems.snapshots import checkpoint_paths, load_checkpoint
+from gradlab.problems.snapshots import checkpoint_paths
 from gradlab.training.loop import train
 
 __all__ = ["trajectory_study"]
@@ -59,19 +59,17 @@ def trajectory_study(
     snap_dir = out_dir / "snapshots"
     paths = [checkpoint_paths(snap_dir, e)[0] for e in epochs]
     have = [p for p in paths if p.is_file() and p.with_suffix(".json").is_file()]
-    if len(have) == len(paths) and settings["epochs"] == epochs[-1]:  # a resumed call whose training had finished
-        history = load_checkpoint(paths[-1])[1]["history"]
-    else:  # train, continuing from the last snapshot an interrupted call left (it continues identically)
-        result = train(
-            model,
-            train_estimator,
-            snapshot_epochs=epochs,
-            out_dir=snap_dir,
-            progress=progress,
-            resume=have[-1] if have else None,
-            **settings,
-        )
-        history = result.history
+    # from the last snapshot an interrupted call left (training continues identically; from the last of all, a
+    # finished run, nothing is trained), which train checks is of this model and these settings
+    history = train(
+        model,
+        train_estimator,
+        snapshot_epochs=epochs,
+        out_dir=snap_dir,
+        progress=progress,
+        resume=have[-1] if have else None,
+        **settings,
+    ).history
     parts = []
     for epoch, path in zip(epochs, paths, strict=True):
         ds = run_sweep(

@@ -247,7 +247,7 @@ def test_a_trajectory_run_keeps_its_work_until_its_record_is_written(tmp_path, m
     """A trajectory study in this process measures in ``<out>.runs/<key>.work/``: a call stopped after the run's
     measurements but before its record leaves them there, and the next call trains nothing and gives the same
     numbers; once the record is written the folder is gone."""
-    from gradlab.training import trajectory as traj
+    from gradlab.training import loop
 
     cfg = tiny(
         tmp_path / "t.nc",
@@ -266,7 +266,7 @@ def test_a_trajectory_run_keeps_its_work_until_its_record_is_written(tmp_path, m
     (work,) = runs.glob("*.work")
     assert (work / "snapshots" / "epoch_0003.pt").is_file()
     monkeypatch.undo()
-    monkeypatch.setattr(traj, "train", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(loop, "_one_epoch", lambda *a: pytest.fail("trained again"))
     ds = run_study(cfg, progress=False)
     assert not list(runs.glob("*.work")) and len(list(runs.glob("*.json"))) == 1
     monkeypatch.undo()

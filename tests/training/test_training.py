@@ -276,6 +276,7 @@ def test_trajectory_study_resumes_where_it_stopped(tmp_path, monkeypatch):
     one to the last bit; a third call trains nothing."""
     import shutil
 
+    from gradlab.training import loop
     from gradlab.training import trajectory as traj
 
     cfg = {"kind": "sbn", "hidden": [2, 2], "batch_size": 1}
@@ -288,15 +289,19 @@ def test_trajectory_study_resumes_where_it_stopped(tmp_path, monkeypatch):
     assert cells  # the last snapshot's sweep cells: a killed call may have left some; remove them all
     for c in cells:
         shutil.rmtree(c)
-    calls = []
-    real = traj.train
+    calls, trained = [], []
+    real, one_epoch = traj.train, loop._one_epoch
     monkeypatch.setattr(traj, "train", lambda *a, **k: (calls.append(k.get("resume")), real(*a, **k))[1])
+    monkeypatch.setattr(loop, "_one_epoch", lambda *a: (trained.append(1), one_epoch(*a))[1])
     resumed = gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **kw)
-    assert len(calls) == 1 and Path(calls[0]).name == "epoch_0001.pt"
+    assert Path(calls[0]).name == "epoch_0001.pt" and len(trained) == 2  # epochs 2 and 3 again
     same_numbers(resumed, whole)
     again = gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **kw)
-    assert len(calls) == 1  # nothing trained
+    assert Path(calls[1]).name == "epoch_0003.pt" and len(trained) == 2  # nothing trained
     same_numbers(again, whole)
+    other = {**kw, "train_settings": {"lr": 0.02, "batch_size": 400}}
+    with pytest.raises(ValueError, match=r"trained with other settings \(lr: lr=0.05\)"):
+        gl.training.trajectory_study(*args, out_dir=tmp_path / "cut", **other)  # not another run's snapshots
 
 
 def same_numbers(a, b):
