@@ -1,7 +1,7 @@
 """The quantized network's elementwise work on the CPU: two kernels against the alternative, then end to end.
 
-1. ``gradlab.core.softmax.log_softmax`` against ``torch.log_softmax`` over a short last axis (K = 2, 3, 4), forward
-   and backward, on 3 x 10^6 logits.
+1. ``gradlab.core.softmax.log_softmax`` and ``softmax`` against ``torch.log_softmax`` and ``torch.softmax`` over a
+   short last axis (K = 2, 3, 4), forward and backward, on 3 x 10^6 logits.
 2. The compact quantizer ``quantization_log_probs`` (triangular noise) with its own backward against autograd
    through the same formula (``_compact_log_probs``), forward and backward, on 10^6 inputs x K levels.
 3. End to end: per-sample gradients of layer 0 of App. B.6's network (8C5-MP2-16C5-MP2-128FC-10FC, ternary, 20
@@ -34,7 +34,7 @@ def best_ms(fn, repeats: int = 5) -> float:
 
 def kernels() -> dict:
     from gradlab.core import distributions as D
-    from gradlab.core.softmax import log_softmax
+    from gradlab.core.softmax import log_softmax, softmax
 
     g = torch.Generator().manual_seed(0)
     out = {}
@@ -44,6 +44,9 @@ def kernels() -> dict:
         ours = best_ms(lambda x=x, up=up: torch.autograd.grad(log_softmax(x), x, up))
         plain = best_ms(lambda x=x, up=up: torch.autograd.grad(torch.log_softmax(x, -1), x, up))
         out[f"log_softmax K={k}"] = {"gradlab_ms": round(ours, 1), "torch_ms": round(plain, 1)}
+        ours = best_ms(lambda x=x, up=up: torch.autograd.grad(softmax(x), x, up))
+        plain = best_ms(lambda x=x, up=up: torch.autograd.grad(torch.softmax(x, -1), x, up))
+        out[f"softmax K={k}"] = {"gradlab_ms": round(ours, 1), "torch_ms": round(plain, 1)}
     for k in (3, 16):
         eta = (torch.rand(1_000_000, generator=g) * k - 0.5).requires_grad_()
         up = torch.randn(1_000_000, k, generator=g)

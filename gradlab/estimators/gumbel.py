@@ -20,7 +20,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.estimators.base import categorical_index, logistic_from_uniform, one_hot, straight_through
 from gradlab.estimators.pathwise import PathwiseEstimator
 
@@ -45,7 +45,7 @@ class GumbelSoftmax(PathwiseEstimator):
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         theta = log_softmax(logits, dim=-1)
-        return torch.softmax((theta + gumbel) / self.t, dim=-1)
+        return softmax((theta + gumbel) / self.t, dim=-1)
 
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
         raise TypeError(f"{self.name}: its forward is the relaxed point, not a sample: there is no x to condition on")
@@ -74,10 +74,10 @@ class GumbelSoftmaxST(PathwiseEstimator):
         theta = log_softmax(logits, dim=-1)
         perturbed = theta + gumbel
         hard = one_hot(torch.argmax(perturbed.detach(), dim=-1), logits.shape[-1], logits.dtype)
-        return straight_through(hard, torch.softmax(perturbed / self.t, dim=-1))
+        return straight_through(hard, softmax(perturbed / self.t, dim=-1))
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
-        return torch.softmax((log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
+        return softmax((log_softmax(logits, dim=-1) + gumbel) / self.t, dim=-1)
 
     def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         # argmax(theta + G) = 1 iff a + G_1 - G_0 > 0 (a tie picks 0, as argmax does)
@@ -134,10 +134,10 @@ class DecoupledST(PathwiseEstimator):
 
     def _relaxed_sample(self, logits: torch.Tensor, gumbel: torch.Tensor) -> torch.Tensor:
         if self.backward == "gumbel_logits":
-            return torch.softmax(logits / self.tau_b + gumbel, dim=-1)
+            return softmax(logits / self.tau_b + gumbel, dim=-1)
         if self.backward == "gumbel_sum":
-            return torch.softmax((logits / self.tau_f + gumbel) / self.tau_b, dim=-1)
-        return torch.softmax(logits / self.tau_b, dim=-1)
+            return softmax((logits / self.tau_f + gumbel) / self.tau_b, dim=-1)
+        return softmax(logits / self.tau_b, dim=-1)
 
     def plugin_sample_binary(self, logit: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split_binary(logit, uniforms)
@@ -231,5 +231,5 @@ class GumbelRao(PathwiseEstimator):
         delta = theta - theta.detach()
         # unconditional (no branch on the values, so it traces under torch.func.vmap); the same values
         delta = torch.where(torch.isfinite(theta.detach()), delta, torch.zeros_like(delta))
-        soft = torch.softmax((perturbed + delta.unsqueeze(sample_ndim)) * (1.0 / self.t), dim=-1)
+        soft = softmax((perturbed + delta.unsqueeze(sample_ndim)) * (1.0 / self.t), dim=-1)
         return straight_through(hard, soft.mean(dim=sample_ndim))

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import torch
 
 from gradlab.core.noise import make_generator
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.estimators.sampling import inverse_cdf_index, scatter_one_hot
 
 __all__ = [
@@ -143,7 +143,7 @@ class _WholeTrace(DrawStrategy):
             parts = torch.split(row.to(model.device), sizes)
 
             def sample(i, logits):
-                index = inverse_cdf_index(torch.softmax(logits, -1), parts[i].reshape(*model.draws[i].shape[:-1], 1))
+                index = inverse_cdf_index(softmax(logits, -1), parts[i].reshape(*model.draws[i].shape[:-1], 1))
                 return scatter_one_hot(index, logits)
 
             return model.run_forward(model.param_values(), sample)
@@ -172,7 +172,7 @@ class _ResampledLater(DrawStrategy):
             own_u.append(p[d.num_vars :])
 
         def draw_base(i, logits):
-            index = inverse_cdf_index(torch.softmax(logits.detach(), -1), base_u[i])
+            index = inverse_cdf_index(softmax(logits.detach(), -1), base_u[i])
             base.append(index)
             logits_of.append(logits)
             return scatter_one_hot(index, logits.detach())
@@ -274,7 +274,7 @@ class _Resampled(_DrawLoss):
     """The later draws resampled by inversion from the base trace's uniforms (``noise``)."""
 
     def _later(self, i, logits, t):
-        return scatter_one_hot(inverse_cdf_index(torch.softmax(logits, -1), self.noise[i]), logits)
+        return scatter_one_hot(inverse_cdf_index(softmax(logits, -1), self.noise[i]), logits)
 
 
 class _Relaxed(_DrawLoss):
@@ -284,7 +284,7 @@ class _Relaxed(_DrawLoss):
 
     def _later(self, i, logits, t):
         z = log_softmax(logits, -1) + self.noise[i]
-        return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else torch.softmax(z / t, -1)
+        return scatter_one_hot(z.argmax(-1, keepdim=True), logits) if t is None else softmax(z / t, -1)
 
     def relaxed(self, x: torch.Tensor, t) -> torch.Tensor:
         return self._values(x, t)

@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core.noise import as_generator, conditional_gumbel, gumbel_from_uniform, open_uniform
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.estimators.base import Estimator, Loss
 from gradlab.estimators.sampling import inverse_cdf_index, scatter_one_hot
 
@@ -78,7 +78,7 @@ class CategoricalForward(PathwiseEstimator):
 
     def plugin_sample(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
         self._split(logits, uniforms)
-        probs = torch.softmax(logits, dim=-1)
+        probs = softmax(logits, dim=-1)
         index = inverse_cdf_index(probs.detach(), uniforms.reshape(*logits.shape[:-1], 1))
         hard = scatter_one_hot(index, probs)
         return self._backward(logits, probs, index, hard)
@@ -89,7 +89,7 @@ class CategoricalForward(PathwiseEstimator):
 
     def _backward_at(self, logits: torch.Tensor, index: torch.Tensor, generator) -> torch.Tensor:
         """``x ~ Cat(p)`` forwards: the backward depends on ``x`` alone (no noise)."""
-        probs = torch.softmax(logits, dim=-1)
+        probs = softmax(logits, dim=-1)
         index = index.unsqueeze(-1)
         return self._backward(logits, probs, index, scatter_one_hot(index, probs))
 

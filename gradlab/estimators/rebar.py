@@ -42,7 +42,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import conditional_perturbed, gumbel_from_uniform, make_generator, task_seed
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.estimators.base import Estimator, Loss, checked_losses, one_hot
 from gradlab.estimators.multilayer import RELAXED_LATER, DrawStrategy
 from gradlab.estimators.stateful import Stateful
@@ -116,7 +116,7 @@ class _RelaxationControlVariate(Estimator):
         )
         hard = one_hot(index, event[-1], logits.dtype)
         t = self._temperature(state)
-        soft = torch.softmax(torch.stack([z, z_cond]) / t, dim=-1)
+        soft = softmax(torch.stack([z, z_cond]) / t, dim=-1)
         x = torch.cat([hard.unsqueeze(0), soft])
         relaxed = getattr(loss, "relaxed", None)
         values = loss(x) if relaxed is None else torch.cat([loss(x[:1]), relaxed(soft, t)])

@@ -21,7 +21,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import make_generator
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.estimators.base import Estimator, Loss, checked_losses, inverse_cdf_index, scatter_one_hot
 from gradlab.estimators.multilayer import WHOLE_TRACE, DrawStrategy
 from gradlab.estimators.stateful import Stateful
@@ -93,7 +93,7 @@ class Reinforce(Estimator, Stateful):
                 dtype=logits.dtype,
                 device=logits.device,
             ).reshape(n, *logits.shape[:-1], 1)
-            x = scatter_one_hot(inverse_cdf_index(torch.softmax(rep, -1), u), rep)
+            x = scatter_one_hot(inverse_cdf_index(softmax(rep, -1), u), rep)
             return self.fitted_to(loss(x))  # (n, *E)
 
     def fitted_to(self, values: torch.Tensor) -> Reinforce:

@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import softmax
 from gradlab.estimators.base import straight_through
 from gradlab.estimators.pathwise import CategoricalForward
 
@@ -37,7 +38,7 @@ class ReinMax(CategoricalForward):
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
     def _backward(self, logits, probs, index, hard):
-        soft_t = probs.detach() if self.t == 1.0 else torch.softmax(logits.detach() / self.t, dim=-1)
+        soft_t = probs.detach() if self.t == 1.0 else softmax(logits.detach() / self.t, dim=-1)
         pi1 = 0.5 * (hard + soft_t)
         eta = torch.nan_to_num(logits, neginf=0.0)  # masked categories: pi_1 = 0 there, zero gradient
         linear = pi1 * (eta - (pi1 * eta).sum(-1, keepdim=True))

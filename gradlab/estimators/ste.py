@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import softmax
 from gradlab.estimators.base import straight_through
 from gradlab.estimators.pathwise import CategoricalForward
 
@@ -34,11 +35,11 @@ class StraightThrough(CategoricalForward):
         object.__setattr__(self, "t", _checks.positive_real(self.name, "t", self.t))
 
     def _backward(self, logits, probs, index, hard):
-        soft = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
+        soft = probs if self.t == 1.0 else softmax(logits / self.t, dim=-1)
         return straight_through(hard, soft)
 
     def _relaxed_sample(self, logits, gumbel):
-        return torch.softmax(logits / self.t, dim=-1)
+        return softmax(logits / self.t, dim=-1)
 
     def _binary_slope(self, logit, p1, p0, x):
         # d sigmoid(a / t) / da
@@ -90,4 +91,4 @@ class GappedST(CategoricalForward):
         lift = (top - eta.gather(-1, index)) * hard
         lower = torch.clamp(eta + self.gap - top, min=0.0) * (1 - hard)
         lower = torch.where(torch.isfinite(eta), lower, torch.zeros_like(eta))  # masked logits stay -inf
-        return straight_through(hard, torch.softmax((logits + lift - lower) / self.t, dim=-1))
+        return straight_through(hard, softmax((logits + lift - lower) / self.t, dim=-1))

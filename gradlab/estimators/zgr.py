@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 
 from gradlab.core import checks as _checks
+from gradlab.core.softmax import softmax
 from gradlab.estimators.base import select, straight_through
 from gradlab.estimators.pathwise import CategoricalForward
 
@@ -95,7 +96,7 @@ class STZGR(CategoricalForward):
         object.__setattr__(self, "alpha", _checks.unit_interval(self.name, "alpha", self.alpha))
 
     def _backward(self, logits, probs, index, hard):
-        st = probs if self.t == 1.0 else torch.softmax(logits / self.t, dim=-1)
+        st = probs if self.t == 1.0 else softmax(logits / self.t, dim=-1)
         return straight_through(hard, (1.0 - self.alpha) * st + self.alpha * zgr_surrogate(hard, probs, index))
 
     def _binary_slope(self, logit, p1, p0, x):

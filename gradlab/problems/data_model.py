@@ -37,6 +37,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.noise import to_device
+from gradlab.core.softmax import softmax
 from gradlab.estimators.base import Estimator, inverse_cdf_index, one_hot, scatter_one_hot
 from gradlab.problems.stochastic_model import StochasticModel
 from gradlab.problems.tracing import _Drawer
@@ -321,7 +322,7 @@ class DataModel(StochasticModel):
             shape = (*logits.shape[:-1], 1)  # drawn where the generator is (training's live on the CPU), then moved
             u = torch.rand(shape, generator=generator, dtype=logits.dtype, device=generator.device).to(logits.device)
             law = logits if target is None else target(logits)
-            return scatter_one_hot(inverse_cdf_index(torch.softmax(law, -1), u), logits)
+            return scatter_one_hot(inverse_cdf_index(softmax(law, -1), u), logits)
 
         return _Drawer(self, sample, target)
 

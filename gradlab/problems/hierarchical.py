@@ -24,7 +24,7 @@ import torch
 
 from gradlab.core import checks as _checks
 from gradlab.core.distributions import bit_codes
-from gradlab.core.softmax import log_softmax
+from gradlab.core.softmax import log_softmax, softmax
 from gradlab.problems.data_model import DataKeywords, DataModel, DataSpec, classifier_metrics, cross_entropy
 
 __all__ = ["SigmoidBeliefNet", "HierarchicalVAE"]
@@ -161,7 +161,7 @@ class HierarchicalVAE(DataModel):
         nll_x = (torch.nn.functional.softplus(out) - self.x * out).sum(-1)
         log_p_z1 = (z1 * prior1).sum((-2, -1))
         laws = (l1, l2) if self.kl == "model" else (draw.forward_logits(l1), draw.forward_logits(l2))
-        entropy = sum(-(torch.softmax(lg, -1) * log_softmax(lg, -1)).sum((-2, -1)) for lg in laws)
+        entropy = sum(-(softmax(lg, -1) * log_softmax(lg, -1)).sum((-2, -1)) for lg in laws)
         return nll_x - log_p_z1 + v * math.log(k) - entropy  # negative ELBO (eq. 87) per image
 
     def config(self) -> dict:
